@@ -1,0 +1,315 @@
+//! API clients (integration accounts, the tenants) and their API tokens.
+//!
+//! A token item carries a copy of its client's settings, so that authenticating a launch is one
+//! read and the launch itself one transaction (docs/data-model.md, "Denormalised client").
+
+use crate::clock;
+use crate::secrets::{self, Digest, Secret};
+use crate::store::attr::{self, Item};
+use crate::store::conditions::{ABSENT, EXISTS};
+use crate::store::keys::{self, GSI1_PK, GSI1_SK};
+use crate::store::{Store, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::BTreeMap;
+
+/// The labgate role a user gets when none of their LMS roles is mapped.
+pub const DEFAULT_ROLE: &str = "learner";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClient {
+    pub id: String,
+    pub name: String,
+    /// Base URL of this client's lab app; `None` uses the app URL of the domain the request
+    /// arrived on.
+    pub app_url: Option<String>,
+    /// Origins (`scheme://host[:port]`) that caller-supplied return URLs may point to.
+    pub allowed_origins: Vec<String>,
+    /// LMS role → labgate role.
+    pub role_mapping: BTreeMap<String, String>,
+    pub created_at: i64,
+}
+
+impl ApiClient {
+    /// Maps LMS roles through the client's mapping: unmapped roles are dropped, duplicates
+    /// folded, and a user with no mapped role gets `DEFAULT_ROLE`.
+    pub fn map_roles(&self, roles: &[String]) -> Vec<String> {
+        let mut mapped: Vec<String> = roles
+            .iter()
+            .filter_map(|r| self.role_mapping.get(r).cloned())
+            .collect();
+        mapped.sort();
+        mapped.dedup();
+        if mapped.is_empty() {
+            mapped.push(DEFAULT_ROLE.to_string());
+        }
+        mapped
+    }
+
+    fn to_attr(&self) -> AttributeValue {
+        let mut m = Item::from([
+            ("id".to_string(), attr::s(&self.id)),
+            ("name".to_string(), attr::s(&self.name)),
+            (
+                "allowed_origins".to_string(),
+                attr::list(&self.allowed_origins),
+            ),
+            ("role_mapping".to_string(), attr::map(&self.role_mapping)),
+            ("created_at".to_string(), attr::n(self.created_at)),
+        ]);
+        if let Some(app_url) = &self.app_url {
+            m.insert("app_url".into(), attr::s(app_url));
+        }
+        AttributeValue::M(m)
+    }
+
+    fn from_attr(value: Option<&AttributeValue>) -> Result<Self, StoreError> {
+        let Some(AttributeValue::M(m)) = value else {
+            return Err(StoreError::Malformed("client settings missing".into()));
+        };
+        Ok(ApiClient {
+            id: attr::get_s(m, "id")?,
+            name: attr::get_s(m, "name")?,
+            app_url: attr::opt_s(m, "app_url")?,
+            allowed_origins: attr::strings(m, "allowed_origins")?,
+            role_mapping: attr::string_map(m, "role_mapping")?,
+            created_at: attr::get_n(m, "created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub name: String,
+    pub app_url: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub role_mapping: BTreeMap<String, String>,
+}
+
+pub async fn create_client(store: &Store, new: NewClient) -> Result<ApiClient, StoreError> {
+    let client = ApiClient {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        name: new.name,
+        app_url: new.app_url,
+        allowed_origins: new.allowed_origins,
+        role_mapping: new.role_mapping,
+        created_at: clock::now(),
+    };
+    let mut item = keys::client(&client.id).item();
+    item.insert("client".into(), client.to_attr());
+    item.insert(GSI1_PK.into(), attr::s(keys::ALL_CLIENTS));
+    item.insert(GSI1_SK.into(), attr::s(&client.id));
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression(ABSENT)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("PutItem client", e))?;
+    Ok(client)
+}
+
+pub async fn get_client(store: &Store, client_id: &str) -> Result<Option<ApiClient>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(keys::client(client_id).item()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem client", e))?;
+    out.item
+        .map(|item| ApiClient::from_attr(item.get("client")))
+        .transpose()
+}
+
+pub async fn list_clients(store: &Store) -> Result<Vec<ApiClient>, StoreError> {
+    let items = crate::store::query_index(store, keys::ALL_CLIENTS, "").await?;
+    items
+        .iter()
+        .map(|item| ApiClient::from_attr(item.get("client")))
+        .collect()
+}
+
+/// A token as listed: never the token itself.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub token_id: String,
+    pub client_id: String,
+    pub label: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    digest: String,
+}
+
+/// Issues a new API token for a client; the returned secret is shown once and never stored.
+pub async fn issue_token(
+    store: &Store,
+    client_id: &str,
+    label: &str,
+) -> Result<Option<(TokenInfo, Secret)>, StoreError> {
+    let Some(client) = get_client(store, client_id).await? else {
+        return Ok(None);
+    };
+    let secret = secrets::new_api_token();
+    let digest = secret.digest();
+    let info = TokenInfo {
+        token_id: digest.log_prefix().to_string(),
+        client_id: client.id.clone(),
+        label: label.to_string(),
+        created_at: clock::now(),
+        revoked_at: None,
+        digest: digest.as_str().to_string(),
+    };
+    let mut item = keys::api_token(digest.as_str()).item();
+    item.extend([
+        ("client".to_string(), client.to_attr()),
+        ("client_id".to_string(), attr::s(&client.id)),
+        ("token_id".to_string(), attr::s(&info.token_id)),
+        ("digest".to_string(), attr::s(&info.digest)),
+        ("label".to_string(), attr::s(label)),
+        ("created_at".to_string(), attr::n(info.created_at)),
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::client_partition(&client.id)),
+        ),
+        (
+            GSI1_SK.to_string(),
+            attr::s(format!(
+                "{}{}",
+                keys::API_TOKEN_LISTING_PREFIX,
+                info.token_id
+            )),
+        ),
+    ]);
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression(ABSENT)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("PutItem API token", e))?;
+    Ok(Some((info, secret)))
+}
+
+pub async fn list_tokens(store: &Store, client_id: &str) -> Result<Vec<TokenInfo>, StoreError> {
+    let items = crate::store::query_index(
+        store,
+        &keys::client_partition(client_id),
+        keys::API_TOKEN_LISTING_PREFIX,
+    )
+    .await?;
+    items.iter().map(token_info).collect()
+}
+
+fn token_info(item: &Item) -> Result<TokenInfo, StoreError> {
+    Ok(TokenInfo {
+        token_id: attr::get_s(item, "token_id")?,
+        client_id: attr::get_s(item, "client_id")?,
+        label: attr::opt_s(item, "label")?.unwrap_or_default(),
+        created_at: attr::get_n(item, "created_at")?,
+        revoked_at: attr::opt_n(item, "revoked_at")?,
+        digest: attr::get_s(item, "digest")?,
+    })
+}
+
+/// Revokes a token at once (lookups read strongly consistent). `false` if no such live token.
+pub async fn revoke_token(
+    store: &Store,
+    client_id: &str,
+    token_id: &str,
+) -> Result<bool, StoreError> {
+    let tokens = list_tokens(store, client_id).await?;
+    let Some(token) = tokens
+        .into_iter()
+        .find(|t| t.token_id == token_id && t.revoked_at.is_none())
+    else {
+        return Ok(false);
+    };
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(keys::api_token(&token.digest).item()))
+        .update_expression("SET revoked_at = :now")
+        .expression_attribute_values(":now", attr::n(clock::now()))
+        .condition_expression(EXISTS)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("UpdateItem revoke API token", e))?;
+    Ok(true)
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("Authentication credentials were not provided.")]
+    Missing,
+    #[error("Invalid token.")]
+    Invalid,
+}
+
+/// Authenticates `Authorization: Token <token>`. Unknown, malformed and revoked look the same.
+pub async fn authenticate(
+    store: &Store,
+    authorization: Option<&str>,
+) -> Result<Result<ApiClient, AuthError>, StoreError> {
+    let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
+        return Ok(Err(AuthError::Missing));
+    };
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("token") => token.trim(),
+        _ => return Ok(Err(AuthError::Invalid)),
+    };
+    if !secrets::is_api_token_shape(token) {
+        return Ok(Err(AuthError::Invalid));
+    }
+    let digest = Digest::of(token);
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(keys::api_token(digest.as_str()).item()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem API token", e))?;
+    let Some(item) = out.item else {
+        tracing::info!(token = digest.log_prefix(), "unknown API token");
+        return Ok(Err(AuthError::Invalid));
+    };
+    if item.contains_key("revoked_at") {
+        tracing::info!(token = digest.log_prefix(), "revoked API token");
+        return Ok(Err(AuthError::Invalid));
+    }
+    Ok(Ok(ApiClient::from_attr(item.get("client"))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmapped_roles_fall_back_to_the_default_role() {
+        let client = ApiClient {
+            id: "c".into(),
+            name: "n".into(),
+            app_url: None,
+            allowed_origins: vec![],
+            role_mapping: BTreeMap::from([
+                ("admin".to_string(), "instructor".to_string()),
+                ("Teacher".to_string(), "instructor".to_string()),
+            ]),
+            created_at: 0,
+        };
+        assert_eq!(
+            client.map_roles(&["admin".into(), "Teacher".into(), "x".into()]),
+            vec!["instructor"]
+        );
+        assert_eq!(client.map_roles(&["guest".into()]), vec![DEFAULT_ROLE]);
+        assert_eq!(client.map_roles(&[]), vec![DEFAULT_ROLE]);
+    }
+}

@@ -1,0 +1,250 @@
+//! Configuration, read once at cold start from environment variables (docs/configuration.md).
+
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// One public domain the API is served on, with the app and cookie that go with it.
+/// A white-label client gets its own entry in `LABGATE_DOMAINS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// `Host` header value this entry answers to (lowercase, with the port if not default).
+    pub host: String,
+    /// Public base URL of the API, without a trailing slash.
+    pub api_url: String,
+    /// Base URL of the lab app, without a trailing slash.
+    pub app_url: String,
+    /// `Domain` attribute of the session cookie; `None` makes a host-only cookie.
+    pub cookie_domain: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// Used for any `Host` that no white-label entry lists.
+    pub default_domain: Domain,
+    pub white_label: Vec<Domain>,
+    pub launch_token_ttl_secs: i64,
+    pub web_session_ttl_secs: i64,
+}
+
+pub const DEFAULT_LAUNCH_TOKEN_TTL_SECS: i64 = 60;
+pub const DEFAULT_WEB_SESSION_TTL_SECS: i64 = 12 * 3600;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainEntry {
+    api_url: String,
+    app_url: String,
+    #[serde(default)]
+    cookie_domain: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source; `from_env` and the tests use it.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let table_name = required("LABGATE_TABLE_NAME")?;
+        let api_url = base_url("LABGATE_API_URL", &required("LABGATE_API_URL")?)?;
+        let app_url = base_url("LABGATE_APP_URL", &required("LABGATE_APP_URL")?)?;
+        let cookie_domain = get("LABGATE_COOKIE_DOMAIN")
+            .map(|d| cookie_domain("LABGATE_COOKIE_DOMAIN", &d))
+            .transpose()?;
+        let default_domain = Domain {
+            host: host_of(&api_url),
+            api_url,
+            app_url,
+            cookie_domain,
+        };
+
+        let white_label = match get("LABGATE_DOMAINS") {
+            None => Vec::new(),
+            Some(raw) => parse_domains(&raw)?,
+        };
+
+        Ok(Config {
+            table_name,
+            default_domain,
+            white_label,
+            launch_token_ttl_secs: seconds(
+                "LABGATE_LAUNCH_TOKEN_TTL_SECONDS",
+                get("LABGATE_LAUNCH_TOKEN_TTL_SECONDS"),
+                DEFAULT_LAUNCH_TOKEN_TTL_SECS,
+            )?,
+            web_session_ttl_secs: seconds(
+                "LABGATE_WEB_SESSION_TTL_SECONDS",
+                get("LABGATE_WEB_SESSION_TTL_SECONDS"),
+                DEFAULT_WEB_SESSION_TTL_SECS,
+            )?,
+        })
+    }
+
+    /// The domain a request arrived on, by its `Host` header; unlisted hosts get the default.
+    pub fn domain_for_host(&self, host: Option<&str>) -> &Domain {
+        let Some(host) = host.map(|h| h.trim().to_ascii_lowercase()) else {
+            return &self.default_domain;
+        };
+        self.white_label
+            .iter()
+            .find(|d| d.host == host)
+            .unwrap_or(&self.default_domain)
+    }
+}
+
+fn parse_domains(raw: &str) -> Result<Vec<Domain>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "LABGATE_DOMAINS",
+        reason,
+    };
+    let entries: Vec<DomainEntry> = serde_json::from_str(raw).map_err(|e| {
+        invalid(format!(
+            "expected a JSON array of {{\"api_url\", \"app_url\", \"cookie_domain\"}}: {e}"
+        ))
+    })?;
+    entries
+        .into_iter()
+        .map(|e| {
+            let api_url = base_url("LABGATE_DOMAINS", &e.api_url)?;
+            Ok(Domain {
+                host: host_of(&api_url),
+                app_url: base_url("LABGATE_DOMAINS", &e.app_url)?,
+                cookie_domain: e
+                    .cookie_domain
+                    .filter(|d| !d.is_empty())
+                    .map(|d| cookie_domain("LABGATE_DOMAINS", &d))
+                    .transpose()?,
+                api_url,
+            })
+        })
+        .collect()
+}
+
+/// An absolute http(s) URL with no query or fragment, returned without its trailing slash.
+pub fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name,
+        reason: format!("{raw:?}: {reason}"),
+    };
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid("must not have a query, fragment or user info"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+fn host_of(base_url: &str) -> String {
+    let url = Url::parse(base_url).expect("validated by base_url");
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
+fn cookie_domain(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let domain = raw.trim().trim_start_matches('.').to_ascii_lowercase();
+    let valid = !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if valid {
+        Ok(domain)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?} is not a domain name"),
+        })
+    }
+}
+
+fn seconds(name: &'static str, raw: Option<String>, default: i64) -> Result<i64, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a positive number of seconds"),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("LABGATE_TABLE_NAME", "labgate"),
+        ("LABGATE_API_URL", "https://api.example.com/"),
+        ("LABGATE_APP_URL", "https://app.example.com"),
+    ];
+
+    #[test]
+    fn missing_table_name_fails_cold_start() {
+        let err = config(&BASE[1..]).unwrap_err();
+        assert_eq!(err.to_string(), "LABGATE_TABLE_NAME is not set");
+    }
+
+    #[test]
+    fn defaults_apply_and_trailing_slash_is_trimmed() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.default_domain.api_url, "https://api.example.com");
+        assert_eq!(c.default_domain.host, "api.example.com");
+        assert_eq!(c.launch_token_ttl_secs, 60);
+        assert_eq!(c.web_session_ttl_secs, 43200);
+    }
+
+    #[test]
+    fn white_label_host_picks_its_domain_and_unknown_host_falls_back() {
+        let mut vars = BASE.to_vec();
+        vars.push((
+            "LABGATE_DOMAINS",
+            r#"[{"api_url":"https://api.labs.school.edu","app_url":"https://labs.school.edu","cookie_domain":".school.edu"}]"#,
+        ));
+        let c = config(&vars).unwrap();
+        let d = c.domain_for_host(Some("API.labs.school.edu"));
+        assert_eq!(d.app_url, "https://labs.school.edu");
+        assert_eq!(d.cookie_domain.as_deref(), Some("school.edu"));
+        assert_eq!(c.domain_for_host(Some("evil.example")), &c.default_domain);
+        assert_eq!(c.domain_for_host(None), &c.default_domain);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let mut vars = BASE.to_vec();
+        vars.push(("LABGATE_LAUNCH_TOKEN_TTL_SECONDS", "soon"));
+        assert!(config(&vars).is_err());
+        let mut vars = BASE.to_vec();
+        vars[1] = ("LABGATE_API_URL", "javascript:alert(1)");
+        assert!(config(&vars).is_err());
+        let mut vars = BASE.to_vec();
+        vars.push(("LABGATE_COOKIE_DOMAIN", "a b"));
+        assert!(config(&vars).is_err());
+    }
+}

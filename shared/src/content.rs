@@ -1,0 +1,76 @@
+//! Content: the labs (projects) a client can launch, addressed by UUID.
+
+use crate::clock;
+use crate::store::attr::{self, Item};
+use crate::store::conditions::ABSENT;
+use crate::store::{Store, StoreError, keys};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub id: String,
+    pub client_id: String,
+    pub title: String,
+    pub created_at: i64,
+}
+
+/// Content ids are UUIDs; anything else is refused before it reaches the table.
+pub fn parse_content_id(raw: &str) -> Option<String> {
+    uuid::Uuid::parse_str(raw.trim())
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+pub async fn create_content(
+    store: &Store,
+    client_id: &str,
+    id: Option<&str>,
+    title: &str,
+) -> Result<Content, StoreError> {
+    let id = match id {
+        Some(raw) => parse_content_id(raw)
+            .ok_or_else(|| StoreError::Malformed(format!("{raw:?} is not a UUID")))?,
+        None => uuid::Uuid::new_v4().hyphenated().to_string(),
+    };
+    let content = Content {
+        id,
+        client_id: client_id.to_string(),
+        title: title.to_string(),
+        created_at: clock::now(),
+    };
+    let mut item = keys::content(client_id, &content.id).item();
+    item.extend([
+        ("content_id".to_string(), attr::s(&content.id)),
+        ("client_id".to_string(), attr::s(client_id)),
+        ("title".to_string(), attr::s(title)),
+        ("created_at".to_string(), attr::n(content.created_at)),
+    ]);
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression(ABSENT)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("PutItem content", e))?;
+    Ok(content)
+}
+
+pub async fn list_content(store: &Store, client_id: &str) -> Result<Vec<Content>, StoreError> {
+    let items = crate::store::query_partition(
+        store,
+        &keys::client_partition(client_id),
+        keys::CONTENT_PREFIX,
+    )
+    .await?;
+    items.iter().map(from_item).collect()
+}
+
+fn from_item(item: &Item) -> Result<Content, StoreError> {
+    Ok(Content {
+        id: attr::get_s(item, "content_id")?,
+        client_id: attr::get_s(item, "client_id")?,
+        title: attr::get_s(item, "title")?,
+        created_at: attr::get_n(item, "created_at")?,
+    })
+}

@@ -1,0 +1,48 @@
+//! The web session cookie: `HttpOnly; Secure; SameSite=Lax; Path=/`, domain from configuration.
+
+use cookie::{Cookie, SameSite, time::Duration};
+use lambda_http::Request;
+use lambda_http::http::header::COOKIE;
+
+pub const SESSION_COOKIE: &str = "labgate_session";
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(req: &Request) -> Option<String> {
+    req.headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+fn base(value: String, domain: Option<&str>) -> cookie::CookieBuilder<'static> {
+    let mut builder = Cookie::build((SESSION_COOKIE, value))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/");
+    if let Some(domain) = domain {
+        builder = builder.domain(domain.to_string());
+    }
+    builder
+}
+
+/// `Set-Cookie` value that logs the browser in for `max_age_secs`.
+pub fn set_session(value: &str, domain: Option<&str>, max_age_secs: i64) -> String {
+    base(value.to_string(), domain)
+        .max_age(Duration::seconds(max_age_secs))
+        .build()
+        .to_string()
+}
+
+/// `Set-Cookie` value that removes the session cookie.
+pub fn clear_session(domain: Option<&str>) -> String {
+    base(String::new(), domain)
+        .max_age(Duration::ZERO)
+        .expires(cookie::time::OffsetDateTime::UNIX_EPOCH)
+        .build()
+        .to_string()
+}

@@ -1,0 +1,122 @@
+//! HTTP plumbing shared by every function: reading requests, building responses.
+
+pub mod cookies;
+pub mod error;
+
+pub use error::ApiError;
+
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use std::future::Future;
+
+pub const REFERRER_POLICY: HeaderName = HeaderName::from_static("referrer-policy");
+
+/// Runs a handler body and turns its error into the one error response; never fails the runtime.
+pub async fn respond<F, Fut>(req: Request, handler: F) -> Result<Response<Body>, lambda_http::Error>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request_id = request_id(&req);
+    let response = match handler(req).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(&request_id),
+    };
+    Ok(response)
+}
+
+/// The Lambda request id (also in every log line); a fresh id where there is none (tests).
+pub fn request_id(req: &Request) -> String {
+    req.lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The first value of a query parameter, decoded. Read from the URI so that API Gateway, the
+/// local server and the tests all agree.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    let query = req.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    // Serializing our own response types cannot fail; fall back to an empty object regardless.
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_string());
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    no_store(response.headers_mut());
+    response
+}
+
+pub fn html(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    no_store(response.headers_mut());
+    response
+}
+
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    no_store(response.headers_mut());
+    response
+}
+
+/// Responses that carry or consume a secret are never cached and never leak their URL onward.
+pub fn no_store(headers: &mut HeaderMap) {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
+/// Escapes text for an HTML page.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A short, self-contained HTML page for people who follow a link in a browser.
+pub fn page(title: &str, message: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem\">\
+         <h1>{title}</h1><p>{message}</p></body></html>\n",
+        title = escape_html(title),
+        message = escape_html(message),
+    )
+}

@@ -1,0 +1,65 @@
+//! `POST /api/v1/launch`.
+
+use super::LaunchOutcome;
+use super::payload::LaunchPayload;
+use crate::api_client::{self, AuthError};
+use crate::http::{self, ApiError};
+use crate::state::AppState;
+use lambda_http::http::header::{AUTHORIZATION, HOST};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+/// Response header that names the launch (for grading reports and support).
+pub const LAUNCH_ID_HEADER: &str = "labgate-launch-id";
+
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    http::respond(req, |req| launch(state, req)).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let client = api_client::authenticate(&state.store, http::header(&req, AUTHORIZATION.as_str()))
+        .await
+        .map_err(ApiError::store("Could not check the API token."))?
+        .map_err(|e| match e {
+            AuthError::Missing => {
+                ApiError::Unauthorized("Authentication credentials were not provided.")
+            }
+            AuthError::Invalid => ApiError::Unauthorized("Invalid token."),
+        })?;
+    let payload = LaunchPayload::parse(http::body_bytes(&req))?;
+    let domain = state
+        .config
+        .domain_for_host(http::header(&req, HOST.as_str()));
+
+    let outcome = super::create(&state.store, &state.config, &client, domain, &payload)
+        .await
+        .map_err(ApiError::tx("Could not record the launch."))?;
+    match outcome {
+        LaunchOutcome::UnknownContent => Err(ApiError::NotFound(format!(
+            "Content {} not found.",
+            payload.content_id
+        ))),
+        LaunchOutcome::Created {
+            launch_id,
+            url,
+            token,
+        } => {
+            tracing::info!(
+                client = %client.id,
+                launch = %launch_id,
+                token = token.digest().log_prefix(),
+                "launch created"
+            );
+            let mut response = http::json(StatusCode::OK, &json!({ "url": url }));
+            if let Ok(value) = HeaderValue::from_str(&launch_id) {
+                response.headers_mut().insert(LAUNCH_ID_HEADER, value);
+            }
+            Ok(response)
+        }
+    }
+}

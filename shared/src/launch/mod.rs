@@ -1,0 +1,177 @@
+//! A launch: the record of one LMS user starting one lab, and the one-time URL that logs them in.
+
+pub mod handler;
+pub mod payload;
+
+use crate::api_client::ApiClient;
+use crate::clock;
+use crate::config::{Config, Domain};
+use crate::launch_token;
+use crate::secrets::Secret;
+use crate::store::attr::{self, Item};
+use crate::store::conditions::{ABSENT, EXISTS};
+use crate::store::keys::{self, GSI1_PK, GSI1_SK};
+use crate::store::tx::{self, TxError, item};
+use crate::store::{Store, StoreError};
+use crate::user::{self, UserUpsert};
+use payload::LaunchPayload;
+use serde::Serialize;
+
+/// Position of the content check in the launch transaction: its failure means unknown content.
+const CONTENT_CHECK: usize = 0;
+
+#[derive(Debug)]
+pub enum LaunchOutcome {
+    Created {
+        launch_id: String,
+        /// The one-time login URL for the browser.
+        url: String,
+        token: Secret,
+    },
+    UnknownContent,
+}
+
+/// Where the browser lands after login: the client's app (or the domain's) at the content.
+pub fn destination(client: &ApiClient, domain: &Domain, content_id: &str) -> String {
+    let app_url = client.app_url.as_deref().unwrap_or(&domain.app_url);
+    format!("{}/project/{content_id}", app_url.trim_end_matches('/'))
+}
+
+fn login_url(domain: &Domain, token: &Secret, next: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token.expose())
+        .append_pair("next", next)
+        .finish();
+    format!("{}/api/v1/launch/auth?{query}", domain.api_url)
+}
+
+/// Upserts the user, teams and memberships, records the launch and issues its token, all in
+/// one transaction that also checks the content exists (no partial state, one round trip).
+pub async fn create(
+    store: &Store,
+    config: &Config,
+    client: &ApiClient,
+    domain: &Domain,
+    launch: &LaunchPayload,
+) -> Result<LaunchOutcome, TxError> {
+    let table = store.table();
+    let now = clock::now();
+    let launch_id = uuid::Uuid::new_v4().to_string();
+    let next = destination(client, domain, &launch.content_id);
+
+    let mut items = vec![item::check(
+        table,
+        &keys::content(&client.id, &launch.content_id),
+        EXISTS,
+    )?];
+    debug_assert_eq!(items.len() - 1, CONTENT_CHECK);
+
+    let upsert = UserUpsert {
+        external_id: launch.user_id.clone(),
+        email: launch.email.clone(),
+        given_name: launch.given_name.clone(),
+        family_name: launch.family_name.clone(),
+        roles: launch
+            .roles
+            .as_ref()
+            .map(|roles| (roles.clone(), client.map_roles(roles))),
+        licenses: launch.licenses.clone(),
+        teams: launch.teams.clone(),
+    };
+    items.extend(user::upsert_items(table, &client.id, &upsert, now)?);
+    items.push(item::put(
+        table,
+        record(client, launch, &launch_id, now)?,
+        Some(ABSENT),
+    )?);
+    let (token, token_item) = launch_token::issue(
+        table,
+        &client.id,
+        &launch_id,
+        &launch.user_id,
+        &next,
+        config.launch_token_ttl_secs,
+    )?;
+    items.push(token_item);
+
+    match tx::transact(store, "TransactWriteItems launch", items).await {
+        Ok(()) => Ok(LaunchOutcome::Created {
+            url: login_url(domain, &token, &next),
+            launch_id,
+            token,
+        }),
+        Err(TxError::Condition {
+            index: CONTENT_CHECK,
+        }) => Ok(LaunchOutcome::UnknownContent),
+        Err(e) => Err(e),
+    }
+}
+
+fn record(
+    client: &ApiClient,
+    launch: &LaunchPayload,
+    launch_id: &str,
+    now: i64,
+) -> Result<Item, StoreError> {
+    let context =
+        serde_json::to_string(&launch.context).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let mut record = keys::launch(launch_id).item();
+    record.extend([
+        ("launch_id".to_string(), attr::s(launch_id)),
+        ("client_id".to_string(), attr::s(&client.id)),
+        ("external_id".to_string(), attr::s(&launch.user_id)),
+        ("content_id".to_string(), attr::s(&launch.content_id)),
+        ("context".to_string(), attr::s(context)),
+        ("licenses".to_string(), attr::list(&launch.licenses)),
+        ("teams".to_string(), attr::list(&launch.teams)),
+        ("created_at".to_string(), attr::n(now)),
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::user_partition(&client.id, &launch.user_id)),
+        ),
+        (
+            GSI1_SK.to_string(),
+            attr::s(format!(
+                "{}{now:012}#{launch_id}",
+                keys::LAUNCH_LISTING_PREFIX
+            )),
+        ),
+    ]);
+    if let Some(roles) = &launch.roles {
+        record.insert("roles".into(), attr::list(roles));
+    }
+    if let Some(resource_id) = &launch.resource_id {
+        record.insert("resource_id".into(), attr::s(resource_id));
+    }
+    Ok(record)
+}
+
+/// A launch as the lab app sees it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Launch {
+    pub id: String,
+    pub content_id: String,
+    pub resource_id: Option<String>,
+    pub context: serde_json::Value,
+    pub roles: Vec<String>,
+    pub licenses: Vec<String>,
+    pub teams: Vec<String>,
+    pub created_at: String,
+}
+
+impl Launch {
+    pub fn from_item(record: &Item) -> Result<Self, StoreError> {
+        let context = attr::get_s(record, "context")?;
+        Ok(Launch {
+            id: attr::get_s(record, "launch_id")?,
+            content_id: attr::get_s(record, "content_id")?,
+            resource_id: attr::opt_s(record, "resource_id")?,
+            context: serde_json::from_str(&context)
+                .map_err(|e| StoreError::Malformed(format!("launch context: {e}")))?,
+            roles: attr::strings(record, "roles")?,
+            licenses: attr::strings(record, "licenses")?,
+            teams: attr::strings(record, "teams")?,
+            created_at: clock::rfc3339(attr::get_n(record, "created_at")?),
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! The one-time launch token: issued with a launch, traded once for a web session.
+//!
+//! The rule for one use lives here: the token item is deleted by a conditional delete
+//! (`LIVE`: it exists and has not expired) inside the transaction that creates the web session,
+//! so of any number of parallel redemptions exactly one wins, and an expired token is refused
+//! even while its item is still in the table.
+
+use crate::clock;
+use crate::secrets::{self, Digest, Secret};
+use crate::store::attr::{self, Item};
+use crate::store::conditions::{self, ABSENT, LIVE, NOW};
+use crate::store::keys::{self, EXPIRES_AT};
+use crate::store::tx::item;
+use crate::store::{Store, StoreError};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+/// What a token is good for, as stored with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchToken {
+    pub digest: Digest,
+    pub client_id: String,
+    pub launch_id: String,
+    pub external_id: String,
+    /// Where the browser goes after login, decided at launch time.
+    pub next: String,
+    pub expires_at: i64,
+}
+
+/// A new token and the transaction item that stores it (only its digest).
+pub fn issue(
+    table: &str,
+    client_id: &str,
+    launch_id: &str,
+    external_id: &str,
+    next: &str,
+    ttl_secs: i64,
+) -> Result<(Secret, TransactWriteItem), StoreError> {
+    let secret = secrets::new_url_token();
+    let mut record = keys::launch_token(secret.digest().as_str()).item();
+    record.extend([
+        ("client_id".to_string(), attr::s(client_id)),
+        ("launch_id".to_string(), attr::s(launch_id)),
+        ("external_id".to_string(), attr::s(external_id)),
+        ("next".to_string(), attr::s(next)),
+        ("created_at".to_string(), attr::n(clock::now())),
+        (
+            EXPIRES_AT.to_string(),
+            attr::n(clock::expiry_after(ttl_secs)),
+        ),
+    ]);
+    Ok((secret, item::put(table, record, Some(ABSENT))?))
+}
+
+/// Looks a presented token up; `None` for malformed, unknown, expired or used alike.
+pub async fn find_live(store: &Store, token: &str) -> Result<Option<LaunchToken>, StoreError> {
+    if !secrets::is_url_token_shape(token) {
+        return Ok(None);
+    }
+    let digest = Digest::of(token);
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(keys::launch_token(digest.as_str()).item()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem launch token", e))?;
+    let Some(record) = out.item else {
+        return Ok(None);
+    };
+    let token = from_item(digest, &record)?;
+    Ok(conditions::is_live(token.expires_at, clock::now()).then_some(token))
+}
+
+fn from_item(digest: Digest, record: &Item) -> Result<LaunchToken, StoreError> {
+    Ok(LaunchToken {
+        digest,
+        client_id: attr::get_s(record, "client_id")?,
+        launch_id: attr::get_s(record, "launch_id")?,
+        external_id: attr::get_s(record, "external_id")?,
+        next: attr::get_s(record, "next")?,
+        expires_at: attr::get_n(record, EXPIRES_AT)?,
+    })
+}
+
+/// The transaction item that uses the token up: it fails unless the token is still live.
+pub fn consume(table: &str, token: &LaunchToken) -> Result<TransactWriteItem, StoreError> {
+    let values = Item::from([(NOW.to_string(), conditions::now_value(clock::now()))]);
+    item::delete(
+        table,
+        &keys::launch_token(token.digest.as_str()),
+        Some((LIVE, values)),
+    )
+}

@@ -1,0 +1,30 @@
+//! labgate: the shared library of every function (see docs/ for the design).
+
+pub mod api_client;
+pub mod clock;
+pub mod config;
+pub mod content;
+pub mod http;
+pub mod launch;
+pub mod launch_auth;
+pub mod launch_token;
+pub mod secrets;
+pub mod state;
+pub mod store;
+pub mod user;
+pub mod web_session;
+
+pub use state::AppState;
+
+/// The body of every function's `main`: tracing, state once, then one handler per request.
+#[macro_export]
+macro_rules! lambda_main {
+    ($handler:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), lambda_http::Error> {
+            lambda_http::tracing::init_default_subscriber();
+            let state = $crate::AppState::from_env().await?;
+            lambda_http::run(lambda_http::service_fn(|req| $handler(&state, req))).await
+        }
+    };
+}

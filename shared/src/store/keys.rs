@@ -1,0 +1,98 @@
+//! Every item's key, in one place (docs/data-model.md explains the design).
+//! Client ids and digests never contain `#`, so a free-form tail (a user id, a team name) stays unambiguous.
+
+use super::attr::{self, Item};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// The partition of the index that lists every API client.
+pub const ALL_CLIENTS: &str = "CLIENTS";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: &str) -> Self {
+        Key {
+            pk,
+            sk: sk.to_string(),
+        }
+    }
+
+    /// The key as attributes, to start an item or address one.
+    pub fn item(&self) -> Item {
+        Item::from([
+            (PK.to_string(), attr::s(&self.pk)),
+            (SK.to_string(), attr::s(&self.sk)),
+        ])
+    }
+}
+
+pub fn client(client_id: &str) -> Key {
+    Key::new(client_partition(client_id), "#CLIENT")
+}
+
+/// The partition holding a client's own items (profile, content, teams); also its GSI1 partition.
+pub fn client_partition(client_id: &str) -> String {
+    format!("CLIENT#{client_id}")
+}
+
+pub fn api_token(digest: &str) -> Key {
+    Key::new(format!("APITOKEN#{digest}"), "#APITOKEN")
+}
+
+pub const API_TOKEN_LISTING_PREFIX: &str = "APITOKEN#";
+pub const CONTENT_PREFIX: &str = "CONTENT#";
+pub const TEAM_PREFIX: &str = "TEAM#";
+pub const USER_LISTING_PREFIX: &str = "USER#";
+pub const LAUNCH_LISTING_PREFIX: &str = "LAUNCH#";
+
+pub fn content(client_id: &str, content_id: &str) -> Key {
+    Key {
+        pk: client_partition(client_id),
+        sk: format!("{CONTENT_PREFIX}{content_id}"),
+    }
+}
+
+pub fn team(client_id: &str, team: &str) -> Key {
+    Key {
+        pk: client_partition(client_id),
+        sk: format!("{TEAM_PREFIX}{team}"),
+    }
+}
+
+pub fn team_member(client_id: &str, team: &str, external_id: &str) -> Key {
+    Key {
+        pk: format!("TEAM#{client_id}#{team}"),
+        sk: format!("USER#{external_id}"),
+    }
+}
+
+pub fn user(client_id: &str, external_id: &str) -> Key {
+    Key::new(user_partition(client_id, external_id), "#USER")
+}
+
+/// A user's partition; also the GSI1 partition that lists the user's launches.
+pub fn user_partition(client_id: &str, external_id: &str) -> String {
+    format!("USER#{client_id}#{external_id}")
+}
+
+pub fn launch(launch_id: &str) -> Key {
+    Key::new(format!("LAUNCH#{launch_id}"), "#LAUNCH")
+}
+
+pub fn launch_token(digest: &str) -> Key {
+    Key::new(format!("LAUNCHTOKEN#{digest}"), "#LAUNCHTOKEN")
+}
+
+pub fn web_session(digest: &str) -> Key {
+    Key::new(format!("WEBSESSION#{digest}"), "#WEBSESSION")
+}

@@ -1,0 +1,130 @@
+//! The DynamoDB store: one table, single-table design (docs/data-model.md).
+
+pub mod attr;
+pub mod conditions;
+pub mod keys;
+pub mod round_trips;
+pub mod schema;
+pub mod tx;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+
+pub use round_trips::RoundTrips;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or did not answer in time.
+    #[error("DynamoDB unavailable during {op}: {detail}")]
+    Unavailable { op: &'static str, detail: String },
+    /// DynamoDB answered with an error.
+    #[error("DynamoDB {op} failed: {detail}")]
+    Failed { op: &'static str, detail: String },
+    /// An item in the table does not have the shape the code expects.
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+}
+
+impl StoreError {
+    /// Classifies an SDK error; `op` names the call in words for logs and 5xx bodies.
+    pub fn from_sdk<E, R>(op: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+        match err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                StoreError::Unavailable { op, detail }
+            }
+            _ => StoreError::Failed { op, detail },
+        }
+    }
+}
+
+/// The table and the client that reaches it, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A client from the environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
+    pub async fn from_env(table: impl Into<String>, round_trips: Option<RoundTrips>) -> Self {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
+        if let Some(counter) = round_trips {
+            builder = builder.interceptor(counter);
+        }
+        Store::new(Client::from_conf(builder.build()), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// All items of a GSI1 partition whose sort key starts with `prefix`, every page.
+pub async fn query_index(
+    store: &Store,
+    partition: &str,
+    prefix: &str,
+) -> Result<Vec<attr::Item>, StoreError> {
+    query(store, Some(keys::GSI1), partition, prefix).await
+}
+
+/// All items of a table partition whose sort key starts with `prefix`, every page.
+pub async fn query_partition(
+    store: &Store,
+    partition: &str,
+    prefix: &str,
+) -> Result<Vec<attr::Item>, StoreError> {
+    query(store, None, partition, prefix).await
+}
+
+async fn query(
+    store: &Store,
+    index: Option<&str>,
+    partition: &str,
+    prefix: &str,
+) -> Result<Vec<attr::Item>, StoreError> {
+    let (pk, sk) = match index {
+        Some(_) => (keys::GSI1_PK, keys::GSI1_SK),
+        None => (keys::PK, keys::SK),
+    };
+    let mut request = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .set_index_name(index.map(str::to_string))
+        .expression_attribute_names("#pk", pk)
+        .expression_attribute_values(":pk", attr::s(partition));
+    request = if prefix.is_empty() {
+        request.key_condition_expression("#pk = :pk")
+    } else {
+        request
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#sk", sk)
+            .expression_attribute_values(":prefix", attr::s(prefix))
+    };
+    let pages: Vec<_> = request
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| StoreError::from_sdk("Query", e))?;
+    Ok(pages)
+}

@@ -1,0 +1,184 @@
+//! Users of a client, upserted by the platform's `user_id` (stored as `external_id`), and teams.
+
+use crate::store::attr::{self, Item};
+use crate::store::tx::item;
+use crate::store::{Store, StoreError, keys};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde::Serialize;
+
+/// What a launch says about its user; `None` keeps what is stored.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpsert {
+    pub external_id: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// The LMS roles as sent and what they map to; `None` when the launch sent no `roles`.
+    pub roles: Option<(Vec<String>, Vec<String>)>,
+    /// Added to the user's licenses (a launch never removes one).
+    pub licenses: Vec<String>,
+    /// Teams the user joins (a launch never makes a user leave one).
+    pub teams: Vec<String>,
+}
+
+/// The transaction items that upsert the user, the teams and the memberships. Every one is an
+/// idempotent update, so parallel launches of the same user converge on one user per team.
+pub fn upsert_items(
+    table: &str,
+    client_id: &str,
+    user: &UserUpsert,
+    now: i64,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut sets = vec![
+        "external_id = :ext",
+        "client_id = :cid",
+        "user_id = if_not_exists(user_id, :uid)",
+        "created_at = if_not_exists(created_at, :now)",
+        "updated_at = :now",
+        "gsi1pk = :gpk",
+        "gsi1sk = :gsk",
+    ];
+    let mut values = Item::from([
+        (":ext".into(), attr::s(&user.external_id)),
+        (":cid".into(), attr::s(client_id)),
+        (":uid".into(), attr::s(uuid::Uuid::new_v4().to_string())),
+        (":now".into(), attr::n(now)),
+        (":gpk".into(), attr::s(keys::client_partition(client_id))),
+        (
+            ":gsk".into(),
+            attr::s(format!("{}{}", keys::USER_LISTING_PREFIX, user.external_id)),
+        ),
+    ]);
+    let optional = [
+        ("email = :email", ":email", &user.email),
+        ("given_name = :given", ":given", &user.given_name),
+        ("family_name = :family", ":family", &user.family_name),
+    ];
+    for (set, placeholder, value) in optional {
+        if let Some(value) = value {
+            sets.push(set);
+            values.insert(placeholder.into(), attr::s(value));
+        }
+    }
+    if let Some((lms_roles, app_roles)) = &user.roles {
+        sets.extend(["lms_roles = :lms_roles", "app_roles = :app_roles"]);
+        values.insert(":lms_roles".into(), attr::list(lms_roles));
+        values.insert(":app_roles".into(), attr::list(app_roles));
+    }
+    let mut adds = Vec::new();
+    if !user.licenses.is_empty() {
+        adds.push("licenses :licenses");
+        values.insert(":licenses".into(), attr::set(&user.licenses));
+    }
+    if !user.teams.is_empty() {
+        adds.push("teams :teams");
+        values.insert(":teams".into(), attr::set(&user.teams));
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !adds.is_empty() {
+        expression.push_str(&format!(" ADD {}", adds.join(", ")));
+    }
+
+    let mut items = vec![item::update(
+        table,
+        &keys::user(client_id, &user.external_id),
+        expression,
+        values,
+    )?];
+    for team in &user.teams {
+        let values = Item::from([
+            (":team".into(), attr::s(team)),
+            (":cid".into(), attr::s(client_id)),
+            (":now".into(), attr::n(now)),
+        ]);
+        items.push(item::update(
+            table,
+            &keys::team(client_id, team),
+            "SET team_name = :team, client_id = :cid, created_at = if_not_exists(created_at, :now)",
+            values.clone(),
+        )?);
+        let mut member = values;
+        member.insert(":ext".into(), attr::s(&user.external_id));
+        items.push(item::update(
+            table,
+            &keys::team_member(client_id, team, &user.external_id),
+            "SET team_name = :team, client_id = :cid, external_id = :ext, \
+             joined_at = if_not_exists(joined_at, :now)",
+            member,
+        )?);
+    }
+    Ok(items)
+}
+
+/// A user as the lab app sees it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct User {
+    /// labgate's own id for the user.
+    pub id: String,
+    pub external_id: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// The roles the LMS sent with the latest launch that carried roles.
+    pub lms_roles: Vec<String>,
+    /// Those roles mapped through the client's role mapping.
+    pub roles: Vec<String>,
+    pub licenses: Vec<String>,
+    pub teams: Vec<String>,
+}
+
+impl User {
+    pub fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let mut roles = attr::strings(item, "app_roles")?;
+        if roles.is_empty() {
+            roles.push(crate::api_client::DEFAULT_ROLE.to_string());
+        }
+        Ok(User {
+            id: attr::get_s(item, "user_id")?,
+            external_id: attr::get_s(item, "external_id")?,
+            email: attr::opt_s(item, "email")?,
+            given_name: attr::opt_s(item, "given_name")?,
+            family_name: attr::opt_s(item, "family_name")?,
+            lms_roles: attr::strings(item, "lms_roles")?,
+            roles,
+            licenses: attr::strings(item, "licenses")?,
+            teams: attr::strings(item, "teams")?,
+        })
+    }
+}
+
+/// Every user of a client (admin CLI and tests).
+pub async fn list_users(store: &Store, client_id: &str) -> Result<Vec<User>, StoreError> {
+    let items = crate::store::query_index(
+        store,
+        &keys::client_partition(client_id),
+        keys::USER_LISTING_PREFIX,
+    )
+    .await?;
+    items.iter().map(User::from_item).collect()
+}
+
+/// The external ids of a team's members.
+pub async fn team_members(
+    store: &Store,
+    client_id: &str,
+    team: &str,
+) -> Result<Vec<String>, StoreError> {
+    let partition = keys::team_member(client_id, team, "").pk;
+    let items = crate::store::query_partition(store, &partition, "").await?;
+    items
+        .iter()
+        .map(|item| attr::get_s(item, "external_id"))
+        .collect()
+}
+
+/// A client's teams, by name.
+pub async fn teams(store: &Store, client_id: &str) -> Result<Vec<String>, StoreError> {
+    let items =
+        crate::store::query_partition(store, &keys::client_partition(client_id), keys::TEAM_PREFIX)
+            .await?;
+    items
+        .iter()
+        .map(|item| attr::get_s(item, "team_name"))
+        .collect()
+}

@@ -1,0 +1,96 @@
+//! Web sessions: what the session cookie stands for. A fresh id at every login.
+
+pub mod handler;
+
+use crate::clock;
+use crate::secrets::{self, Digest, Secret};
+use crate::store::attr::{self, Item};
+use crate::store::conditions::{self, ABSENT};
+use crate::store::keys::{self, EXPIRES_AT};
+use crate::store::tx::item;
+use crate::store::{Store, StoreError};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub client_id: String,
+    pub external_id: String,
+    pub launch_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A new session id and the transaction item that stores the session under its digest.
+pub fn start(
+    table: &str,
+    client_id: &str,
+    external_id: &str,
+    launch_id: &str,
+    ttl_secs: i64,
+) -> Result<(Secret, TransactWriteItem), StoreError> {
+    let secret = secrets::new_url_token();
+    let mut record = keys::web_session(secret.digest().as_str()).item();
+    record.extend([
+        ("client_id".to_string(), attr::s(client_id)),
+        ("external_id".to_string(), attr::s(external_id)),
+        ("launch_id".to_string(), attr::s(launch_id)),
+        ("created_at".to_string(), attr::n(clock::now())),
+        (
+            EXPIRES_AT.to_string(),
+            attr::n(clock::expiry_after(ttl_secs)),
+        ),
+    ]);
+    Ok((secret, item::put(table, record, Some(ABSENT))?))
+}
+
+/// The transaction item that ends the session a cookie names (a no-op if there is none).
+pub fn end(table: &str, cookie: &str) -> Result<TransactWriteItem, StoreError> {
+    item::delete(table, &keys::web_session(Digest::of(cookie).as_str()), None)
+}
+
+/// The live session a cookie names; `None` for unknown, malformed or expired alike.
+pub async fn find_live(store: &Store, cookie: &str) -> Result<Option<WebSession>, StoreError> {
+    if !secrets::is_url_token_shape(cookie) {
+        return Ok(None);
+    }
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(keys::web_session(Digest::of(cookie).as_str()).item()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem web session", e))?;
+    let Some(record) = out.item else {
+        return Ok(None);
+    };
+    let session = from_item(&record)?;
+    Ok(conditions::is_live(session.expires_at, clock::now()).then_some(session))
+}
+
+fn from_item(record: &Item) -> Result<WebSession, StoreError> {
+    Ok(WebSession {
+        client_id: attr::get_s(record, "client_id")?,
+        external_id: attr::get_s(record, "external_id")?,
+        launch_id: attr::get_s(record, "launch_id")?,
+        created_at: attr::get_n(record, "created_at")?,
+        expires_at: attr::get_n(record, EXPIRES_AT)?,
+    })
+}
+
+/// Logs out: deletes the session a cookie names.
+pub async fn delete(store: &Store, cookie: &str) -> Result<(), StoreError> {
+    if !secrets::is_url_token_shape(cookie) {
+        return Ok(());
+    }
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .set_key(Some(keys::web_session(Digest::of(cookie).as_str()).item()))
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("DeleteItem web session", e))?;
+    Ok(())
+}
