@@ -1,1 +1,263 @@
+//! Test harness: each test gets its own table in DynamoDB Local, a seeded API client, token and
+//! content item, and drives the real handlers with real `lambda_http` requests.
+//!
+//! DynamoDB Local is required: `scripts/test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
+//! Without it every test here fails; none is skipped.
 
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use labgate::api_client::{self, ApiClient, NewClient};
+use labgate::config::Config;
+use labgate::store::{RoundTrips, Store, schema};
+use labgate::{AppState, content};
+use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::{Body, Request, Response};
+use std::collections::{BTreeMap, HashMap};
+
+pub const API_HOST: &str = "api.labgate.test";
+pub const APP_URL: &str = "https://app.labgate.test";
+pub const WHITE_LABEL_HOST: &str = "api.labs.school.test";
+pub const WHITE_LABEL_APP_URL: &str = "https://labs.school.test";
+pub const CONTENT_ID: &str = "8715dfc6-56ac-4ca2-99cf-17419d36cebb";
+
+/// The DynamoDB Local endpoint; a clear failure where it is not set.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. \
+             Run scripts/test, which starts it."
+        )
+    })
+}
+
+pub fn store(table: &str, round_trips: &RoundTrips) -> Store {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "labgate-tests",
+        ))
+        .endpoint_url(endpoint())
+        .interceptor(round_trips.clone())
+        .build();
+    Store::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+}
+
+pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
+    let white_label = format!(
+        r#"[{{"api_url":"https://{WHITE_LABEL_HOST}","app_url":"{WHITE_LABEL_APP_URL}","cookie_domain":"school.test"}}]"#
+    );
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("LABGATE_TABLE_NAME".into(), table.into()),
+        ("LABGATE_API_URL".into(), format!("https://{API_HOST}")),
+        ("LABGATE_APP_URL".into(), APP_URL.into()),
+        ("LABGATE_COOKIE_DOMAIN".into(), "labgate.test".into()),
+        ("LABGATE_DOMAINS".into(), white_label),
+    ]);
+    for (k, v) in vars {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration is valid")
+}
+
+pub struct TestEnv {
+    pub state: AppState,
+    pub round_trips: RoundTrips,
+    pub client: ApiClient,
+    /// A live API token of `client`.
+    pub token: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self::with_config(&[]).await
+    }
+
+    /// A fresh table with one client (role `admin` maps to `instructor`), a token and content.
+    pub async fn with_config(vars: &[(&str, &str)]) -> Self {
+        let table = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let round_trips = RoundTrips::default();
+        let store = store(&table, &round_trips);
+        schema::create_table(&store)
+            .await
+            .expect("create the test table in DynamoDB Local");
+        let client = seed_client(&store, "Acme LMS").await;
+        let (_, token) = api_client::issue_token(&store, &client.id, "test")
+            .await
+            .unwrap()
+            .unwrap();
+        content::create_content(&store, &client.id, Some(CONTENT_ID), "Intro to DBs")
+            .await
+            .unwrap();
+        round_trips.reset();
+        TestEnv {
+            state: AppState {
+                config: config(&table, vars),
+                store,
+            },
+            round_trips,
+            client,
+            token: token.expose().to_string(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// `POST /api/v1/launch` with this env's token.
+    pub async fn launch(&self, body: &serde_json::Value) -> TestResponse {
+        self.launch_with(&self.token, API_HOST, body.to_string())
+            .await
+    }
+
+    pub async fn launch_with(&self, token: &str, host: &str, body: String) -> TestResponse {
+        let req = request("POST", host, "/api/v1/launch")
+            .header("authorization", format!("Token {token}"))
+            .header("content-type", "application/json")
+            .body(Body::Text(body))
+            .unwrap();
+        self.call_launch(req).await
+    }
+
+    pub async fn call_launch(&self, req: Request) -> TestResponse {
+        TestResponse::from(
+            labgate::launch::handler::handle(&self.state, req)
+                .await
+                .unwrap(),
+        )
+    }
+
+    pub async fn call_auth(&self, req: Request) -> TestResponse {
+        TestResponse::from(
+            labgate::launch_auth::handle(&self.state, req)
+                .await
+                .unwrap(),
+        )
+    }
+
+    pub async fn call_session(&self, req: Request) -> TestResponse {
+        TestResponse::from(
+            labgate::web_session::handler::handle(&self.state, req)
+                .await
+                .unwrap(),
+        )
+    }
+
+    /// Follows a launch URL as a browser would: `GET` it on the host it names.
+    pub async fn follow(&self, launch_url: &str, cookie: Option<&str>) -> TestResponse {
+        let url = url::Url::parse(launch_url).unwrap();
+        let mut req = request(
+            "GET",
+            url.host_str().unwrap(),
+            &format!("{}?{}", url.path(), url.query().unwrap_or("")),
+        );
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", format!("labgate_session={cookie}"));
+        }
+        self.call_auth(req.body(Body::Empty).unwrap()).await
+    }
+
+    /// `GET /api/v1/session` with a session cookie.
+    pub async fn whoami(&self, cookie: &str) -> TestResponse {
+        let req = request("GET", API_HOST, "/api/v1/session")
+            .header("cookie", format!("labgate_session={cookie}"))
+            .body(Body::Empty)
+            .unwrap();
+        self.call_session(req).await
+    }
+
+    /// Launch, then follow the URL: the session cookie's value.
+    pub async fn login(&self, body: &serde_json::Value) -> String {
+        let launched = self.launch(body).await;
+        assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+        let followed = self
+            .follow(&launched.json()["url"].as_str().unwrap().to_string(), None)
+            .await;
+        assert_eq!(followed.status, StatusCode::FOUND, "{}", followed.body);
+        followed.session_cookie().expect("a session cookie")
+    }
+}
+
+pub async fn seed_client(store: &Store, name: &str) -> ApiClient {
+    api_client::create_client(
+        store,
+        NewClient {
+            name: name.into(),
+            app_url: None,
+            allowed_origins: vec!["https://lms.example.com".into()],
+            role_mapping: BTreeMap::from([("admin".to_string(), "instructor".to_string())]),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A request as API Gateway (or `cargo lambda watch`) hands it to a function.
+pub fn request(
+    method: &str,
+    host: &str,
+    path_and_query: &str,
+) -> lambda_http::http::request::Builder {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://{host}{path_and_query}"))
+        .header("host", host)
+}
+
+/// A minimal launch payload for a user.
+pub fn payload(user_id: &str) -> serde_json::Value {
+    serde_json::json!({ "user_id": user_id, "content_id": CONTENT_ID })
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl From<Response<Body>> for TestResponse {
+    fn from(response: Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let body = match body {
+            Body::Empty => String::new(),
+            Body::Text(text) => text,
+            Body::Binary(bytes) => String::from_utf8(bytes).expect("UTF-8 body"),
+            _ => String::new(),
+        };
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        let set_cookie = self.header("set-cookie")?;
+        let value = set_cookie.strip_prefix("labgate_session=")?;
+        Some(value.split(';').next()?.to_string()).filter(|v| !v.is_empty())
+    }
+
+    /// Asserts a JSON error response: status, content type, no-store, and the exact body.
+    pub fn assert_error(&self, status: StatusCode, body: serde_json::Value) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+        assert_eq!(self.json(), body);
+    }
+}
