@@ -17,7 +17,8 @@ pub enum ConfigError {
 pub struct Domain {
     /// `Host` header value this entry answers to (lowercase, with the port if not default).
     pub host: String,
-    /// Public base URL of the API, without a trailing slash.
+    /// Public base URL of the API, without a trailing slash. Empty for the default domain when
+    /// `LABGATE_API_URL` is unset: then it is `https://<Host>` of each request.
     pub api_url: String,
     /// Base URL of the lab app, without a trailing slash.
     pub app_url: String,
@@ -58,13 +59,20 @@ impl Config {
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
 
         let table_name = required("LABGATE_TABLE_NAME")?;
-        let api_url = base_url("LABGATE_API_URL", &required("LABGATE_API_URL")?)?;
+        let api_url = get("LABGATE_API_URL")
+            .map(|u| base_url("LABGATE_API_URL", &u))
+            .transpose()?
+            .unwrap_or_default();
         let app_url = base_url("LABGATE_APP_URL", &required("LABGATE_APP_URL")?)?;
         let cookie_domain = get("LABGATE_COOKIE_DOMAIN")
             .map(|d| cookie_domain("LABGATE_COOKIE_DOMAIN", &d))
             .transpose()?;
         let default_domain = Domain {
-            host: host_of(&api_url),
+            host: if api_url.is_empty() {
+                String::new()
+            } else {
+                host_of(&api_url)
+            },
             api_url,
             app_url,
             cookie_domain,
@@ -93,14 +101,21 @@ impl Config {
     }
 
     /// The domain a request arrived on, by its `Host` header; unlisted hosts get the default.
-    pub fn domain_for_host(&self, host: Option<&str>) -> &Domain {
-        let Some(host) = host.map(|h| h.trim().to_ascii_lowercase()) else {
-            return &self.default_domain;
-        };
-        self.white_label
-            .iter()
-            .find(|d| d.host == host)
-            .unwrap_or(&self.default_domain)
+    /// Without `LABGATE_API_URL` the default's API URL is the request's own host: API Gateway
+    /// routes only the hostnames it serves, so that host is one of ours.
+    pub fn domain_for_host(&self, host: Option<&str>) -> Domain {
+        let host = host
+            .map(|h| h.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if let Some(domain) = self.white_label.iter().find(|d| d.host == host) {
+            return domain.clone();
+        }
+        let mut domain = self.default_domain.clone();
+        if domain.api_url.is_empty() && is_host(&host) {
+            domain.api_url = format!("https://{host}");
+            domain.host = host;
+        }
+        domain
     }
 }
 
@@ -146,6 +161,14 @@ pub fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
         return Err(invalid("must not have a query, fragment or user info"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// A plain `host[:port]`, nothing that could bend a URL built from it.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
 }
 
 fn host_of(base_url: &str) -> String {
@@ -231,8 +254,20 @@ mod tests {
         let d = c.domain_for_host(Some("API.labs.school.edu"));
         assert_eq!(d.app_url, "https://labs.school.edu");
         assert_eq!(d.cookie_domain.as_deref(), Some("school.edu"));
-        assert_eq!(c.domain_for_host(Some("evil.example")), &c.default_domain);
-        assert_eq!(c.domain_for_host(None), &c.default_domain);
+        assert_eq!(c.domain_for_host(Some("evil.example")), c.default_domain);
+        assert_eq!(c.domain_for_host(None), c.default_domain);
+    }
+
+    #[test]
+    fn without_an_api_url_the_request_host_is_used() {
+        let c = config(&[BASE[0], BASE[2]]).unwrap();
+        let d = c.domain_for_host(Some("abc123.execute-api.eu-west-1.amazonaws.com"));
+        assert_eq!(
+            d.api_url,
+            "https://abc123.execute-api.eu-west-1.amazonaws.com"
+        );
+        let odd = c.domain_for_host(Some("evil.example/x?"));
+        assert_eq!(odd.api_url, "");
     }
 
     #[test]

@@ -35,8 +35,12 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     let domain = state
         .config
         .domain_for_host(http::header(&req, HOST.as_str()));
+    if domain.api_url.is_empty() {
+        // Only without LABGATE_API_URL and without a usable Host header.
+        return Err(ApiError::bad_request("Missing or invalid Host header."));
+    }
 
-    let outcome = super::create(&state.store, &state.config, &client, domain, &payload)
+    let outcome = super::create(&state.store, &state.config, &client, &domain, &payload)
         .await
         .map_err(ApiError::tx("Could not record the launch."))?;
     match outcome {
