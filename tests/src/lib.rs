@@ -175,7 +175,7 @@ impl TestEnv {
         let launched = self.launch(body).await;
         assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
         let followed = self
-            .follow(&launched.json()["url"].as_str().unwrap().to_string(), None)
+            .follow(launched.json()["url"].as_str().unwrap(), None)
             .await;
         assert_eq!(followed.status, StatusCode::FOUND, "{}", followed.body);
         followed.session_cookie().expect("a session cookie")
