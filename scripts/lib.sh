@@ -84,7 +84,8 @@ stop_started() {
 # Runs a command in its own process group so that stop_started ends it and its children.
 start_background() {
   local log=$1; shift
-  setsid "$@" >"$log" 2>&1 &
+  : >"$log"
+  setsid "$@" >>"$log" 2>&1 &
   STARTED_PIDS+=("$!")
 }
 
