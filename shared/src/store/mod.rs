@@ -128,3 +128,59 @@ async fn query(
         .map_err(|e| StoreError::from_sdk("Query", e))?;
     Ok(pages)
 }
+
+/// Reads several items by key in one `BatchGetItem` (strongly consistent), retrying any keys
+/// DynamoDB leaves unprocessed under load. Missing items are simply absent from the result.
+pub async fn batch_get(store: &Store, wanted: &[keys::Key]) -> Result<Vec<attr::Item>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut request = KeysAndAttributes::builder()
+        .set_keys(Some(wanted.iter().map(keys::Key::item).collect()))
+        .consistent_read(true)
+        .build()
+        .map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let mut found = Vec::with_capacity(wanted.len());
+    for attempt in 0.. {
+        let out = store
+            .client()
+            .batch_get_item()
+            .request_items(store.table(), request)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("BatchGetItem", e))?;
+        found.extend(
+            out.responses
+                .and_then(|mut r| r.remove(store.table()))
+                .unwrap_or_default(),
+        );
+        match out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(store.table()))
+        {
+            Some(rest) if !rest.keys().is_empty() && attempt < 5 => {
+                request = rest;
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            Some(rest) if !rest.keys().is_empty() => {
+                return Err(StoreError::Unavailable {
+                    op: "BatchGetItem",
+                    detail: "keys left unprocessed after retries".into(),
+                });
+            }
+            _ => break,
+        }
+    }
+    Ok(found)
+}
+
+/// The item with this key among `items`, if present.
+pub fn find<'a>(items: &'a [attr::Item], key: &keys::Key) -> Option<&'a attr::Item> {
+    let has = |item: &attr::Item, name: &str, value: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            == Some(value)
+    };
+    items
+        .iter()
+        .find(|item| has(item, keys::PK, &key.pk) && has(item, keys::SK, &key.sk))
+}

@@ -3,9 +3,8 @@
 use crate::http::{self, ApiError, cookies};
 use crate::launch::Launch;
 use crate::state::AppState;
-use crate::store::keys;
+use crate::store::{self, keys};
 use crate::user::User;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 use lambda_http::http::header::{HOST, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -54,47 +53,20 @@ async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiErr
 
     let user_key = keys::user(&session.client_id, &session.external_id);
     let launch_key = keys::launch(&session.launch_id);
-    let wanted = KeysAndAttributes::builder()
-        .keys(user_key.item())
-        .keys(launch_key.item())
-        .consistent_read(true)
-        .build()
-        .map_err(|e| ApiError::Internal {
-            what: "Could not read the session.",
-            detail: e.to_string(),
-        })?;
-    let out = state
-        .store
-        .client()
-        .batch_get_item()
-        .request_items(state.store.table(), wanted)
-        .send()
+    let items = store::batch_get(&state.store, &[user_key.clone(), launch_key.clone()])
         .await
-        .map_err(|e| {
-            ApiError::store("Could not read the session.")(crate::store::StoreError::from_sdk(
-                "BatchGetItem session",
-                e,
-            ))
-        })?;
-    let items = out
-        .responses
-        .and_then(|mut r| r.remove(state.store.table()))
-        .unwrap_or_default();
-    let find = |key: &keys::Key| {
-        items
-            .iter()
-            .find(|item| item.get(keys::PK).and_then(|v| v.as_s().ok()) == Some(&key.pk))
-    };
-    let malformed = |e: crate::store::StoreError| ApiError::Internal {
-        what: "Could not read the session.",
-        detail: e.to_string(),
-    };
-    let (Some(user), Some(launch)) = (find(&user_key), find(&launch_key)) else {
-        // The user or launch is gone (deleted by an operator): the session is worthless.
+        .map_err(ApiError::store("Could not read the session."))?;
+    let (Some(user), Some(launch)) = (
+        store::find(&items, &user_key),
+        store::find(&items, &launch_key),
+    ) else {
+        // The user or launch is gone (removed by an operator): the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
+    let malformed = ApiError::store("Could not read the session.");
     let user = User::from_item(user).map_err(malformed)?;
-    let launch = Launch::from_item(launch).map_err(malformed)?;
+    let launch =
+        Launch::from_item(launch).map_err(ApiError::store("Could not read the session."))?;
     Ok(http::json(
         StatusCode::OK,
         &json!({
