@@ -15,6 +15,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, la
 }
 
 const NOT_LOGGED_IN: &str = "Not logged in.";
+const READ_FAILED: &str = "Could not read the session.";
 
 #[tracing::instrument(skip_all)]
 async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
@@ -48,14 +49,14 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
 async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiError> {
     let session = crate::web_session::find_live(&state.store, cookie)
         .await
-        .map_err(ApiError::store("Could not read the session."))?
+        .map_err(ApiError::store(READ_FAILED))?
         .ok_or(ApiError::Unauthorized(NOT_LOGGED_IN))?;
 
     let user_key = keys::user(&session.client_id, &session.external_id);
     let launch_key = keys::launch(&session.launch_id);
     let items = store::batch_get(&state.store, &[user_key.clone(), launch_key.clone()])
         .await
-        .map_err(ApiError::store("Could not read the session."))?;
+        .map_err(ApiError::store(READ_FAILED))?;
     let (Some(user), Some(launch)) = (
         store::find(&items, &user_key),
         store::find(&items, &launch_key),
@@ -63,10 +64,8 @@ async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiErr
         // The user or launch is gone (removed by an operator): the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
-    let malformed = ApiError::store("Could not read the session.");
-    let user = User::from_item(user).map_err(malformed)?;
-    let launch =
-        Launch::from_item(launch).map_err(ApiError::store("Could not read the session."))?;
+    let user = User::from_item(user).map_err(ApiError::store(READ_FAILED))?;
+    let launch = Launch::from_item(launch).map_err(ApiError::store(READ_FAILED))?;
     Ok(http::json(
         StatusCode::OK,
         &json!({
