@@ -45,7 +45,7 @@ impl ApiClient {
         mapped
     }
 
-    fn to_attr(&self) -> AttributeValue {
+    pub(crate) fn to_attr(&self) -> AttributeValue {
         let mut m = Item::from([
             ("id".to_string(), attr::s(&self.id)),
             ("name".to_string(), attr::s(&self.name)),
@@ -62,7 +62,7 @@ impl ApiClient {
         AttributeValue::M(m)
     }
 
-    fn from_attr(value: Option<&AttributeValue>) -> Result<Self, StoreError> {
+    pub(crate) fn from_attr(value: Option<&AttributeValue>) -> Result<Self, StoreError> {
         let Some(AttributeValue::M(m)) = value else {
             return Err(StoreError::Malformed("client settings missing".into()));
         };

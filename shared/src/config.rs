@@ -34,10 +34,17 @@ pub struct Config {
     pub white_label: Vec<Domain>,
     pub launch_token_ttl_secs: i64,
     pub web_session_ttl_secs: i64,
+    pub oauth_access_token_ttl_secs: i64,
+    pub oauth_refresh_token_ttl_secs: i64,
+    /// Default activation deadline of a requested workshop session (the `timeout` parameter).
+    pub activation_timeout_secs: i64,
 }
 
 pub const DEFAULT_LAUNCH_TOKEN_TTL_SECS: i64 = 60;
 pub const DEFAULT_WEB_SESSION_TTL_SECS: i64 = 12 * 3600;
+pub const DEFAULT_OAUTH_ACCESS_TOKEN_TTL_SECS: i64 = 36000;
+pub const DEFAULT_OAUTH_REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
+pub const DEFAULT_ACTIVATION_TIMEOUT_SECS: i64 = 60;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +103,21 @@ impl Config {
                 "LABGATE_WEB_SESSION_TTL_SECONDS",
                 get("LABGATE_WEB_SESSION_TTL_SECONDS"),
                 DEFAULT_WEB_SESSION_TTL_SECS,
+            )?,
+            oauth_access_token_ttl_secs: seconds(
+                "LABGATE_OAUTH_ACCESS_TOKEN_TTL_SECONDS",
+                get("LABGATE_OAUTH_ACCESS_TOKEN_TTL_SECONDS"),
+                DEFAULT_OAUTH_ACCESS_TOKEN_TTL_SECS,
+            )?,
+            oauth_refresh_token_ttl_secs: seconds(
+                "LABGATE_OAUTH_REFRESH_TOKEN_TTL_SECONDS",
+                get("LABGATE_OAUTH_REFRESH_TOKEN_TTL_SECONDS"),
+                DEFAULT_OAUTH_REFRESH_TOKEN_TTL_SECS,
+            )?,
+            activation_timeout_secs: seconds(
+                "LABGATE_ACTIVATION_TIMEOUT_SECONDS",
+                get("LABGATE_ACTIVATION_TIMEOUT_SECONDS"),
+                DEFAULT_ACTIVATION_TIMEOUT_SECS,
             )?,
         })
     }

@@ -8,11 +8,13 @@ pub mod http;
 pub mod launch;
 pub mod launch_auth;
 pub mod launch_token;
+pub mod oauth;
 pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod user;
 pub mod web_session;
+pub mod workshop;
 
 pub use state::AppState;
 

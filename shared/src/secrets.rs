@@ -59,6 +59,16 @@ fn os_rng() -> UnwrapErr<OsRng> {
     OsRng.unwrap_err()
 }
 
+/// Whether a presented secret has this digest, compared in constant time.
+pub fn matches(presented: &str, stored_digest: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    Digest::of(presented)
+        .as_str()
+        .as_bytes()
+        .ct_eq(stored_digest.as_bytes())
+        .into()
+}
+
 /// An API token in the documented form.
 pub fn new_api_token() -> Secret {
     Secret(Alphanumeric.sample_string(&mut os_rng(), API_TOKEN_LEN))

@@ -96,3 +96,48 @@ pub fn launch_token(digest: &str) -> Key {
 pub fn web_session(digest: &str) -> Key {
     Key::new(format!("WEBSESSION#{digest}"), "#WEBSESSION")
 }
+
+pub fn oauth_client(client_id: &str) -> Key {
+    Key::new(format!("OAUTHCLIENT#{client_id}"), "#OAUTHCLIENT")
+}
+
+pub fn robot(username: &str) -> Key {
+    Key::new(format!("ROBOT#{username}"), "#ROBOT")
+}
+
+pub fn access_token(digest: &str) -> Key {
+    Key::new(format!("ACCESSTOKEN#{digest}"), "#ACCESSTOKEN")
+}
+
+pub fn refresh_token(digest: &str) -> Key {
+    Key::new(format!("REFRESHTOKEN#{digest}"), "#REFRESHTOKEN")
+}
+
+pub const ROBOT_LISTING_PREFIX: &str = "ROBOT#";
+
+pub fn environment(name: &str) -> Key {
+    Key::new(environment_partition(name), "#ENV")
+}
+
+/// An environment's partition: its definition and its slots, read together by one query.
+pub fn environment_partition(name: &str) -> String {
+    format!("ENV#{name}")
+}
+
+pub fn slot(environment: &str, index: i64) -> Key {
+    Key {
+        pk: environment_partition(environment),
+        sk: format!("{SLOT_PREFIX}{index:05}"),
+    }
+}
+
+pub const SLOT_PREFIX: &str = "SLOT#";
+
+/// GSI1 sort key prefix of an environment's items in its tenant's partition.
+pub fn environment_listing(name: &str) -> String {
+    format!("ENV#{name}#")
+}
+
+pub fn workshop_session(name: &str) -> Key {
+    Key::new(format!("WORKSHOPSESSION#{name}"), "#WORKSHOPSESSION")
+}

@@ -120,6 +120,62 @@ pub mod item {
         Ok(TransactWriteItem::builder().delete(built(delete)?).build())
     }
 
+    pub type Names = std::collections::HashMap<String, String>;
+
+    /// An update that applies only if `condition` holds (values and names shared by both).
+    pub fn update_if(
+        table: &str,
+        key: &Key,
+        expression: impl Into<String>,
+        values: Item,
+        names: Option<Names>,
+        condition: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key.item()))
+            .update_expression(expression)
+            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(names)
+            .condition_expression(condition)
+            .build();
+        Ok(TransactWriteItem::builder().update(built(update)?).build())
+    }
+
+    /// A put that applies only if `condition` holds for the item it replaces.
+    pub fn put_if(
+        table: &str,
+        item: Item,
+        condition: &str,
+        values: Item,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .build();
+        Ok(TransactWriteItem::builder().put(built(put)?).build())
+    }
+
+    /// A delete that applies only if `condition` holds.
+    pub fn delete_if(
+        table: &str,
+        key: &Key,
+        condition: &str,
+        values: Item,
+        names: Option<Names>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key.item()))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(names)
+            .build();
+        Ok(TransactWriteItem::builder().delete(built(delete)?).build())
+    }
+
     /// Fails the transaction unless `condition` holds for the item.
     pub fn check(table: &str, key: &Key, condition: &str) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()

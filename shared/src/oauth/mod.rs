@@ -1,0 +1,254 @@
+//! OAuth2 for the workshop API: each tenant (API client) gets an OAuth client and a robot
+//! account; the robot's password grant yields bearer tokens scoped to that tenant.
+//!
+//! Client secrets, robot passwords, access and refresh tokens are random and stored only as
+//! SHA-256 digests. Passwords are generated (about 238 bits), never chosen, so a fast hash is
+//! enough; a chosen password would need a slow one.
+
+pub mod handler;
+
+use crate::api_client::{self, ApiClient};
+use crate::clock;
+use crate::config::Config;
+use crate::secrets::{self, Digest, Secret};
+use crate::store::attr::{self, Item};
+use crate::store::conditions::{self, ABSENT, LIVE, NOW};
+use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
+use crate::store::tx::{self, TxError, item};
+use crate::store::{Store, StoreError};
+
+pub const SCOPE: &str = "user:info";
+
+/// Credentials made for a tenant, shown once.
+#[derive(Debug)]
+pub struct RobotCredentials {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub username: String,
+    pub password: Secret,
+}
+
+/// Creates the OAuth client and robot account of a tenant. `None` if the tenant is unknown;
+/// an error if the username is taken.
+pub async fn create_robot(
+    store: &Store,
+    tenant_id: &str,
+    username: &str,
+) -> Result<Option<RobotCredentials>, TxError> {
+    let Some(tenant) = api_client::get_client(store, tenant_id).await? else {
+        return Ok(None);
+    };
+    let client_id = secrets::new_api_token().expose()[..24].to_string();
+    let client_secret = secrets::new_api_token();
+    let password = secrets::new_api_token();
+    let now = clock::now();
+
+    let mut app = keys::oauth_client(&client_id).item();
+    app.extend([
+        ("client".to_string(), tenant.to_attr()),
+        ("oauth_client_id".to_string(), attr::s(&client_id)),
+        ("secret_digest".to_string(), attr::s(client_secret.digest().as_str())),
+        ("username".to_string(), attr::s(username)),
+        ("created_at".to_string(), attr::n(now)),
+    ]);
+    let mut robot = keys::robot(username).item();
+    robot.extend([
+        ("username".to_string(), attr::s(username)),
+        ("oauth_client_id".to_string(), attr::s(&client_id)),
+        ("client_id".to_string(), attr::s(&tenant.id)),
+        ("password_digest".to_string(), attr::s(password.digest().as_str())),
+        ("created_at".to_string(), attr::n(now)),
+        (GSI1_PK.to_string(), attr::s(keys::client_partition(&tenant.id))),
+        (
+            GSI1_SK.to_string(),
+            attr::s(format!("{}{username}", keys::ROBOT_LISTING_PREFIX)),
+        ),
+    ]);
+    let table = store.table();
+    tx::transact(
+        store,
+        "TransactWriteItems create robot",
+        vec![
+            item::put(table, app, Some(ABSENT))?,
+            item::put(table, robot, Some(ABSENT))?,
+        ],
+    )
+    .await?;
+    Ok(Some(RobotCredentials {
+        client_id,
+        client_secret,
+        username: username.to_string(),
+        password,
+    }))
+}
+
+/// A robot as listed (never its secrets).
+#[derive(Debug, Clone)]
+pub struct RobotInfo {
+    pub username: String,
+    pub oauth_client_id: String,
+    pub created_at: i64,
+}
+
+pub async fn list_robots(store: &Store, tenant_id: &str) -> Result<Vec<RobotInfo>, StoreError> {
+    let items = crate::store::query_index(
+        store,
+        &keys::client_partition(tenant_id),
+        keys::ROBOT_LISTING_PREFIX,
+    )
+    .await?;
+    items
+        .iter()
+        .map(|i| {
+            Ok(RobotInfo {
+                username: attr::get_s(i, "username")?,
+                oauth_client_id: attr::get_s(i, "oauth_client_id")?,
+                created_at: attr::get_n(i, "created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// An authenticated OAuth client: the tenant it acts for.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub tenant: ApiClient,
+}
+
+/// What a live access or refresh token stands for.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub oauth_client_id: String,
+    pub username: String,
+    pub tenant: ApiClient,
+    /// The other token of the pair (refresh for an access token, and the other way round).
+    pub partner_digest: String,
+}
+
+fn grant_from(record: &Item, partner: &str) -> Result<Grant, StoreError> {
+    Ok(Grant {
+        oauth_client_id: attr::get_s(record, "oauth_client_id")?,
+        username: attr::get_s(record, "username")?,
+        tenant: ApiClient::from_attr(record.get("client"))?,
+        partner_digest: attr::get_s(record, partner)?,
+    })
+}
+
+/// Checks client credentials against a stored OAuth client item.
+pub fn verify_client(record: Option<&Item>, secret: &str) -> Result<Option<OAuthClient>, StoreError> {
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    if !secrets::matches(secret, &attr::get_s(record, "secret_digest")?) {
+        return Ok(None);
+    }
+    Ok(Some(OAuthClient {
+        client_id: attr::get_s(record, "oauth_client_id")?,
+        tenant: ApiClient::from_attr(record.get("client"))?,
+    }))
+}
+
+/// Checks a robot's password and that it belongs to the authenticated client.
+pub fn verify_robot(record: Option<&Item>, client: &OAuthClient, password: &str) -> Result<bool, StoreError> {
+    let Some(record) = record else {
+        return Ok(false);
+    };
+    Ok(secrets::matches(password, &attr::get_s(record, "password_digest")?)
+        && attr::get_s(record, "oauth_client_id")? == client.client_id)
+}
+
+/// A live token item read by digest, with its grant.
+pub fn live_grant(record: Option<&Item>, partner: &str) -> Result<Option<Grant>, StoreError> {
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    if !conditions::is_live(attr::get_n(record, EXPIRES_AT)?, clock::now()) {
+        return Ok(None);
+    }
+    grant_from(record, partner).map(Some)
+}
+
+/// A new access and refresh token pair.
+#[derive(Debug)]
+pub struct TokenPair {
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    pub expires_in: i64,
+}
+
+/// The transaction items that store a new token pair for a robot.
+pub fn issue_pair(
+    table: &str,
+    config: &Config,
+    client: &OAuthClient,
+    username: &str,
+) -> Result<(TokenPair, Vec<aws_sdk_dynamodb::types::TransactWriteItem>), StoreError> {
+    let access = secrets::new_url_token();
+    let refresh = secrets::new_url_token();
+    let token_item = |key: keys::Key, partner: &str, partner_digest: &Digest, ttl: i64| {
+        let mut record = key.item();
+        record.extend([
+            ("client".to_string(), client.tenant.to_attr()),
+            ("oauth_client_id".to_string(), attr::s(&client.client_id)),
+            ("username".to_string(), attr::s(username)),
+            (partner.to_string(), attr::s(partner_digest.as_str())),
+            ("created_at".to_string(), attr::n(clock::now())),
+            (EXPIRES_AT.to_string(), attr::n(clock::expiry_after(ttl))),
+        ]);
+        item::put(table, record, Some(ABSENT))
+    };
+    let items = vec![
+        token_item(
+            keys::access_token(access.digest().as_str()),
+            "refresh_digest",
+            &refresh.digest(),
+            config.oauth_access_token_ttl_secs,
+        )?,
+        token_item(
+            keys::refresh_token(refresh.digest().as_str()),
+            "access_digest",
+            &access.digest(),
+            config.oauth_refresh_token_ttl_secs,
+        )?,
+    ];
+    Ok((
+        TokenPair {
+            access_token: access,
+            refresh_token: refresh,
+            expires_in: config.oauth_access_token_ttl_secs,
+        },
+        items,
+    ))
+}
+
+/// The transaction item that uses a refresh token up (fails unless it is still live).
+pub fn consume_refresh(table: &str, digest: &Digest) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let values = Item::from([(NOW.to_string(), conditions::now_value(clock::now()))]);
+    item::delete(table, &keys::refresh_token(digest.as_str()), Some((LIVE, values)))
+}
+
+/// Authenticates `Authorization: Bearer <token>`: the robot's grant, or `None` for a missing,
+/// malformed, unknown, expired or revoked token alike.
+pub async fn authenticate_bearer(
+    store: &Store,
+    authorization: Option<&str>,
+) -> Result<Option<Grant>, StoreError> {
+    let Some((scheme, token)) = authorization.and_then(|h| h.trim().split_once(' ')) else {
+        return Ok(None);
+    };
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || !secrets::is_url_token_shape(token) {
+        return Ok(None);
+    }
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(keys::access_token(Digest::of(token).as_str()).item()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem access token", e))?;
+    live_grant(out.item.as_ref(), "refresh_digest")
+}

@@ -1,0 +1,267 @@
+//! Workshop environments (the catalog) and their capacity slots.
+//!
+//! An environment of capacity N has up to N slot items in its partition. A live session holds
+//! one: the slot's `expires_at` is the session's activation deadline while it is pending and its
+//! expiry once it runs. A slot that is absent or past `expires_at` is free, so a session that
+//! misses its deadline stops counting against capacity that very second, whether or not anything
+//! has cleaned it up, and allocation claims a slot by a condition inside its transaction.
+
+use crate::store::attr::{self, Item};
+use crate::store::conditions::ABSENT;
+use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
+use crate::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `expires_at` of a slot whose session never expires (year 9999).
+pub const NEVER: i64 = 253_402_300_799;
+
+/// Workshop details, shown in the catalog as Educates shows them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Workshop {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub vendor: String,
+    pub authors: Vec<String>,
+    pub difficulty: String,
+    /// As the workshop states it, for example `"30m"`.
+    pub duration: String,
+    pub tags: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub logo: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub name: String,
+    pub client_id: String,
+    pub workshop: Workshop,
+    pub capacity: i64,
+    /// Session lifetime in seconds from activation; 0: no expiry.
+    pub duration_secs: i64,
+    /// Longest a session may run with extensions, from activation; 0 or ≤ duration: no extension.
+    pub deadline_secs: i64,
+    /// Seconds an extension adds; 0: the Educates default (a quarter of the duration, ≥ 300 s).
+    pub overtime_secs: i64,
+    /// Live sessions one user may hold across the tenant's environments; 0: no limit.
+    pub user_limit: i64,
+    /// Where activation sends the browser; `{session}` is replaced by the session name.
+    pub dashboard_url: String,
+    pub created_at: i64,
+}
+
+impl Environment {
+    pub fn dashboard_for(&self, session: &str) -> String {
+        self.dashboard_url.replace("{session}", session)
+    }
+
+    fn to_item(&self) -> Result<Item, StoreError> {
+        let workshop =
+            serde_json::to_string(&self.workshop).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let mut item = keys::environment(&self.name).item();
+        item.extend([
+            ("kind".to_string(), attr::s("environment")),
+            ("name".to_string(), attr::s(&self.name)),
+            ("client_id".to_string(), attr::s(&self.client_id)),
+            ("workshop".to_string(), attr::s(workshop)),
+            ("capacity".to_string(), attr::n(self.capacity)),
+            ("duration".to_string(), attr::n(self.duration_secs)),
+            ("deadline".to_string(), attr::n(self.deadline_secs)),
+            ("overtime".to_string(), attr::n(self.overtime_secs)),
+            ("user_limit".to_string(), attr::n(self.user_limit)),
+            ("dashboard_url".to_string(), attr::s(&self.dashboard_url)),
+            ("seq".to_string(), attr::n(0)),
+            ("created_at".to_string(), attr::n(self.created_at)),
+            (GSI1_PK.to_string(), attr::s(keys::client_partition(&self.client_id))),
+            (GSI1_SK.to_string(), attr::s(keys::environment_listing(&self.name))),
+        ]);
+        Ok(item)
+    }
+
+    pub fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let workshop = attr::get_s(item, "workshop")?;
+        Ok(Environment {
+            name: attr::get_s(item, "name")?,
+            client_id: attr::get_s(item, "client_id")?,
+            workshop: serde_json::from_str(&workshop)
+                .map_err(|e| StoreError::Malformed(format!("workshop: {e}")))?,
+            capacity: attr::get_n(item, "capacity")?,
+            duration_secs: attr::get_n(item, "duration")?,
+            deadline_secs: attr::get_n(item, "deadline")?,
+            overtime_secs: attr::get_n(item, "overtime")?,
+            user_limit: attr::get_n(item, "user_limit")?,
+            dashboard_url: attr::get_s(item, "dashboard_url")?,
+            created_at: attr::get_n(item, "created_at")?,
+        })
+    }
+}
+
+/// A held slot: who holds it and until when. It also serves the catalog's session list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub index: i64,
+    pub session: String,
+    pub user: String,
+    /// `pending` or `running`.
+    pub state: String,
+    pub started: Option<i64>,
+    pub expires_at: i64,
+}
+
+impl Slot {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at > now
+    }
+
+    pub fn from_item(item: &Item) -> Result<Self, StoreError> {
+        Ok(Slot {
+            index: attr::get_n(item, "slot")?,
+            session: attr::get_s(item, "session")?,
+            user: attr::get_s(item, "user")?,
+            state: attr::get_s(item, "state")?,
+            started: attr::opt_n(item, "started")?,
+            expires_at: attr::get_n(item, EXPIRES_AT)?,
+        })
+    }
+
+    pub fn to_item(&self, environment: &Environment) -> Item {
+        let mut item = keys::slot(&environment.name, self.index).item();
+        item.extend([
+            ("kind".to_string(), attr::s("slot")),
+            ("environment".to_string(), attr::s(&environment.name)),
+            ("slot".to_string(), attr::n(self.index)),
+            ("session".to_string(), attr::s(&self.session)),
+            ("user".to_string(), attr::s(&self.user)),
+            ("state".to_string(), attr::s(&self.state)),
+            (EXPIRES_AT.to_string(), attr::n(self.expires_at)),
+            (GSI1_PK.to_string(), attr::s(keys::client_partition(&environment.client_id))),
+            (
+                GSI1_SK.to_string(),
+                attr::s(format!(
+                    "{}{}{:05}",
+                    keys::environment_listing(&environment.name),
+                    keys::SLOT_PREFIX,
+                    self.index
+                )),
+            ),
+        ]);
+        if let Some(started) = self.started {
+            item.insert("started".into(), attr::n(started));
+        }
+        item
+    }
+}
+
+/// An environment with its slots, as one read sees them.
+#[derive(Debug, Clone)]
+pub struct EnvironmentView {
+    pub environment: Environment,
+    pub slots: Vec<Slot>,
+    /// The session counter as read; the allocating transaction moves it on by one.
+    pub seq: i64,
+}
+
+impl EnvironmentView {
+    pub fn live_slots(&self, now: i64) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(move |s| s.is_live(now))
+    }
+
+    pub fn allocated(&self, now: i64) -> i64 {
+        self.live_slots(now).count() as i64
+    }
+
+    pub fn available(&self, now: i64) -> i64 {
+        (self.environment.capacity - self.allocated(now)).max(0)
+    }
+
+    /// The free slots below capacity, in random order (parallel requests spread out).
+    pub fn free_slots(&self, now: i64) -> Vec<i64> {
+        use rand::seq::SliceRandom;
+        let mut free: Vec<i64> = (0..self.environment.capacity)
+            .filter(|i| !self.slots.iter().any(|s| s.index == *i && s.is_live(now)))
+            .collect();
+        free.shuffle(&mut rand::rng());
+        free
+    }
+
+    /// Builds views from items of one or more environments (definition and slot items).
+    pub fn group(items: &[Item]) -> Result<Vec<EnvironmentView>, StoreError> {
+        let mut views: Vec<EnvironmentView> = Vec::new();
+        for item in items.iter().filter(|i| kind(i) == Some("environment")) {
+            views.push(EnvironmentView {
+                environment: Environment::from_item(item)?,
+                slots: Vec::new(),
+                seq: attr::get_n(item, "seq")?,
+            });
+        }
+        for item in items.iter().filter(|i| kind(i) == Some("slot")) {
+            let env = attr::get_s(item, "environment")?;
+            if let Some(view) = views.iter_mut().find(|v| v.environment.name == env) {
+                view.slots.push(Slot::from_item(item)?);
+            }
+        }
+        Ok(views)
+    }
+}
+
+fn kind(item: &Item) -> Option<&str> {
+    item.get("kind").and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// An environment and its slots, strongly consistent: one query of its partition.
+pub async fn load(store: &Store, name: &str) -> Result<Option<EnvironmentView>, StoreError> {
+    let items = crate::store::query_partition(store, &keys::environment_partition(name), "").await?;
+    Ok(EnvironmentView::group(&items)?.into_iter().next())
+}
+
+/// Every environment of a tenant with its slots: one query of the tenant's index partition.
+pub async fn list(store: &Store, client_id: &str) -> Result<Vec<EnvironmentView>, StoreError> {
+    let items =
+        crate::store::query_index(store, &keys::client_partition(client_id), "ENV#").await?;
+    EnvironmentView::group(&items)
+}
+
+/// Creates an environment. Names are global (they name sessions, which the browser reaches
+/// without a tenant); `false` if the name is taken.
+pub async fn create(store: &Store, environment: &Environment) -> Result<bool, StoreError> {
+    let result = store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(environment.to_item()?))
+        .condition_expression(ABSENT)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::from_sdk("PutItem environment", e)),
+    }
+}
+
+/// Environment names: what Educates allows in a path segment, bounded.
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The ISO-8601 form Educates uses: milliseconds and `Z`.
+pub fn educates_time(epoch_secs: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp(epoch_secs)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,6 @@
+//! The workshop session API, compatible with the Educates training portal REST API
+//! (`docs/workshops.md`).
+
+pub mod environment;
+pub mod handlers;
+pub mod session;
