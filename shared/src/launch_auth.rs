@@ -117,7 +117,7 @@ async fn login(
         table,
         &token.client_id,
         &token.external_id,
-        &token.launch_id,
+        &web_session::Origin::Launch(token.launch_id.clone()),
         state.config.web_session_ttl_secs,
     )
     .map_err(ApiError::store("Could not start the session."))?;

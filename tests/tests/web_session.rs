@@ -54,6 +54,7 @@ async fn the_lab_app_learns_who_is_logged_in_and_for_which_launch() {
                 "roles": ["admin"], "licenses": ["program-1"],
                 "teams": ["Summer 2024 - Class 1"], "created_at": null
             },
+            "workshop_session": null,
             "expires_at": null
         })
     );

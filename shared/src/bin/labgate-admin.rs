@@ -6,7 +6,8 @@
 use clap::{Args, Parser, Subcommand};
 use labgate::api_client::{self, NewClient};
 use labgate::store::{Store, schema};
-use labgate::{clock, config, content, user};
+use labgate::workshop::environment;
+use labgate::{clock, config, content, oauth, user};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -46,6 +47,73 @@ enum Command {
     /// Users of a client, as launches created them.
     #[command(subcommand)]
     User(UserCommand),
+    /// Robot accounts and OAuth clients for the workshop API.
+    #[command(subcommand)]
+    Robot(RobotCommand),
+    /// Workshop environments (the workshop catalog) of a client.
+    #[command(subcommand)]
+    Environment(EnvironmentCommand),
+}
+
+#[derive(Subcommand)]
+enum RobotCommand {
+    /// Create the OAuth client and robot account a workshop front end uses; the credentials
+    /// are printed once, as KEY=VALUE lines.
+    Create {
+        #[arg(long)]
+        client: String,
+        /// The robot's username; `robot@<client id>` if omitted.
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// List a client's robots (never their secrets).
+    List {
+        #[arg(long)]
+        client: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EnvironmentCommand {
+    /// Create a workshop environment.
+    Create(CreateEnvironment),
+    /// List a client's environments with live counts.
+    List {
+        #[arg(long)]
+        client: String,
+    },
+}
+
+#[derive(Args)]
+struct CreateEnvironment {
+    #[arg(long)]
+    client: String,
+    /// Environment name (letters, digits, `-` and `_`; unique across labgate); sessions are
+    /// named <name>-s001, <name>-s002, ...
+    #[arg(long)]
+    name: String,
+    /// Most sessions that may be live at once.
+    #[arg(long)]
+    capacity: i64,
+    /// Dashboard URL of a session; `{session}` is replaced by its name.
+    #[arg(long)]
+    dashboard_url: String,
+    /// Session lifetime in seconds from activation (0: no expiry).
+    #[arg(long, default_value_t = 3600)]
+    duration: i64,
+    /// Longest a session may run with extensions, in seconds (0: no extensions).
+    #[arg(long, default_value_t = 0)]
+    deadline: i64,
+    /// Seconds an extension adds (0: a quarter of the duration, at least 300).
+    #[arg(long, default_value_t = 0)]
+    overtime: i64,
+    /// Live sessions one user may hold across the client's environments (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    user_limit: i64,
+    /// The workshop: JSON with name, title, description, vendor, authors, difficulty, duration,
+    /// tags, labels, logo, url (all optional but name).
+    #[arg(long)]
+    workshop: String,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +235,8 @@ fn origin(raw: &str) -> Result<String, String> {
 async fn run(store: &Store, command: Command) -> Result<(), String> {
     let err = |e: labgate::store::StoreError| e.to_string();
     match command {
+        Command::Robot(command) => return robots(store, command).await,
+        Command::Environment(command) => return environments(store, command).await,
         Command::Table(TableCommand::Create) => {
             let created = schema::create_table(store).await.map_err(err)?;
             let state = if created { "created" } else { "already exists" };
@@ -278,6 +348,112 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
                     u.roles.join(","),
                     u.licenses.join(","),
                     u.teams.join(",")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn robots(store: &Store, command: RobotCommand) -> Result<(), String> {
+    match command {
+        RobotCommand::Create { client, username } => {
+            let username = username.unwrap_or_else(|| format!("robot@{client}"));
+            let created = oauth::create_robot(store, &client, &username)
+                .await
+                .map_err(|e| match e {
+                    labgate::store::tx::TxError::Condition { .. } => {
+                        format!("username {username:?} is taken")
+                    }
+                    other => other.to_string(),
+                })?
+                .ok_or_else(|| format!("no client {client:?}"))?;
+            eprintln!("robot created; the secrets are shown once, keep them secret:");
+            println!("CLIENT_ID={}", created.client_id);
+            println!("CLIENT_SECRET={}", created.client_secret.expose());
+            println!("USERNAME={}", created.username);
+            println!("PASSWORD={}", created.password.expose());
+        }
+        RobotCommand::List { client } => {
+            let robots = oauth::list_robots(store, &client)
+                .await
+                .map_err(|e| e.to_string())?;
+            for r in robots {
+                println!(
+                    "{}\tclient_id={}\tcreated={}",
+                    r.username,
+                    r.oauth_client_id,
+                    clock::rfc3339(r.created_at)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn environments(store: &Store, command: EnvironmentCommand) -> Result<(), String> {
+    let err = |e: labgate::store::StoreError| e.to_string();
+    match command {
+        EnvironmentCommand::Create(args) => {
+            if !environment::is_valid_name(&args.name) {
+                return Err(format!("{:?} is not a valid environment name", args.name));
+            }
+            let workshop: environment::Workshop = serde_json::from_str(&args.workshop)
+                .map_err(|e| format!("--workshop is not valid workshop JSON: {e}"))?;
+            if workshop.name.is_empty() {
+                return Err("--workshop needs a name".into());
+            }
+            let sample = args
+                .dashboard_url
+                .replace("{session}", &format!("{}-s001", args.name));
+            config::base_url("--dashboard-url", &sample).map_err(|e| e.to_string())?;
+            if args.capacity < 1 || args.capacity > 10_000 {
+                return Err("--capacity must be between 1 and 10000".into());
+            }
+            if [args.duration, args.deadline, args.overtime, args.user_limit]
+                .iter()
+                .any(|v| *v < 0)
+            {
+                return Err("durations and limits cannot be negative".into());
+            }
+            if api_client::get_client(store, &args.client)
+                .await
+                .map_err(err)?
+                .is_none()
+            {
+                return Err(format!("no client {:?}", args.client));
+            }
+            let env = environment::Environment {
+                name: args.name,
+                client_id: args.client,
+                workshop,
+                capacity: args.capacity,
+                duration_secs: args.duration,
+                deadline_secs: args.deadline,
+                overtime_secs: args.overtime,
+                user_limit: args.user_limit,
+                dashboard_url: args.dashboard_url,
+                created_at: clock::now(),
+            };
+            if !environment::create(store, &env).await.map_err(err)? {
+                return Err(format!("an environment {:?} exists already", env.name));
+            }
+            eprintln!("created environment {:?}", env.name);
+            println!("{}", env.name);
+        }
+        EnvironmentCommand::List { client } => {
+            let now = clock::now();
+            for v in environment::list(store, &client).await.map_err(err)? {
+                let e = &v.environment;
+                println!(
+                    "{}\tworkshop={}\tcapacity={}\tallocated={}\tavailable={}\tduration={}s\tdashboard={}",
+                    e.name,
+                    e.workshop.name,
+                    e.capacity,
+                    v.allocated(now),
+                    v.available(now),
+                    e.duration_secs,
+                    e.dashboard_url
                 );
             }
         }

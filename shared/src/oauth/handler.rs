@@ -95,7 +95,10 @@ fn form(req: &Request) -> Result<HashMap<String, String>, OAuthError> {
     let mut params = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(http::body_bytes(req)) {
         if params.insert(k.into_owned(), v.into_owned()).is_some() {
-            return Err(oauth_error(Kind::InvalidRequest, "A parameter is repeated."));
+            return Err(oauth_error(
+                Kind::InvalidRequest,
+                "A parameter is repeated.",
+            ));
         }
     }
     Ok(params)
@@ -143,7 +146,11 @@ fn client_credentials(
     }
 }
 
-fn require<'a>(params: &'a HashMap<String, String>, name: &str, description: &'static str) -> Result<&'a str, OAuthError> {
+fn require<'a>(
+    params: &'a HashMap<String, String>,
+    name: &str,
+    description: &'static str,
+) -> Result<&'a str, OAuthError> {
     params
         .get(name)
         .map(String::as_str)
@@ -173,7 +180,11 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
         return Err(Failure::Server(ApiError::MethodNotAllowed));
     }
     let params = form(&req)?;
-    let grant_type = require(&params, "grant_type", "The grant_type parameter is required.")?;
+    let grant_type = require(
+        &params,
+        "grant_type",
+        "The grant_type parameter is required.",
+    )?;
     let (id, secret, basic_auth) = client_credentials(&req, &params)?;
     let table = state.store.table();
     let app_key = keys::oauth_client(&id);
@@ -183,7 +194,8 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
             let username = require(&params, "username", "The username parameter is required.")?;
             let password = require(&params, "password", "The password parameter is required.")?;
             let robot_key = keys::robot(username);
-            let found = store::batch_get(&state.store, &[app_key.clone(), robot_key.clone()]).await?;
+            let found =
+                store::batch_get(&state.store, &[app_key.clone(), robot_key.clone()]).await?;
             let client = authenticated(store::find(&found, &app_key), &secret, basic_auth)?;
             if !super::verify_robot(store::find(&found, &robot_key), &client, password)? {
                 return Err(oauth_error(Kind::InvalidGrant, "Invalid credentials given.").into());
@@ -191,10 +203,15 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
             (client, username.to_string(), Vec::new())
         }
         "refresh_token" => {
-            let presented = require(&params, "refresh_token", "The refresh_token parameter is required.")?;
+            let presented = require(
+                &params,
+                "refresh_token",
+                "The refresh_token parameter is required.",
+            )?;
             let digest = Digest::of(presented);
             let refresh_key = keys::refresh_token(digest.as_str());
-            let found = store::batch_get(&state.store, &[app_key.clone(), refresh_key.clone()]).await?;
+            let found =
+                store::batch_get(&state.store, &[app_key.clone(), refresh_key.clone()]).await?;
             let client = authenticated(store::find(&found, &app_key), &secret, basic_auth)?;
             let grant = super::live_grant(store::find(&found, &refresh_key), "access_digest")?
                 .filter(|g| g.oauth_client_id == client.client_id)
@@ -202,7 +219,11 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
             // Rotation: the old pair ends in the transaction that makes the new one.
             let items = vec![
                 super::consume_refresh(table, &digest)?,
-                crate::store::tx::item::delete(table, &keys::access_token(&grant.partner_digest), None)?,
+                crate::store::tx::item::delete(
+                    table,
+                    &keys::access_token(&grant.partner_digest),
+                    None,
+                )?,
             ];
             (client, grant.username, items)
         }
@@ -274,19 +295,34 @@ async fn revoke_token(state: &AppState, req: Request) -> Result<Response<Body>, 
     let table = state.store.table();
     let mut items = Vec::new();
     let pairs = [
-        (&access_key, "refresh_digest", keys::refresh_token as fn(&str) -> keys::Key),
+        (
+            &access_key,
+            "refresh_digest",
+            keys::refresh_token as fn(&str) -> keys::Key,
+        ),
         (&refresh_key, "access_digest", keys::access_token),
     ];
     for (key, partner, partner_key) in pairs {
-        let Some(record) = store::find(&found, key) else { continue };
+        let Some(record) = store::find(&found, key) else {
+            continue;
+        };
         let grant = super::grant_from(record, partner)?;
         if grant.oauth_client_id == client.client_id {
             items.push(crate::store::tx::item::delete(table, key, None)?);
-            items.push(crate::store::tx::item::delete(table, &partner_key(&grant.partner_digest), None)?);
+            items.push(crate::store::tx::item::delete(
+                table,
+                &partner_key(&grant.partner_digest),
+                None,
+            )?);
         }
     }
     if !items.is_empty() {
-        tx::transact(&state.store, "TransactWriteItems revoke OAuth tokens", items).await?;
+        tx::transact(
+            &state.store,
+            "TransactWriteItems revoke OAuth tokens",
+            items,
+        )
+        .await?;
         tracing::info!(token = digest.log_prefix(), "OAuth token revoked");
     }
     Ok(http::empty(StatusCode::OK))

@@ -47,7 +47,10 @@ pub async fn create_robot(
     app.extend([
         ("client".to_string(), tenant.to_attr()),
         ("oauth_client_id".to_string(), attr::s(&client_id)),
-        ("secret_digest".to_string(), attr::s(client_secret.digest().as_str())),
+        (
+            "secret_digest".to_string(),
+            attr::s(client_secret.digest().as_str()),
+        ),
         ("username".to_string(), attr::s(username)),
         ("created_at".to_string(), attr::n(now)),
     ]);
@@ -56,9 +59,15 @@ pub async fn create_robot(
         ("username".to_string(), attr::s(username)),
         ("oauth_client_id".to_string(), attr::s(&client_id)),
         ("client_id".to_string(), attr::s(&tenant.id)),
-        ("password_digest".to_string(), attr::s(password.digest().as_str())),
+        (
+            "password_digest".to_string(),
+            attr::s(password.digest().as_str()),
+        ),
         ("created_at".to_string(), attr::n(now)),
-        (GSI1_PK.to_string(), attr::s(keys::client_partition(&tenant.id))),
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::client_partition(&tenant.id)),
+        ),
         (
             GSI1_SK.to_string(),
             attr::s(format!("{}{username}", keys::ROBOT_LISTING_PREFIX)),
@@ -136,7 +145,10 @@ fn grant_from(record: &Item, partner: &str) -> Result<Grant, StoreError> {
 }
 
 /// Checks client credentials against a stored OAuth client item.
-pub fn verify_client(record: Option<&Item>, secret: &str) -> Result<Option<OAuthClient>, StoreError> {
+pub fn verify_client(
+    record: Option<&Item>,
+    secret: &str,
+) -> Result<Option<OAuthClient>, StoreError> {
     let Some(record) = record else {
         return Ok(None);
     };
@@ -150,12 +162,18 @@ pub fn verify_client(record: Option<&Item>, secret: &str) -> Result<Option<OAuth
 }
 
 /// Checks a robot's password and that it belongs to the authenticated client.
-pub fn verify_robot(record: Option<&Item>, client: &OAuthClient, password: &str) -> Result<bool, StoreError> {
+pub fn verify_robot(
+    record: Option<&Item>,
+    client: &OAuthClient,
+    password: &str,
+) -> Result<bool, StoreError> {
     let Some(record) = record else {
         return Ok(false);
     };
-    Ok(secrets::matches(password, &attr::get_s(record, "password_digest")?)
-        && attr::get_s(record, "oauth_client_id")? == client.client_id)
+    Ok(
+        secrets::matches(password, &attr::get_s(record, "password_digest")?)
+            && attr::get_s(record, "oauth_client_id")? == client.client_id,
+    )
 }
 
 /// A live token item read by digest, with its grant.
@@ -223,9 +241,16 @@ pub fn issue_pair(
 }
 
 /// The transaction item that uses a refresh token up (fails unless it is still live).
-pub fn consume_refresh(table: &str, digest: &Digest) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+pub fn consume_refresh(
+    table: &str,
+    digest: &Digest,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
     let values = Item::from([(NOW.to_string(), conditions::now_value(clock::now()))]);
-    item::delete(table, &keys::refresh_token(digest.as_str()), Some((LIVE, values)))
+    item::delete(
+        table,
+        &keys::refresh_token(digest.as_str()),
+        Some((LIVE, values)),
+    )
 }
 
 /// Authenticates `Authorization: Bearer <token>`: the robot's grant, or `None` for a missing,

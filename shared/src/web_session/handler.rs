@@ -5,6 +5,8 @@ use crate::launch::Launch;
 use crate::state::AppState;
 use crate::store::{self, keys};
 use crate::user::User;
+use crate::web_session::Origin;
+use crate::workshop::session::WorkshopSession;
 use lambda_http::http::header::{HOST, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -45,7 +47,7 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
     }
 }
 
-/// Two round trips: the session, then the user and the launch together.
+/// Two round trips: the session, then the user and what they logged in through, together.
 async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiError> {
     let session = crate::web_session::find_live(&state.store, cookie)
         .await
@@ -53,24 +55,42 @@ async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiErr
         .ok_or(ApiError::Unauthorized(NOT_LOGGED_IN))?;
 
     let user_key = keys::user(&session.client_id, &session.external_id);
-    let launch_key = keys::launch(&session.launch_id);
-    let items = store::batch_get(&state.store, &[user_key.clone(), launch_key.clone()])
+    let origin_key = match &session.origin {
+        Origin::Launch(id) => keys::launch(id),
+        Origin::WorkshopSession(name) => keys::workshop_session(name),
+    };
+    let items = store::batch_get(&state.store, &[user_key.clone(), origin_key.clone()])
         .await
         .map_err(ApiError::store(READ_FAILED))?;
-    let (Some(user), Some(launch)) = (
+    let (Some(user), Some(origin)) = (
         store::find(&items, &user_key),
-        store::find(&items, &launch_key),
+        store::find(&items, &origin_key),
     ) else {
-        // The user or launch is gone (removed by an operator): the session is worthless.
+        // The user or what they logged in through is gone: the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
     let user = User::from_item(user).map_err(ApiError::store(READ_FAILED))?;
-    let launch = Launch::from_item(launch).map_err(ApiError::store(READ_FAILED))?;
+    let (launch, workshop_session) = match &session.origin {
+        Origin::Launch(_) => (
+            Some(Launch::from_item(origin).map_err(ApiError::store(READ_FAILED))?),
+            None,
+        ),
+        Origin::WorkshopSession(_) => {
+            let ws = WorkshopSession::from_item(origin).map_err(ApiError::store(READ_FAILED))?;
+            (
+                None,
+                Some(
+                    json!({"name": ws.name, "environment": ws.environment, "workshop": ws.workshop}),
+                ),
+            )
+        }
+    };
     Ok(http::json(
         StatusCode::OK,
         &json!({
             "user": user,
             "launch": launch,
+            "workshop_session": workshop_session,
             "expires_at": crate::clock::rfc3339(session.expires_at),
         }),
     ))

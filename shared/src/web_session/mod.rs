@@ -15,9 +15,25 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 pub struct WebSession {
     pub client_id: String,
     pub external_id: String,
-    pub launch_id: String,
+    pub origin: Origin,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+/// What the browser logged in through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Launch(String),
+    WorkshopSession(String),
+}
+
+impl Origin {
+    fn attribute(&self) -> (&'static str, &str) {
+        match self {
+            Origin::Launch(id) => ("launch_id", id),
+            Origin::WorkshopSession(name) => ("workshop_session", name),
+        }
+    }
 }
 
 /// A new session id and the transaction item that stores the session under its digest.
@@ -25,15 +41,16 @@ pub fn start(
     table: &str,
     client_id: &str,
     external_id: &str,
-    launch_id: &str,
+    origin: &Origin,
     ttl_secs: i64,
 ) -> Result<(Secret, TransactWriteItem), StoreError> {
     let secret = secrets::new_url_token();
     let mut record = keys::web_session(secret.digest().as_str()).item();
+    let (origin_name, origin_value) = origin.attribute();
     record.extend([
         ("client_id".to_string(), attr::s(client_id)),
         ("external_id".to_string(), attr::s(external_id)),
-        ("launch_id".to_string(), attr::s(launch_id)),
+        (origin_name.to_string(), attr::s(origin_value)),
         ("created_at".to_string(), attr::n(clock::now())),
         (
             EXPIRES_AT.to_string(),
@@ -73,7 +90,10 @@ fn from_item(record: &Item) -> Result<WebSession, StoreError> {
     Ok(WebSession {
         client_id: attr::get_s(record, "client_id")?,
         external_id: attr::get_s(record, "external_id")?,
-        launch_id: attr::get_s(record, "launch_id")?,
+        origin: match attr::opt_s(record, "launch_id")? {
+            Some(id) => Origin::Launch(id),
+            None => Origin::WorkshopSession(attr::get_s(record, "workshop_session")?),
+        },
         created_at: attr::get_n(record, "created_at")?,
         expires_at: attr::get_n(record, EXPIRES_AT)?,
     })

@@ -59,8 +59,8 @@ impl Environment {
     }
 
     fn to_item(&self) -> Result<Item, StoreError> {
-        let workshop =
-            serde_json::to_string(&self.workshop).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let workshop = serde_json::to_string(&self.workshop)
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
         let mut item = keys::environment(&self.name).item();
         item.extend([
             ("kind".to_string(), attr::s("environment")),
@@ -75,8 +75,14 @@ impl Environment {
             ("dashboard_url".to_string(), attr::s(&self.dashboard_url)),
             ("seq".to_string(), attr::n(0)),
             ("created_at".to_string(), attr::n(self.created_at)),
-            (GSI1_PK.to_string(), attr::s(keys::client_partition(&self.client_id))),
-            (GSI1_SK.to_string(), attr::s(keys::environment_listing(&self.name))),
+            (
+                GSI1_PK.to_string(),
+                attr::s(keys::client_partition(&self.client_id)),
+            ),
+            (
+                GSI1_SK.to_string(),
+                attr::s(keys::environment_listing(&self.name)),
+            ),
         ]);
         Ok(item)
     }
@@ -137,7 +143,10 @@ impl Slot {
             ("user".to_string(), attr::s(&self.user)),
             ("state".to_string(), attr::s(&self.state)),
             (EXPIRES_AT.to_string(), attr::n(self.expires_at)),
-            (GSI1_PK.to_string(), attr::s(keys::client_partition(&environment.client_id))),
+            (
+                GSI1_PK.to_string(),
+                attr::s(keys::client_partition(&environment.client_id)),
+            ),
             (
                 GSI1_SK.to_string(),
                 attr::s(format!(
@@ -208,12 +217,15 @@ impl EnvironmentView {
 }
 
 fn kind(item: &Item) -> Option<&str> {
-    item.get("kind").and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get("kind")
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 /// An environment and its slots, strongly consistent: one query of its partition.
 pub async fn load(store: &Store, name: &str) -> Result<Option<EnvironmentView>, StoreError> {
-    let items = crate::store::query_partition(store, &keys::environment_partition(name), "").await?;
+    let items =
+        crate::store::query_partition(store, &keys::environment_partition(name), "").await?;
     Ok(EnvironmentView::group(&items)?.into_iter().next())
 }
 

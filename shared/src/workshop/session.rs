@@ -100,7 +100,10 @@ impl WorkshopSession {
             ("overtime".to_string(), attr::n(self.overtime_secs)),
             ("created_at".to_string(), attr::n(created_at)),
             (EXPIRES_AT.to_string(), attr::n(retain_until(self.until))),
-            (GSI1_PK.to_string(), attr::s(keys::client_partition(&self.client_id))),
+            (
+                GSI1_PK.to_string(),
+                attr::s(keys::client_partition(&self.client_id)),
+            ),
             (
                 GSI1_SK.to_string(),
                 attr::s(format!("SESSION#{}#{}", self.environment, self.name)),
@@ -244,7 +247,10 @@ pub async fn get(store: &Store, name: &str) -> Result<Option<WorkshopSession>, S
         .send()
         .await
         .map_err(|e| StoreError::from_sdk("GetItem workshop session", e))?;
-    out.item.as_ref().map(WorkshopSession::from_item).transpose()
+    out.item
+        .as_ref()
+        .map(WorkshopSession::from_item)
+        .transpose()
 }
 
 /// What a caller asks for (validated by the handler).
@@ -267,7 +273,7 @@ pub struct SessionRequest {
 pub enum RequestOutcome {
     Granted {
         session: String,
-        environment: Environment,
+        environment: Box<Environment>,
         token: Secret,
     },
     UnknownEnvironment,
@@ -296,7 +302,9 @@ pub async fn request(
             .find(|(_, s)| s.environment == environment_name)
             .map(|(name, s)| (name.clone(), s.clone()));
         let plan = match (existing, &ask.session) {
-            (Some((name, _)), Some(wanted)) if &name != wanted => return Ok(RequestOutcome::Unavailable),
+            (Some((name, _)), Some(wanted)) if &name != wanted => {
+                return Ok(RequestOutcome::Unavailable);
+            }
             (Some((name, held)), _) => reuse(store.table(), &view, &user, ask, &name, &held, now)?,
             (None, Some(_)) => return Ok(RequestOutcome::Unavailable),
             (None, None) => {
@@ -315,7 +323,7 @@ pub async fn request(
             Ok(()) => {
                 return Ok(RequestOutcome::Granted {
                     session,
-                    environment: view.environment,
+                    environment: Box::new(view.environment),
                     token,
                 });
             }
@@ -324,7 +332,10 @@ pub async fn request(
             Err(e) => return Err(e),
         }
     }
-    tracing::warn!(environment = environment_name, "session request lost every race");
+    tracing::warn!(
+        environment = environment_name,
+        "session request lost every race"
+    );
     Ok(RequestOutcome::Unavailable)
 }
 
@@ -369,24 +380,43 @@ fn user_sessions_update(
     let mut values = Item::from([
         (":ext".to_string(), attr::s(&ask.user)),
         (":cid".to_string(), attr::s(tenant_id)),
-        (":uid".to_string(), attr::s(uuid::Uuid::new_v4().to_string())),
+        (
+            ":uid".to_string(),
+            attr::s(uuid::Uuid::new_v4().to_string()),
+        ),
         (":now".to_string(), attr::n(now)),
-        (":gpk".to_string(), attr::s(keys::client_partition(tenant_id))),
+        (
+            ":gpk".to_string(),
+            attr::s(keys::client_partition(tenant_id)),
+        ),
         (
             ":gsk".to_string(),
             attr::s(format!("{}{}", keys::USER_LISTING_PREFIX, ask.user)),
         ),
         (
             ":ws".to_string(),
-            AttributeValue::M(sessions.iter().map(|(k, v)| (k.clone(), v.to_attr())).collect()),
+            AttributeValue::M(
+                sessions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_attr()))
+                    .collect(),
+            ),
         ),
         (":next".to_string(), attr::n(user.version.unwrap_or(0) + 1)),
     ]);
     // Details are stored when the user has none yet (Educates: when the user is created).
     for (set, placeholder, value) in [
         ("email = if_not_exists(email, :email)", ":email", &ask.email),
-        ("given_name = if_not_exists(given_name, :given)", ":given", &ask.first_name),
-        ("family_name = if_not_exists(family_name, :family)", ":family", &ask.last_name),
+        (
+            "given_name = if_not_exists(given_name, :given)",
+            ":given",
+            &ask.first_name,
+        ),
+        (
+            "family_name = if_not_exists(family_name, :family)",
+            ":family",
+            &ask.last_name,
+        ),
     ] {
         if let Some(value) = value {
             sets.push(set);
@@ -400,7 +430,14 @@ fn user_sessions_update(
             "ws_version = :read".to_string()
         }
     };
-    item::update_if(table, &key, format!("SET {}", sets.join(", ")), values, None, &condition)
+    item::update_if(
+        table,
+        &key,
+        format!("SET {}", sets.join(", ")),
+        values,
+        None,
+        &condition,
+    )
 }
 
 fn reuse(
@@ -460,7 +497,9 @@ fn reuse(
             ..held.clone()
         },
     );
-    items.push(user_sessions_update(table, tenant_id, ask, user, sessions, now)?);
+    items.push(user_sessions_update(
+        table, tenant_id, ask, user, sessions, now,
+    )?);
     Ok((name.to_string(), token, items))
 }
 

@@ -1,1 +1,210 @@
+//! HTTP handlers of the workshop API, one per endpoint, and what they share: robot
+//! authentication, Educates' error shapes and JSON shapes.
 
+pub mod activate;
+pub mod catalog;
+pub mod delete;
+pub mod manage;
+pub mod request;
+pub mod user_sessions;
+
+use super::environment::{EnvironmentView, educates_time};
+use super::session::{self, RUNNING, WorkshopSession};
+use crate::api_client::ApiClient;
+use crate::http::{self, ApiError};
+use crate::oauth::{self, Grant};
+use crate::state::AppState;
+use crate::store::StoreError;
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+
+/// Failures in the shapes the real Educates portal answers with.
+#[derive(Debug)]
+pub enum PortalError {
+    /// Missing or bad bearer token: 403 with an empty body.
+    Forbidden,
+    /// 4xx with a plain-text body.
+    Text(StatusCode, String),
+    /// 503 `{"error": "No session available"}`.
+    NoSession,
+    Server(ApiError),
+}
+
+impl PortalError {
+    pub fn text(status: StatusCode, message: impl Into<String>) -> Self {
+        PortalError::Text(status, message.into())
+    }
+
+    pub fn not_found() -> Self {
+        PortalError::text(StatusCode::NOT_FOUND, "Session does not exist")
+    }
+}
+
+impl From<StoreError> for PortalError {
+    fn from(e: StoreError) -> Self {
+        PortalError::Server(ApiError::store("Could not read the workshop data.")(e))
+    }
+}
+
+impl From<crate::store::tx::TxError> for PortalError {
+    fn from(e: crate::store::tx::TxError) -> Self {
+        PortalError::Server(ApiError::tx("Could not update the workshop session.")(e))
+    }
+}
+
+pub fn plain(status: StatusCode, message: &str) -> Response<Body> {
+    let mut response = http::empty(status);
+    *response.body_mut() = Body::Text(message.to_string());
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Runs a portal handler: `PortalError`s become Educates' responses, server errors ours.
+pub async fn run<F, Fut>(req: Request, f: F) -> Result<Response<Body>, lambda_http::Error>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, PortalError>>,
+{
+    http::respond(req, |req| async move {
+        match f(req).await {
+            Ok(response) => Ok(response),
+            Err(PortalError::Forbidden) => Ok(http::empty(StatusCode::FORBIDDEN)),
+            Err(PortalError::Text(status, message)) => Ok(plain(status, &message)),
+            Err(PortalError::NoSession) => Ok(http::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": "No session available"}),
+            )),
+            Err(PortalError::Server(e)) => Err(e),
+        }
+    })
+    .await
+}
+
+/// The robot behind the bearer token: its tenant. Anything else is 403 with an empty body.
+pub async fn robot(state: &AppState, req: &Request) -> Result<Grant, PortalError> {
+    oauth::authenticate_bearer(&state.store, http::header(req, AUTHORIZATION.as_str()))
+        .await?
+        .ok_or(PortalError::Forbidden)
+}
+
+/// The path parameter `name`: from API Gateway's path parameters, or else the third path
+/// segment (`/workshops/<kind>/<name>/...`, the shape of every parameterised route here).
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    if let Some(value) = req.path_parameters_ref().and_then(|p| p.first(name)) {
+        return Some(value.to_string());
+    }
+    let segment = req
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .nth(2)?;
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// A live session of this tenant, or 404 (a foreign session is not revealed).
+pub async fn tenant_session(
+    state: &AppState,
+    tenant: &ApiClient,
+    name: Option<String>,
+    now: i64,
+) -> Result<WorkshopSession, PortalError> {
+    let name = name.ok_or_else(PortalError::not_found)?;
+    session::get(&state.store, &name)
+        .await?
+        .filter(|s| s.client_id == tenant.id && s.is_live(now))
+        .ok_or_else(PortalError::not_found)
+}
+
+/// Educates' session states: pending is WAITING, running is RUNNING.
+pub fn state_name(state: &str) -> &'static str {
+    if state == RUNNING {
+        "RUNNING"
+    } else {
+        "WAITING"
+    }
+}
+
+/// `started`, `expires`, `countdown` and `extendable` of a session, as Educates shows them.
+pub fn timing(session: &WorkshopSession, now: i64, into: &mut serde_json::Map<String, Value>) {
+    into.insert(
+        "started".into(),
+        session
+            .started
+            .map(educates_time)
+            .map_or(Value::Null, Value::from),
+    );
+    if let Some(expires) = session.expires() {
+        let plan = session::schedule(session, now);
+        into.insert("expires".into(), educates_time(expires).into());
+        into.insert("countdown".into(), plan.remaining.into());
+        into.insert("extendable".into(), plan.extendable.into());
+    }
+}
+
+/// An environment in the catalog (`resource` only in the catalog, not in status).
+pub fn environment_json(
+    view: &EnvironmentView,
+    now: i64,
+    with_resource: bool,
+    with_sessions: bool,
+) -> Value {
+    let env = &view.environment;
+    let w = &env.workshop;
+    let mut workshop = json!({
+        "name": w.name, "title": w.title, "description": w.description, "vendor": w.vendor,
+        "authors": w.authors, "difficulty": w.difficulty, "duration": w.duration,
+        "tags": w.tags, "labels": w.labels, "logo": w.logo, "url": w.url,
+    });
+    if with_resource {
+        workshop["resource"] = w.name.clone().into();
+    }
+    let mut out = json!({
+        "name": env.name,
+        "state": "RUNNING",
+        "workshop": workshop,
+        "duration": env.duration_secs,
+        "capacity": env.capacity,
+        "reserved": 0,
+        "allocated": view.allocated(now),
+        "available": view.available(now),
+    });
+    if with_sessions {
+        let sessions: Vec<Value> = view
+            .live_slots(now)
+            .map(|slot| {
+                let mut s = serde_json::Map::new();
+                s.insert("name".into(), slot.session.clone().into());
+                s.insert("state".into(), state_name(&slot.state).into());
+                s.insert("namespace".into(), slot.session.clone().into());
+                s.insert("user".into(), slot.user.clone().into());
+                s.insert(
+                    "started".into(),
+                    slot.started
+                        .map(educates_time)
+                        .map_or(Value::Null, Value::from),
+                );
+                if slot.expires_at != super::environment::NEVER {
+                    s.insert("expires".into(), educates_time(slot.expires_at).into());
+                    s.insert("countdown".into(), (slot.expires_at - now).max(0).into());
+                }
+                Value::Object(s)
+            })
+            .collect();
+        out["sessions"] = sessions.into();
+    }
+    out
+}
+
+/// Whether a `sessions=` query value asks for sessions.
+pub fn truthy(value: Option<String>) -> bool {
+    matches!(value.as_deref(), Some("true" | "1"))
+}

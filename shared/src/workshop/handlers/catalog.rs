@@ -1,0 +1,86 @@
+//! `GET /workshops/catalog/environments/` and `GET /workshops/environment/{name}/status/`.
+
+use super::{PortalError, environment_json, robot, run, truthy};
+use crate::clock;
+use crate::http;
+use crate::state::AppState;
+use crate::workshop::environment;
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::HOST;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+pub async fn catalog(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    run(req, |req| list(state, req)).await
+}
+
+fn query_all(req: &Request, name: &str) -> Vec<String> {
+    let query = req.uri().query().unwrap_or("");
+    url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+#[tracing::instrument(skip_all)]
+async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
+    let grant = robot(state, &req).await?;
+    let now = clock::now();
+    let with_sessions = truthy(http::query_param(&req, "sessions"));
+    // Environments are always RUNNING here; `state=` filters on that as Educates does.
+    let states: Vec<String> = query_all(&req, "state")
+        .iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
+    let wanted_state = states.is_empty() || states.iter().any(|s| s == "RUNNING");
+    let names = query_all(&req, "name");
+
+    let views = environment::list(&state.store, &grant.tenant.id).await?;
+    let environments: Vec<_> = views
+        .iter()
+        .filter(|_| wanted_state)
+        .filter(|v| names.is_empty() || names.contains(&v.environment.workshop.name))
+        .map(|v| environment_json(v, now, true, with_sessions))
+        .collect();
+    let allocated: i64 = views.iter().map(|v| v.allocated(now)).sum();
+    let domain = state
+        .config
+        .domain_for_host(http::header(&req, HOST.as_str()));
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({
+            "portal": {
+                "name": grant.tenant.name,
+                "labels": {},
+                "uid": grant.tenant.id,
+                "generation": 1,
+                "url": domain.api_url,
+                "sessions": {"maximum": 0, "registered": 0, "anonymous": 0, "allocated": allocated},
+            },
+            "environments": environments,
+        }),
+    ))
+}
+
+pub async fn status(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    run(req, |req| environment_status(state, req)).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn environment_status(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
+    let grant = robot(state, &req).await?;
+    let unknown = || PortalError::text(StatusCode::FORBIDDEN, "Environment does not exist");
+    let name = super::path_param(&req, "name").ok_or_else(unknown)?;
+    if !environment::is_valid_name(&name) {
+        return Err(unknown());
+    }
+    let view = environment::load(&state.store, &name)
+        .await?
+        .filter(|v| v.environment.client_id == grant.tenant.id)
+        .ok_or_else(unknown)?;
+    let with_sessions = truthy(http::query_param(&req, "sessions"));
+    Ok(http::json(
+        StatusCode::OK,
+        &environment_json(&view, clock::now(), false, with_sessions),
+    ))
+}

@@ -1,0 +1,77 @@
+//! `GET /workshops/session/{name}/delete/`: the dashboard's exit link. Ends the browser's own
+//! session and returns it to the `index_url` stored at request time.
+
+use super::{PortalError, path_param, run};
+use crate::clock;
+use crate::http::{self, cookies};
+use crate::state::AppState;
+use crate::workshop::session;
+use lambda_http::http::header::LOCATION;
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+/// The notifications Educates passes back to the index page.
+const NOTIFICATIONS: [&str; 5] = [
+    "session-deleted",
+    "startup-timeout",
+    "session-invalid",
+    "session-unavailable",
+    "workshop-invalid",
+];
+
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    run(req, |req| delete(state, req)).await
+}
+
+fn refused() -> Response<Body> {
+    http::html(
+        StatusCode::NOT_FOUND,
+        http::page(
+            "Workshop session not found",
+            "There is no such workshop session for you.",
+        ),
+    )
+}
+
+#[tracing::instrument(skip_all)]
+async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
+    let Some(cookie) = cookies::session_cookie(&req) else {
+        return Ok(refused());
+    };
+    let Some(viewer) = crate::web_session::find_live(&state.store, &cookie).await? else {
+        return Ok(refused());
+    };
+    let Some(found) = path_param(&req, "name") else {
+        return Ok(refused());
+    };
+    let Some(found) = session::get(&state.store, &found)
+        .await?
+        .filter(|s| s.client_id == viewer.client_id && s.user == viewer.external_id)
+    else {
+        return Ok(refused());
+    };
+    let now = clock::now();
+    if found.is_live(now) {
+        session::end(&state.store, &found, "deleted", now).await?;
+        tracing::info!(session = %found.name, "workshop session deleted by its user");
+    }
+    let notification = http::query_param(&req, "notification")
+        .filter(|n| NOTIFICATIONS.contains(&n.as_str()))
+        .unwrap_or_else(|| "session-deleted".to_string());
+    // The stored index_url was checked against the tenant's allowed origins at request time.
+    let mut target = url::Url::parse(&found.index_url).map_err(|_| PortalError::not_found())?;
+    let kept: Vec<(String, String)> = target
+        .query_pairs()
+        .filter(|(k, _)| k != "notification")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    target
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("notification", &notification);
+    let mut response = http::empty(StatusCode::FOUND);
+    let location = HeaderValue::from_str(target.as_str()).map_err(|_| PortalError::not_found())?;
+    response.headers_mut().insert(LOCATION, location);
+    Ok(response)
+}

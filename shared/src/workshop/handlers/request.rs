@@ -1,0 +1,199 @@
+//! `GET` or `POST /workshops/environment/{name}/request/`: a session for a user, with a
+//! one-time activation URL.
+
+use super::{PortalError, robot, run};
+use crate::api_client::ApiClient;
+use crate::http;
+use crate::state::AppState;
+use crate::workshop::environment;
+use crate::workshop::session::{self, RequestOutcome, SessionRequest};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+const MAX_PARAMETERS: usize = 100;
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    run(req, |req| request(state, req)).await
+}
+
+fn bad(message: &str) -> PortalError {
+    PortalError::text(StatusCode::BAD_REQUEST, message)
+}
+
+/// User identifiers: 1 to 150 letters, digits and `@.+-_`.
+pub fn is_valid_user(user: &str) -> bool {
+    (1..=150).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@.+-_".contains(&b))
+}
+
+/// `index_url` must be an http(s) URL at an origin the tenant allows.
+fn index_url(tenant: &ApiClient, raw: &str) -> Result<String, PortalError> {
+    let refused = || bad("Redirect URL for workshop index is not allowed");
+    let url = url::Url::parse(raw).map_err(|_| refused())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(refused());
+    }
+    let origin = url.origin().ascii_serialization();
+    if !tenant.allowed_origins.iter().any(|o| o == &origin) {
+        return Err(refused());
+    }
+    Ok(url.to_string())
+}
+
+fn name_part(value: Option<String>) -> Result<Option<String>, PortalError> {
+    let value = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    match value {
+        Some(v) if v.chars().count() > 150 || v.chars().any(char::is_control) => {
+            Err(bad("Invalid user name provided"))
+        }
+        v => Ok(v),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload {
+    parameters: Vec<Parameter>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Parameter {
+    name: String,
+    value: String,
+}
+
+/// The optional body: `{"parameters": [{"name": ..., "value": ...}]}` (GET bodies included).
+fn parameters(req: &Request) -> Result<Vec<(String, String)>, PortalError> {
+    let body = http::body_bytes(req);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(bad("Request payload is too large"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| bad("Invalid JSON request payload"))?;
+    let payload: Payload =
+        serde_json::from_value(value).map_err(|_| bad("Malformed JSON request payload"))?;
+    if payload.parameters.len() > MAX_PARAMETERS
+        || payload
+            .parameters
+            .iter()
+            .any(|p| p.name.is_empty() || p.name.len() > 255 || p.value.len() > 4096)
+    {
+        return Err(bad("Malformed JSON request payload"));
+    }
+    Ok(payload
+        .parameters
+        .into_iter()
+        .map(|p| (p.name, p.value))
+        .collect())
+}
+
+fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionRequest, PortalError> {
+    let q = |name: &str| http::query_param(req, name);
+    let index = q("index_url")
+        .or_else(|| q("redirect_url"))
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| bad("Need redirect URL for workshop index"))?;
+    let user = match q("user") {
+        None => uuid::Uuid::new_v4().to_string(),
+        Some(u) if is_valid_user(&u) => u,
+        Some(_) => return Err(bad("Invalid user identifier provided")),
+    };
+    let email = q("email").filter(|e| !e.is_empty());
+    if let Some(email) = &email {
+        let valid = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && email
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+        if !valid {
+            return Err(bad("Invalid email address provided"));
+        }
+    }
+    let timeout_secs = match q("timeout") {
+        None => state.config.activation_timeout_secs,
+        Some(t) => t
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| bad("Invalid timeout value provided"))?
+            .into(),
+    };
+    let analytics_url = match q("analytics_url").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(raw) => match url::Url::parse(&raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u.to_string()),
+            _ => return Err(bad("Invalid analytics URL provided")),
+        },
+    };
+    Ok(SessionRequest {
+        user,
+        email,
+        first_name: name_part(q("first_name").or_else(|| q("firstname")))?,
+        last_name: name_part(q("last_name").or_else(|| q("lastname")))?,
+        session: q("session").filter(|s| !s.is_empty()),
+        timeout_secs,
+        index_url: index_url(tenant, &index)?,
+        analytics_url,
+        parameters: parameters(req)?,
+    })
+}
+
+#[tracing::instrument(skip_all)]
+async fn request(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
+    let grant = robot(state, &req).await?;
+    if !matches!(*req.method(), Method::GET | Method::POST) {
+        return Err(PortalError::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+        ));
+    }
+    let unknown = || PortalError::text(StatusCode::FORBIDDEN, "Environment does not exist");
+    let name = super::path_param(&req, "name").filter(|n| environment::is_valid_name(n));
+    let name = name.ok_or_else(unknown)?;
+    let ask = ask(state, &req, &grant.tenant)?;
+
+    match session::request(&state.store, &grant.tenant, &name, &ask).await? {
+        RequestOutcome::UnknownEnvironment => Err(unknown()),
+        RequestOutcome::Unavailable => Err(PortalError::NoSession),
+        RequestOutcome::Granted {
+            session,
+            environment,
+            token,
+        } => {
+            tracing::info!(
+                session = %session,
+                token = token.digest().log_prefix(),
+                "workshop session granted"
+            );
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", token.expose())
+                .append_pair("index_url", &ask.index_url)
+                .finish();
+            Ok(http::json(
+                StatusCode::OK,
+                &json!({
+                    "name": session,
+                    "session": session,
+                    "user": ask.user,
+                    "url": format!("/workshops/session/{session}/activate/?{query}"),
+                    "namespace": session,
+                    "workshop": environment.workshop.name,
+                    "environment": environment.name,
+                }),
+            ))
+        }
+    }
+}

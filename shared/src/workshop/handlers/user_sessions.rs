@@ -1,0 +1,53 @@
+//! `GET /workshops/user/{user}/sessions/`: a user's live sessions in this tenant.
+
+use super::{PortalError, path_param, robot, run};
+use crate::clock;
+use crate::http;
+use crate::state::AppState;
+use crate::workshop::environment::{NEVER, educates_time};
+use crate::workshop::session;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value, json};
+
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    run(req, |req| list(state, req)).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
+    let grant = robot(state, &req).await?;
+    let user = path_param(&req, "user").unwrap_or_default();
+    // An unknown (or malformed) user simply has no sessions.
+    let held = if super::request::is_valid_user(&user) {
+        session::read_user_sessions(&state.store, &grant.tenant.id, &user).await?
+    } else {
+        Default::default()
+    };
+    let now = clock::now();
+    let sessions: Vec<Value> = held
+        .live(now)
+        .map(|(name, s)| {
+            let mut out = Map::new();
+            out.insert("name".into(), name.clone().into());
+            out.insert("namespace".into(), name.clone().into());
+            out.insert("workshop".into(), s.workshop.clone().into());
+            out.insert("environment".into(), s.environment.clone().into());
+            out.insert(
+                "started".into(),
+                s.started
+                    .map(educates_time)
+                    .map_or(Value::Null, Value::from),
+            );
+            if s.until != NEVER {
+                out.insert("expires".into(), educates_time(s.until).into());
+                out.insert("countdown".into(), (s.until - now).max(0).into());
+            }
+            Value::Object(out)
+        })
+        .collect();
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({"user": user, "sessions": sessions}),
+    ))
+}
