@@ -261,3 +261,197 @@ impl TestResponse {
         assert_eq!(self.json(), body);
     }
 }
+
+/// A tenant's robot for the workshop API, with a live bearer token.
+pub struct Robot {
+    pub client_id: String,
+    pub client_secret: String,
+    pub username: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub const INDEX_URL: &str = "https://lms.example.com/workshops/";
+
+impl TestEnv {
+    /// Creates the tenant's robot and signs it in through `POST /oauth2/token/`.
+    pub async fn robot(&self) -> Robot {
+        self.robot_for(&self.client.id).await
+    }
+
+    pub async fn robot_for(&self, client_id: &str) -> Robot {
+        let username = format!("robot-{}", uuid::Uuid::new_v4().simple());
+        let creds = labgate::oauth::create_robot(self.store(), client_id, &username)
+            .await
+            .unwrap()
+            .unwrap();
+        let form = form(&[
+            ("grant_type", "password"),
+            ("username", &creds.username),
+            ("password", creds.password.expose()),
+            ("client_id", &creds.client_id),
+            ("client_secret", creds.client_secret.expose()),
+        ]);
+        let res = self.call_token(form, None).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let body = res.json();
+        Robot {
+            client_id: creds.client_id,
+            client_secret: creds.client_secret.expose().to_string(),
+            username: creds.username,
+            password: creds.password.expose().to_string(),
+            access_token: body["access_token"].as_str().unwrap().to_string(),
+            refresh_token: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn call_token(&self, form: String, basic: Option<&str>) -> TestResponse {
+        let mut req = request("POST", API_HOST, "/oauth2/token/")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(basic) = basic {
+            req = req.header("authorization", format!("Basic {basic}"));
+        }
+        TestResponse::from(
+            labgate::oauth::handler::token(&self.state, req.body(Body::Text(form)).unwrap())
+                .await
+                .unwrap(),
+        )
+    }
+
+    pub async fn call_revoke(&self, form: String) -> TestResponse {
+        let req = request("POST", API_HOST, "/oauth2/revoke-token/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::Text(form))
+            .unwrap();
+        TestResponse::from(
+            labgate::oauth::handler::revoke(&self.state, req)
+                .await
+                .unwrap(),
+        )
+    }
+
+    /// An environment of this env's client (duration 1800 s unless `tune` says otherwise).
+    pub async fn environment(
+        &self,
+        capacity: i64,
+        tune: impl FnOnce(&mut labgate::workshop::environment::Environment),
+    ) -> String {
+        self.environment_for(&self.client.id, capacity, tune).await
+    }
+
+    pub async fn environment_for(
+        &self,
+        client_id: &str,
+        capacity: i64,
+        tune: impl FnOnce(&mut labgate::workshop::environment::Environment),
+    ) -> String {
+        use labgate::workshop::environment::{self, Environment, Workshop};
+        let name = format!("lab-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let mut env = Environment {
+            name: name.clone(),
+            client_id: client_id.to_string(),
+            workshop: Workshop {
+                name: "lab-markdown-sample".into(),
+                title: "Markdown Sample".into(),
+                description: "A sample workshop".into(),
+                vendor: "labgate".into(),
+                authors: vec!["Ada".into()],
+                difficulty: "beginner".into(),
+                duration: "30m".into(),
+                tags: vec!["sample".into()],
+                labels: BTreeMap::from([("level".to_string(), "intro".to_string())]),
+                logo: "".into(),
+                url: "https://example.com/workshop".into(),
+            },
+            capacity,
+            duration_secs: 1800,
+            deadline_secs: 0,
+            overtime_secs: 0,
+            user_limit: 0,
+            dashboard_url: "https://{session}.labs.example.com/".into(),
+            created_at: 0,
+        };
+        tune(&mut env);
+        assert!(environment::create(self.store(), &env).await.unwrap());
+        name
+    }
+
+    /// A workshop API call with the robot's bearer token, through the given handler.
+    pub async fn portal<F, Fut>(
+        &self,
+        handler: F,
+        method: &str,
+        path: &str,
+        token: &str,
+    ) -> TestResponse
+    where
+        F: FnOnce(&'static AppState, Request) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<Body>, lambda_http::Error>>,
+    {
+        self.portal_with_body(handler, method, path, token, Body::Empty)
+            .await
+    }
+
+    pub async fn portal_with_body<F, Fut>(
+        &self,
+        handler: F,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Body,
+    ) -> TestResponse
+    where
+        F: FnOnce(&'static AppState, Request) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<Body>, lambda_http::Error>>,
+    {
+        let mut req = request(method, API_HOST, path);
+        if !token.is_empty() {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        // The handlers borrow the state for the call only; a leaked clone keeps the types simple.
+        let state: &'static AppState = Box::leak(Box::new(self.state.clone()));
+        TestResponse::from(handler(state, req.body(body).unwrap()).await.unwrap())
+    }
+
+    /// Requests a session through `GET /workshops/environment/<env>/request/?<query>`.
+    pub async fn request_session(&self, token: &str, env: &str, query: &str) -> TestResponse {
+        self.portal(
+            labgate::workshop::handlers::request::handle,
+            "GET",
+            &format!("/workshops/environment/{env}/request/?{query}"),
+            token,
+        )
+        .await
+    }
+
+    /// Follows an activation URL (relative, as the portal returns it) as a browser.
+    pub async fn activate(&self, url: &str, cookie: Option<&str>) -> TestResponse {
+        let mut req = request("GET", API_HOST, url);
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", format!("labgate_session={cookie}"));
+        }
+        TestResponse::from(
+            labgate::workshop::handlers::activate::handle(
+                &self.state,
+                req.body(Body::Empty).unwrap(),
+            )
+            .await
+            .unwrap(),
+        )
+    }
+}
+
+/// A form-encoded body.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// `index_url=<INDEX_URL>` plus more query parameters.
+pub fn query(extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![("index_url", INDEX_URL)];
+    pairs.extend_from_slice(extra);
+    form(&pairs)
+}
