@@ -30,7 +30,7 @@ pub const ENDED: &str = "ended";
 pub const RETENTION_SECS: i64 = 36 * 3600;
 
 /// How often a request re-reads after losing a race before it gives up with "unavailable".
-const MAX_ATTEMPTS: usize = 25;
+const MAX_ATTEMPTS: u32 = 40;
 
 /// The session is live: not ended, and its deadline or expiry not passed.
 const LIVE: &str = "#state <> :ended AND #until > :now";
@@ -288,7 +288,13 @@ pub async fn request(
     environment_name: &str,
     ask: &SessionRequest,
 ) -> Result<RequestOutcome, TxError> {
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            // Jittered backoff: racing requests must not re-read and collide again in step.
+            let cap_ms = 4u64 << attempt.min(5);
+            let pause = rand::Rng::random_range(&mut rand::rng(), 1..=cap_ms);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
         let (view, user) = tokio::try_join!(
             environment::load(store, environment_name),
             read_user_sessions(store, &tenant.id, &ask.user),
