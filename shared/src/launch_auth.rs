@@ -29,14 +29,8 @@ fn link_not_valid() -> Response<Body> {
 
 #[tracing::instrument(skip_all)]
 async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    // Mail scanners and link previews prefetch with HEAD: answer without touching the token.
     if req.method() == Method::HEAD {
-        let mut response = http::empty(StatusCode::OK);
-        response.headers_mut().insert(
-            lambda_http::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        return Ok(response);
+        return Ok(http::head_of_link());
     }
     if req.method() != Method::GET {
         return Err(ApiError::MethodNotAllowed);

@@ -21,15 +21,11 @@ pub struct UserUpsert {
     pub teams: Vec<String>,
 }
 
-/// The transaction items that upsert the user, the teams and the memberships. Every one is an
-/// idempotent update, so parallel launches of the same user converge on one user per team.
-pub fn upsert_items(
-    table: &str,
-    client_id: &str,
-    user: &UserUpsert,
-    now: i64,
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let mut sets = vec![
+/// The `SET` clauses and values that create a user or touch an existing one: the identity
+/// (`:ext`, `:cid`), a labgate id and creation time kept once set, and the listing keys.
+/// Callers add their own clauses; `:now` is bound.
+pub fn identity_upsert(client_id: &str, external_id: &str, now: i64) -> (Vec<&'static str>, Item) {
+    let sets = vec![
         "external_id = :ext",
         "client_id = :cid",
         "user_id = if_not_exists(user_id, :uid)",
@@ -38,17 +34,29 @@ pub fn upsert_items(
         "gsi1pk = :gpk",
         "gsi1sk = :gsk",
     ];
-    let mut values = Item::from([
-        (":ext".into(), attr::s(&user.external_id)),
+    let values = Item::from([
+        (":ext".into(), attr::s(external_id)),
         (":cid".into(), attr::s(client_id)),
         (":uid".into(), attr::s(uuid::Uuid::new_v4().to_string())),
         (":now".into(), attr::n(now)),
         (":gpk".into(), attr::s(keys::client_partition(client_id))),
         (
             ":gsk".into(),
-            attr::s(format!("{}{}", keys::USER_LISTING_PREFIX, user.external_id)),
+            attr::s(format!("{}{external_id}", keys::USER_LISTING_PREFIX)),
         ),
     ]);
+    (sets, values)
+}
+
+/// The transaction items that upsert the user, the teams and the memberships. Every one is an
+/// idempotent update, so parallel launches of the same user converge on one user per team.
+pub fn upsert_items(
+    table: &str,
+    client_id: &str,
+    user: &UserUpsert,
+    now: i64,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let (mut sets, mut values) = identity_upsert(client_id, &user.external_id, now);
     let optional = [
         ("email = :email", ":email", &user.email),
         ("given_name = :given", ":given", &user.given_name),

@@ -87,6 +87,17 @@ pub fn empty(status: StatusCode) -> Response<Body> {
     response
 }
 
+/// The answer to `HEAD` on a one-time link: 200 with the page's headers, and the link unused
+/// (mail scanners and link previews prefetch with `HEAD`).
+pub fn head_of_link() -> Response<Body> {
+    let mut response = empty(StatusCode::OK);
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
 /// Responses that carry or consume a secret are never cached and never leak their URL onward.
 pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -372,33 +372,9 @@ fn user_sessions_update(
     now: i64,
 ) -> Result<TransactWriteItem, StoreError> {
     let key = keys::user(tenant_id, &ask.user);
-    let mut sets = vec![
-        "external_id = :ext",
-        "client_id = :cid",
-        "user_id = if_not_exists(user_id, :uid)",
-        "created_at = if_not_exists(created_at, :now)",
-        "updated_at = :now",
-        "gsi1pk = :gpk",
-        "gsi1sk = :gsk",
-        "ws = :ws",
-        "ws_version = :next",
-    ];
-    let mut values = Item::from([
-        (":ext".to_string(), attr::s(&ask.user)),
-        (":cid".to_string(), attr::s(tenant_id)),
-        (
-            ":uid".to_string(),
-            attr::s(uuid::Uuid::new_v4().to_string()),
-        ),
-        (":now".to_string(), attr::n(now)),
-        (
-            ":gpk".to_string(),
-            attr::s(keys::client_partition(tenant_id)),
-        ),
-        (
-            ":gsk".to_string(),
-            attr::s(format!("{}{}", keys::USER_LISTING_PREFIX, ask.user)),
-        ),
+    let (mut sets, mut values) = crate::user::identity_upsert(tenant_id, &ask.user, now);
+    sets.extend(["ws = :ws", "ws_version = :next"]);
+    values.extend([
         (
             ":ws".to_string(),
             AttributeValue::M(

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::store::tx::{self, TxError};
 use crate::web_session::{self, Origin};
 use crate::workshop::session;
-use lambda_http::http::header::{CONTENT_TYPE, HOST, LOCATION, SET_COOKIE};
+use lambda_http::http::header::{HOST, LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
@@ -29,12 +29,7 @@ fn not_valid() -> Response<Body> {
 #[tracing::instrument(skip_all)]
 async fn activate(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
     if req.method() == Method::HEAD {
-        let mut response = http::empty(StatusCode::OK);
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        return Ok(response);
+        return Ok(http::head_of_link());
     }
     if req.method() != Method::GET {
         return Err(PortalError::text(
