@@ -1,5 +1,6 @@
 //! `GET /api/v1/launch/auth?token=...&next=...`: trades a launch token once for a web session.
 
+use crate::events::{Event, EventType};
 use crate::http::{self, ApiError, cookies};
 use crate::launch_token::{self, LaunchToken};
 use crate::state::AppState;
@@ -8,6 +9,7 @@ use crate::web_session;
 use lambda_http::http::header::{HOST, LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use serde_json::json;
 
 /// Position of the token's conditional delete in the redemption transaction.
 const CONSUME: usize = 0;
@@ -120,6 +122,15 @@ async fn login(
             .map_err(ApiError::store("Could not use the lab link."))?,
         session_item,
     ];
+    items.push(
+        Event::new(
+            EventType::LaunchRedeemed,
+            &token.client_id,
+            json!({"launch_id": token.launch_id, "user_id": token.external_id}),
+        )
+        .outbox(table)
+        .map_err(ApiError::store("Could not start the session."))?,
+    );
     if let Some(old) = old_cookie.filter(|c| crate::secrets::is_url_token_shape(c)) {
         items.push(
             web_session::end(table, old)

@@ -6,6 +6,7 @@ pub mod payload;
 use crate::api_client::ApiClient;
 use crate::clock;
 use crate::config::{Config, Domain};
+use crate::events::{Event, EventType};
 use crate::launch_token;
 use crate::secrets::Secret;
 use crate::store::attr::{self, Item};
@@ -16,6 +17,7 @@ use crate::store::{Store, StoreError};
 use crate::user::{self, UserUpsert};
 use payload::LaunchPayload;
 use serde::Serialize;
+use serde_json::json;
 
 /// Position of the content check in the launch transaction: its failure means unknown content.
 const CONTENT_CHECK: usize = 0;
@@ -93,6 +95,23 @@ pub async fn create(
         config.launch_token_ttl_secs,
     )?;
     items.push(token_item);
+    items.push(
+        Event::new(
+            EventType::LaunchCreated,
+            &client.id,
+            json!({
+                "launch_id": launch_id,
+                "user_id": launch.user_id,
+                "content_id": launch.content_id,
+                "resource_id": launch.resource_id,
+                "context": launch.context,
+                "roles": launch.roles,
+                "licenses": launch.licenses,
+                "teams": launch.teams,
+            }),
+        )
+        .outbox(table)?,
+    );
 
     match tx::transact(store, "TransactWriteItems launch", items).await {
         Ok(()) => Ok(LaunchOutcome::Created {

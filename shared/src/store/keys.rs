@@ -8,7 +8,18 @@ pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
 pub const EXPIRES_AT: &str = "expires_at";
+
+/// The GSI2 partition of live workshop sessions, sorted by deadline: the reaper's work list.
+pub const DEADLINES: &str = "DEADLINE";
+
+/// A live session's GSI2 sort key: its `until`, zero-padded so that text order is time order.
+pub fn deadline(until: i64, session: &str) -> String {
+    format!("{until:012}#{session}")
+}
 
 /// The partition of the index that lists every API client.
 pub const ALL_CLIENTS: &str = "CLIENTS";
@@ -140,4 +151,19 @@ pub fn environment_listing(name: &str) -> String {
 
 pub fn workshop_session(name: &str) -> Key {
     Key::new(format!("WORKSHOPSESSION#{name}"), "#WORKSHOPSESSION")
+}
+
+pub fn event(event_id: &str) -> Key {
+    Key::new(event_partition(event_id), "#EVENT")
+}
+
+pub fn event_partition(event_id: &str) -> String {
+    format!("EVENT#{event_id}")
+}
+
+pub fn delivery(event_id: &str, target: &str) -> Key {
+    Key {
+        pk: event_partition(event_id),
+        sk: format!("DELIVERY#{target}"),
+    }
 }

@@ -1,7 +1,7 @@
 //! The table definition, once: `scripts/dev` and the tests create the table from it, and a test
 //! holds `template.yaml` to it.
 
-use super::keys::{EXPIRES_AT, GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use super::keys::{EXPIRES_AT, GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK};
 use super::{Store, StoreError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -29,12 +29,21 @@ pub struct TableDefinition {
 pub const TABLE: TableDefinition = TableDefinition {
     partition_key: PK,
     sort_key: SK,
-    global_indexes: &[IndexDefinition {
-        name: GSI1,
-        partition_key: GSI1_PK,
-        sort_key: GSI1_SK,
-        projection: "ALL",
-    }],
+    global_indexes: &[
+        IndexDefinition {
+            name: GSI1,
+            partition_key: GSI1_PK,
+            sort_key: GSI1_SK,
+            projection: "ALL",
+        },
+        // Live workshop sessions by deadline: the reaper queries it, never scans.
+        IndexDefinition {
+            name: GSI2,
+            partition_key: GSI2_PK,
+            sort_key: GSI2_SK,
+            projection: "KEYS_ONLY",
+        },
+    ],
     ttl_attribute: EXPIRES_AT,
     billing_mode: "PAY_PER_REQUEST",
 };

@@ -13,10 +13,11 @@
 use super::environment::{self, Environment, EnvironmentView, NEVER, Slot};
 use crate::api_client::ApiClient;
 use crate::clock;
+use crate::events::{Event, EventType};
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::{ABSENT, NOW};
-use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
+use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
 use crate::store::tx::{self, TxError, item};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
@@ -66,6 +67,23 @@ impl WorkshopSession {
         self.state != ENDED && self.until > now
     }
 
+    /// A lifecycle event about this session (also sent to its `analytics_url`).
+    pub fn event(&self, kind: EventType, extra: serde_json::Value) -> Event {
+        let mut data = serde_json::json!({
+            "session": self.name,
+            "environment": self.environment,
+            "workshop": self.workshop,
+            "user": self.user,
+            "state": self.state,
+            "started": self.started.map(clock::rfc3339),
+            "expires": self.expires().map(clock::rfc3339),
+        });
+        if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+            data.extend(extra);
+        }
+        Event::new(kind, &self.client_id, data).to(self.analytics_url.as_deref())
+    }
+
     pub fn expires(&self) -> Option<i64> {
         (self.until != NEVER).then_some(self.until)
     }
@@ -107,6 +125,11 @@ impl WorkshopSession {
             (
                 GSI1_SK.to_string(),
                 attr::s(format!("SESSION#{}#{}", self.environment, self.name)),
+            ),
+            (GSI2_PK.to_string(), attr::s(keys::DEADLINES)),
+            (
+                GSI2_SK.to_string(),
+                attr::s(keys::deadline(self.until, &self.name)),
             ),
         ]);
         if let Some(digest) = &self.token_digest {
@@ -447,10 +470,11 @@ fn reuse(
         (NOW.to_string(), attr::n(now)),
     ]);
     session_values.insert(":state".into(), attr::s(&held.state));
+    session_values.insert(":deadline".into(), attr::s(keys::deadline(until, name)));
     let mut items = vec![item::update_if(
         table,
         &keys::workshop_session(name),
-        "SET token_digest = :digest, #until = :until, expires_at = :retain",
+        "SET token_digest = :digest, #until = :until, expires_at = :retain, gsi2sk = :deadline",
         session_values,
         Some(names(&[("#state", "state"), ("#until", "until")])),
         &format!("{LIVE} AND #state = :state"),
@@ -568,6 +592,9 @@ fn allocate(
         )?,
         item::put(table, session.to_item(now), Some(ABSENT))?,
         user_sessions_update(table, &tenant.id, ask, user, sessions, now)?,
+        session
+            .event(EventType::SessionAllocated, serde_json::json!({}))
+            .outbox(table)?,
     ];
     Ok((name, token, items))
 }
@@ -623,13 +650,17 @@ pub fn activation_items(
         (":running".to_string(), attr::s(RUNNING)),
         (":until".to_string(), attr::n(until)),
         (":retain".to_string(), attr::n(retain_until(until))),
+        (
+            ":deadline".to_string(),
+            attr::s(keys::deadline(until, &session.name)),
+        ),
     ]);
     let items = vec![
         item::update_if(
             table,
             &keys::workshop_session(&session.name),
-            "SET #state = :running, started = :now, #until = :until, expires_at = :retain \
-             REMOVE token_digest",
+            "SET #state = :running, started = :now, #until = :until, expires_at = :retain, \
+             gsi2sk = :deadline REMOVE token_digest",
             values,
             Some(names_all),
             &condition,
@@ -648,6 +679,9 @@ pub fn activation_items(
             HELD_BY,
         )?,
         user_entry_update(table, &activated, now)?,
+        activated
+            .event(EventType::SessionActivated, serde_json::json!({}))
+            .outbox(table)?,
     ];
     Ok(Some((activated, items)))
 }
@@ -738,8 +772,12 @@ pub async fn extend(
         item::update_if(
             table,
             &keys::workshop_session(&session.name),
-            "SET #until = :until, expires_at = :retain",
+            "SET #until = :until, expires_at = :retain, gsi2sk = :deadline",
             Item::from([
+                (
+                    ":deadline".to_string(),
+                    attr::s(keys::deadline(extended.until, &session.name)),
+                ),
                 (":until".to_string(), attr::n(extended.until)),
                 (":retain".to_string(), attr::n(retain_until(extended.until))),
                 (":read".to_string(), attr::n(session.until)),
@@ -761,6 +799,9 @@ pub async fn extend(
             HELD_BY,
         )?,
         user_entry_update(table, &extended, now)?,
+        extended
+            .event(EventType::SessionExtended, serde_json::json!({}))
+            .outbox(table)?,
     ];
     match tx::transact(store, "TransactWriteItems extend workshop session", items).await {
         Ok(()) => Ok(Some(extended)),
@@ -769,51 +810,119 @@ pub async fn extend(
     }
 }
 
-/// Ends a live session now: frees its slot and drops it from its user's map.
-/// `Ok(None)` if it was not live (ended or timed out meanwhile).
+/// Why a session ended; recorded on it and carried by `session.ended`.
+pub const TERMINATED: &str = "terminated";
+pub const DELETED: &str = "deleted";
+pub const ACTIVATION_TIMEOUT: &str = "activation-timeout";
+pub const EXPIRED: &str = "expired";
+
+/// Not ended, and its deadline or expiry has passed: what the reaper ends.
+const OVERDUE: &str = "#state <> :ended AND #until <= :now";
+
+/// The items that end a session: the record (if `condition` holds), its slot (if `free_slot`;
+/// the caller knows the slot is still this session's), the user's map entry, and the event.
+fn ending_items(
+    table: &str,
+    session: &WorkshopSession,
+    reason: &str,
+    now: i64,
+    condition: &str,
+    free_slot: bool,
+) -> Result<(WorkshopSession, Vec<TransactWriteItem>), StoreError> {
+    let mut ended = session.clone();
+    ended.state = ENDED.to_string();
+    ended.until = session.until.min(now);
+    ended.end_reason = Some(reason.to_string());
+    let mut items = vec![item::update_if(
+        table,
+        &keys::workshop_session(&session.name),
+        "SET #state = :ended, #until = :until, ended_at = :now, end_reason = :reason, \
+         expires_at = :retain REMOVE token_digest, gsi2pk, gsi2sk",
+        Item::from([
+            (":ended".to_string(), attr::s(ENDED)),
+            (NOW.to_string(), attr::n(now)),
+            (":until".to_string(), attr::n(ended.until)),
+            (":reason".to_string(), attr::s(reason)),
+            (":retain".to_string(), attr::n(retain_until(now))),
+        ]),
+        Some(names(&[("#state", "state"), ("#until", "until")])),
+        condition,
+    )?];
+    if free_slot {
+        items.push(item::delete_if(
+            table,
+            &keys::slot(&session.environment, session.slot),
+            HELD_BY,
+            Item::from([(":name".to_string(), attr::s(&session.name))]),
+            Some(names(&[("#session", "session")])),
+        )?);
+    }
+    items.push(item::update_if(
+        table,
+        &keys::user(&session.client_id, &session.user),
+        "REMOVE ws.#name ADD ws_version :one",
+        Item::from([(":one".to_string(), attr::n(1))]),
+        Some(names(&[("#name", &session.name)])),
+        "attribute_exists(pk)",
+    )?);
+    items.push(
+        ended
+            .event(
+                EventType::SessionEnded,
+                serde_json::json!({"reason": reason}),
+            )
+            .outbox(table)?,
+    );
+    Ok((ended, items))
+}
+
+/// Ends a live session now (terminate, delete): frees its slot at once and drops it from its
+/// user's map. `Ok(None)` if it was not live (ended or timed out meanwhile).
 pub async fn end(
     store: &Store,
     session: &WorkshopSession,
     reason: &str,
     now: i64,
 ) -> Result<Option<WorkshopSession>, TxError> {
-    let mut ended = session.clone();
-    ended.state = ENDED.to_string();
-    ended.until = now;
-    ended.end_reason = Some(reason.to_string());
-    let table = store.table();
-    let items = vec![
-        item::update_if(
-            table,
-            &keys::workshop_session(&session.name),
-            "SET #state = :ended, #until = :now, ended_at = :now, end_reason = :reason, \
-             expires_at = :retain REMOVE token_digest",
-            Item::from([
-                (":ended".to_string(), attr::s(ENDED)),
-                (NOW.to_string(), attr::n(now)),
-                (":reason".to_string(), attr::s(reason)),
-                (":retain".to_string(), attr::n(retain_until(now))),
-            ]),
-            Some(names(&[("#state", "state"), ("#until", "until")])),
-            LIVE,
-        )?,
-        item::delete_if(
-            table,
-            &keys::slot(&session.environment, session.slot),
-            HELD_BY,
-            Item::from([(":name".to_string(), attr::s(&session.name))]),
-            Some(names(&[("#session", "session")])),
-        )?,
-        item::update_if(
-            table,
-            &keys::user(&session.client_id, &session.user),
-            "REMOVE ws.#name ADD ws_version :one",
-            Item::from([(":one".to_string(), attr::n(1))]),
-            Some(names(&[("#name", &session.name)])),
-            "attribute_exists(pk)",
-        )?,
-    ];
+    // A live session's slot is its own: nobody can claim a slot before its `until`.
+    let (ended, items) = ending_items(store.table(), session, reason, now, LIVE, true)?;
     match tx::transact(store, "TransactWriteItems end workshop session", items).await {
+        Ok(()) => Ok(Some(ended)),
+        Err(TxError::Condition { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Ends a session whose time has run out (the reaper): `activation-timeout` if it was never
+/// activated, `expired` otherwise. Its slot may already hold a newer session, which is left
+/// alone. `Ok(None)` if it is not overdue (ended meanwhile, or extended).
+pub async fn expire(
+    store: &Store,
+    session: &WorkshopSession,
+    now: i64,
+) -> Result<Option<WorkshopSession>, TxError> {
+    let slot_key = keys::slot(&session.environment, session.slot);
+    let slot = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(slot_key.item()))
+        .consistent_read(true)
+        .projection_expression("#session")
+        .expression_attribute_names("#session", "session")
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem slot", e))?;
+    let holds_slot = slot.item.is_some_and(|i| {
+        attr::opt_s(&i, "session").ok().flatten().as_deref() == Some(&session.name)
+    });
+    let reason = if session.state == PENDING {
+        ACTIVATION_TIMEOUT
+    } else {
+        EXPIRED
+    };
+    let (ended, items) = ending_items(store.table(), session, reason, now, OVERDUE, holds_slot)?;
+    match tx::transact(store, "TransactWriteItems expire workshop session", items).await {
         Ok(()) => Ok(Some(ended)),
         Err(TxError::Condition { .. }) => Ok(None),
         Err(e) => Err(e),

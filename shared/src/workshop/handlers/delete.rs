@@ -52,7 +52,7 @@ async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, Portal
     };
     let now = clock::now();
     if found.is_live(now) {
-        session::end(&state.store, &found, "deleted", now).await?;
+        session::end(&state.store, &found, session::DELETED, now).await?;
         tracing::info!(session = %found.name, "workshop session deleted by its user");
     }
     let notification = http::query_param(&req, "notification")

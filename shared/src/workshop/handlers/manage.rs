@@ -75,7 +75,7 @@ pub async fn terminate(
         let now = clock::now();
         let found =
             super::tenant_session(state, &grant.tenant, path_param(&req, "name"), now).await?;
-        let ended = session::end(&state.store, &found, "terminated", now)
+        let ended = session::end(&state.store, &found, session::TERMINATED, now)
             .await?
             .ok_or_else(PortalError::not_found)?;
         tracing::info!(session = %ended.name, "workshop session terminated");

@@ -1,0 +1,148 @@
+//! Lifecycle events. Each is written as an outbox item (`EVENT#<id>`) in the same transaction as
+//! the state change it reports, so no change happens without its event and no event without its
+//! change. The table's stream feeds the `event-dispatcher` function, which delivers them signed
+//! (`delivery`, `signing`).
+
+pub mod delivery;
+pub mod signing;
+
+use crate::clock;
+use crate::store::StoreError;
+use crate::store::attr::{self, Item};
+use crate::store::conditions::ABSENT;
+use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
+use crate::store::tx::item;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use serde_json::{Value, json};
+
+/// How long an event (and its delivery records) stays in the table.
+pub const RETENTION_SECS: i64 = 7 * 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    LaunchCreated,
+    LaunchRedeemed,
+    LaunchProgress,
+    SessionAllocated,
+    SessionActivated,
+    SessionExtended,
+    SessionEnded,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::LaunchCreated => "launch.created",
+            EventType::LaunchRedeemed => "launch.redeemed",
+            EventType::LaunchProgress => "launch.progress",
+            EventType::SessionAllocated => "session.allocated",
+            EventType::SessionActivated => "session.activated",
+            EventType::SessionExtended => "session.extended",
+            EventType::SessionEnded => "session.ended",
+        }
+    }
+}
+
+/// One event: what happened, to which tenant, and where besides the tenant's webhook it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Unique; receivers deduplicate on it (`webhook-id`).
+    pub id: String,
+    pub kind: EventType,
+    pub client_id: String,
+    pub occurred_at: i64,
+    pub data: Value,
+    /// A workshop session's `analytics_url`, which gets that session's events.
+    pub analytics_url: Option<String>,
+}
+
+impl Event {
+    pub fn new(kind: EventType, client_id: &str, data: Value) -> Self {
+        Event {
+            id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            kind,
+            client_id: client_id.to_string(),
+            occurred_at: clock::now(),
+            data,
+            analytics_url: None,
+        }
+    }
+
+    pub fn to(mut self, analytics_url: Option<&str>) -> Self {
+        self.analytics_url = analytics_url.map(str::to_string);
+        self
+    }
+
+    /// The payload, in the Standard Webhooks shape.
+    pub fn body(&self) -> String {
+        json!({
+            "id": self.id,
+            "type": self.kind.as_str(),
+            "timestamp": clock::rfc3339(self.occurred_at),
+            "data": self.data,
+        })
+        .to_string()
+    }
+
+    /// The outbox item, to add to the transaction that makes the change.
+    pub fn outbox(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
+        let mut record = keys::event(&self.id).item();
+        record.extend([
+            ("event_id".to_string(), attr::s(&self.id)),
+            ("event_type".to_string(), attr::s(self.kind.as_str())),
+            ("client_id".to_string(), attr::s(&self.client_id)),
+            ("body".to_string(), attr::s(self.body())),
+            ("created_at".to_string(), attr::n(self.occurred_at)),
+            (
+                EXPIRES_AT.to_string(),
+                attr::n(self.occurred_at + RETENTION_SECS),
+            ),
+            (
+                GSI1_PK.to_string(),
+                attr::s(keys::client_partition(&self.client_id)),
+            ),
+            (
+                GSI1_SK.to_string(),
+                attr::s(format!("EVENT#{:012}#{}", self.occurred_at, self.id)),
+            ),
+        ]);
+        if let Some(url) = &self.analytics_url {
+            record.insert("analytics_url".into(), attr::s(url));
+        }
+        item::put(table, record, Some(ABSENT))
+    }
+}
+
+/// An event as stored in the outbox: enough to deliver it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: String,
+    pub event_type: String,
+    pub client_id: String,
+    pub body: String,
+    pub analytics_url: Option<String>,
+    pub created_at: i64,
+}
+
+impl StoredEvent {
+    pub fn from_item(record: &Item) -> Result<Self, StoreError> {
+        Ok(StoredEvent {
+            id: attr::get_s(record, "event_id")?,
+            event_type: attr::get_s(record, "event_type")?,
+            client_id: attr::get_s(record, "client_id")?,
+            body: attr::get_s(record, "body")?,
+            analytics_url: attr::opt_s(record, "analytics_url")?,
+            created_at: attr::get_n(record, "created_at")?,
+        })
+    }
+}
+
+/// A tenant's recent events, oldest first (admin CLI and tests).
+pub async fn list(
+    store: &crate::store::Store,
+    client_id: &str,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let items =
+        crate::store::query_index(store, &keys::client_partition(client_id), "EVENT#").await?;
+    items.iter().map(StoredEvent::from_item).collect()
+}
