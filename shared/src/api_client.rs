@@ -26,7 +26,33 @@ pub struct ApiClient {
     pub allowed_origins: Vec<String>,
     /// LMS role → labgate role.
     pub role_mapping: BTreeMap<String, String>,
+    /// Launches must carry `resource_id` (the client relies on grading reports).
+    pub require_resource_id: bool,
     pub created_at: i64,
+}
+
+/// What an API token may do. Tokens issued before scopes existed may launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Launch,
+    Grading,
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Launch, Scope::Grading, Scope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Launch => "launch",
+            Scope::Grading => "grading",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
 }
 
 impl ApiClient {
@@ -54,6 +80,10 @@ impl ApiClient {
                 attr::list(&self.allowed_origins),
             ),
             ("role_mapping".to_string(), attr::map(&self.role_mapping)),
+            (
+                "require_resource_id".to_string(),
+                AttributeValue::Bool(self.require_resource_id),
+            ),
             ("created_at".to_string(), attr::n(self.created_at)),
         ]);
         if let Some(app_url) = &self.app_url {
@@ -72,6 +102,10 @@ impl ApiClient {
             app_url: attr::opt_s(m, "app_url")?,
             allowed_origins: attr::strings(m, "allowed_origins")?,
             role_mapping: attr::string_map(m, "role_mapping")?,
+            require_resource_id: matches!(
+                m.get("require_resource_id"),
+                Some(AttributeValue::Bool(true))
+            ),
             created_at: attr::get_n(m, "created_at")?,
         })
     }
@@ -83,6 +117,7 @@ pub struct NewClient {
     pub app_url: Option<String>,
     pub allowed_origins: Vec<String>,
     pub role_mapping: BTreeMap<String, String>,
+    pub require_resource_id: bool,
 }
 
 pub async fn create_client(store: &Store, new: NewClient) -> Result<ApiClient, StoreError> {
@@ -92,6 +127,7 @@ pub async fn create_client(store: &Store, new: NewClient) -> Result<ApiClient, S
         app_url: new.app_url,
         allowed_origins: new.allowed_origins,
         role_mapping: new.role_mapping,
+        require_resource_id: new.require_resource_id,
         created_at: clock::now(),
     };
     let mut item = keys::client(&client.id).item();
@@ -139,6 +175,7 @@ pub struct TokenInfo {
     pub token_id: String,
     pub client_id: String,
     pub label: String,
+    pub scopes: Vec<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
     digest: String,
@@ -149,6 +186,7 @@ pub async fn issue_token(
     store: &Store,
     client_id: &str,
     label: &str,
+    scopes: &[Scope],
 ) -> Result<Option<(TokenInfo, Secret)>, StoreError> {
     let Some(client) = get_client(store, client_id).await? else {
         return Ok(None);
@@ -159,6 +197,7 @@ pub async fn issue_token(
         token_id: digest.log_prefix().to_string(),
         client_id: client.id.clone(),
         label: label.to_string(),
+        scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
         created_at: clock::now(),
         revoked_at: None,
         digest: digest.as_str().to_string(),
@@ -170,6 +209,7 @@ pub async fn issue_token(
         ("token_id".to_string(), attr::s(&info.token_id)),
         ("digest".to_string(), attr::s(&info.digest)),
         ("label".to_string(), attr::s(label)),
+        ("scopes".to_string(), attr::list(&info.scopes)),
         ("created_at".to_string(), attr::n(info.created_at)),
         (
             GSI1_PK.to_string(),
@@ -211,6 +251,7 @@ fn token_info(item: &Item) -> Result<TokenInfo, StoreError> {
         token_id: attr::get_s(item, "token_id")?,
         client_id: attr::get_s(item, "client_id")?,
         label: attr::opt_s(item, "label")?.unwrap_or_default(),
+        scopes: token_scopes(item)?,
         created_at: attr::get_n(item, "created_at")?,
         revoked_at: attr::opt_n(item, "revoked_at")?,
         digest: attr::get_s(item, "digest")?,
@@ -244,18 +285,31 @@ pub async fn revoke_token(
     Ok(true)
 }
 
+/// A token's scopes; a token from before scopes may launch.
+fn token_scopes(item: &Item) -> Result<Vec<String>, StoreError> {
+    if item.contains_key("scopes") {
+        attr::strings(item, "scopes")
+    } else {
+        Ok(vec![Scope::Launch.as_str().to_string()])
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error("Authentication credentials were not provided.")]
     Missing,
     #[error("Invalid token.")]
     Invalid,
+    #[error("This token does not have the `{}` scope.", .0.as_str())]
+    Forbidden(Scope),
 }
 
-/// Authenticates `Authorization: Token <token>`. Unknown, malformed and revoked look the same.
+/// Authenticates `Authorization: Token <token>` for a scope. Unknown, malformed and revoked
+/// look the same; a valid token without the scope is `Forbidden`.
 pub async fn authenticate(
     store: &Store,
     authorization: Option<&str>,
+    needed: Scope,
 ) -> Result<Result<ApiClient, AuthError>, StoreError> {
     let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
         return Ok(Err(AuthError::Missing));
@@ -285,6 +339,9 @@ pub async fn authenticate(
         tracing::info!(token = digest.log_prefix(), "revoked API token");
         return Ok(Err(AuthError::Invalid));
     }
+    if !token_scopes(&item)?.iter().any(|s| s == needed.as_str()) {
+        return Ok(Err(AuthError::Forbidden(needed)));
+    }
     Ok(Ok(ApiClient::from_attr(item.get("client"))?))
 }
 
@@ -303,6 +360,7 @@ mod tests {
                 ("admin".to_string(), "instructor".to_string()),
                 ("Teacher".to_string(), "instructor".to_string()),
             ]),
+            require_resource_id: false,
             created_at: 0,
         };
         assert_eq!(

@@ -8,6 +8,11 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Epoch milliseconds now: for ordering records made within the same second.
+pub fn now_millis() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// An expiry `ttl` seconds from now, rounded up so that a lifetime is never shorter than `ttl`.
 pub fn expiry_after(ttl_secs: i64) -> i64 {
     now() + 1 + ttl_secs

@@ -38,6 +38,9 @@ pub struct Config {
     pub oauth_refresh_token_ttl_secs: i64,
     /// Default activation deadline of a requested workshop session (the `timeout` parameter).
     pub activation_timeout_secs: i64,
+    /// Key from which each tenant's webhook signing secret is derived (`LABGATE_SIGNING_KEY`,
+    /// base64 of at least 32 bytes). Only the event dispatcher and the admin CLI need it.
+    pub signing_key: Option<Vec<u8>>,
 }
 
 pub const DEFAULT_LAUNCH_TOKEN_TTL_SECS: i64 = 60;
@@ -114,6 +117,9 @@ impl Config {
                 get("LABGATE_OAUTH_REFRESH_TOKEN_TTL_SECONDS"),
                 DEFAULT_OAUTH_REFRESH_TOKEN_TTL_SECS,
             )?,
+            signing_key: get("LABGATE_SIGNING_KEY")
+                .map(|raw| signing_key(&raw))
+                .transpose()?,
             activation_timeout_secs: seconds(
                 "LABGATE_ACTIVATION_TIMEOUT_SECONDS",
                 get("LABGATE_ACTIVATION_TIMEOUT_SECONDS"),
@@ -215,6 +221,27 @@ fn cookie_domain(name: &'static str, raw: &str) -> Result<String, ConfigError> {
             name,
             reason: format!("{raw:?} is not a domain name"),
         })
+    }
+}
+
+/// `LABGATE_SIGNING_KEY`: base64 of at least 32 random bytes (`openssl rand -base64 32`).
+pub fn signing_key(raw: &str) -> Result<Vec<u8>, ConfigError> {
+    use base64::Engine;
+    match base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
+        Ok(key) if key.len() >= 32 => Ok(key),
+        _ => Err(ConfigError::Invalid {
+            name: "LABGATE_SIGNING_KEY",
+            reason: "must be base64 of at least 32 bytes".into(),
+        }),
+    }
+}
+
+impl Config {
+    /// The signing key, for the functions that cannot work without it.
+    pub fn require_signing_key(&self) -> Result<&[u8], ConfigError> {
+        self.signing_key
+            .as_deref()
+            .ok_or(ConfigError::Missing("LABGATE_SIGNING_KEY"))
     }
 }
 

@@ -4,8 +4,10 @@
 //! DynamoDB Local is required: `scripts/test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
 //! Without it every test here fails; none is skipped.
 
+pub mod receiver;
+
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use labgate::api_client::{self, ApiClient, NewClient};
+use labgate::api_client::{self, ApiClient, NewClient, Scope};
 use labgate::config::Config;
 use labgate::store::{RoundTrips, Store, schema};
 use labgate::{AppState, content};
@@ -18,6 +20,8 @@ pub const APP_URL: &str = "https://app.labgate.test";
 pub const WHITE_LABEL_HOST: &str = "api.labs.school.test";
 pub const WHITE_LABEL_APP_URL: &str = "https://labs.school.test";
 pub const CONTENT_ID: &str = "8715dfc6-56ac-4ca2-99cf-17419d36cebb";
+/// 32 bytes, base64: the tests' `LABGATE_SIGNING_KEY`.
+pub const SIGNING_KEY: &str = "bGFiZ2F0ZS10ZXN0LXNpZ25pbmcta2V5LTMyLWJ5dGVz";
 
 /// The DynamoDB Local endpoint; a clear failure where it is not set.
 pub fn endpoint() -> String {
@@ -56,6 +60,7 @@ pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
         ("LABGATE_APP_URL".into(), APP_URL.into()),
         ("LABGATE_COOKIE_DOMAIN".into(), "labgate.test".into()),
         ("LABGATE_DOMAINS".into(), white_label),
+        ("LABGATE_SIGNING_KEY".into(), SIGNING_KEY.into()),
     ]);
     for (k, v) in vars {
         env.insert(k.to_string(), v.to_string());
@@ -85,7 +90,7 @@ impl TestEnv {
             .await
             .expect("create the test table in DynamoDB Local");
         let client = seed_client(&store, "Acme LMS").await;
-        let (_, token) = api_client::issue_token(&store, &client.id, "test")
+        let (_, token) = api_client::issue_token(&store, &client.id, "test", &[Scope::Launch])
             .await
             .unwrap()
             .unwrap();
@@ -190,6 +195,7 @@ pub async fn seed_client(store: &Store, name: &str) -> ApiClient {
             app_url: None,
             allowed_origins: vec!["https://lms.example.com".into()],
             role_mapping: BTreeMap::from([("admin".to_string(), "instructor".to_string())]),
+            require_resource_id: false,
         },
     )
     .await
@@ -454,4 +460,102 @@ pub fn query(extra: &[(&str, &str)]) -> String {
     let mut pairs = vec![("index_url", INDEX_URL)];
     pairs.extend_from_slice(extra);
     form(&pairs)
+}
+
+impl TestEnv {
+    /// An API token of this env's client with the given scopes.
+    pub async fn token_with(&self, scopes: &[Scope]) -> String {
+        let (_, token) = api_client::issue_token(self.store(), &self.client.id, "scoped", scopes)
+            .await
+            .unwrap()
+            .unwrap();
+        token.expose().to_string()
+    }
+
+    /// The tenant's events so far (the outbox), oldest first.
+    pub async fn events(&self) -> Vec<labgate::events::StoredEvent> {
+        labgate::events::list(self.store(), &self.client.id)
+            .await
+            .unwrap()
+    }
+
+    /// The types of the tenant's events so far.
+    pub async fn event_types(&self) -> Vec<String> {
+        self.events()
+            .await
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
+    }
+
+    /// A stream batch, in the shape DynamoDB Streams gives a Lambda function, that inserts
+    /// the tenant's events so far (read back from the table, as the stream would carry them).
+    pub async fn stream_batch(&self) -> aws_lambda_events::event::dynamodb::Event {
+        let out = self
+            .store()
+            .client()
+            .scan()
+            .table_name(self.store().table())
+            .send()
+            .await
+            .unwrap();
+        let records: Vec<serde_json::Value> = out
+            .items()
+            .iter()
+            .map(|item| {
+                let image: serde_json::Map<String, serde_json::Value> = item
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let v = match v {
+                            aws_sdk_dynamodb::types::AttributeValue::S(s) => serde_json::json!({"S": s}),
+                            aws_sdk_dynamodb::types::AttributeValue::N(n) => serde_json::json!({"N": n}),
+                            aws_sdk_dynamodb::types::AttributeValue::Bool(b) => serde_json::json!({"BOOL": b}),
+                            _ => return None,
+                        };
+                        Some((k.clone(), v))
+                    })
+                    .collect();
+                serde_json::json!({
+                    "eventID": uuid::Uuid::new_v4().to_string(),
+                    "eventName": "INSERT",
+                    "eventVersion": "1.1",
+                    "eventSource": "aws:dynamodb",
+                    "awsRegion": "us-east-1",
+                    "dynamodb": {
+                        "ApproximateCreationDateTime": 1700000000.0,
+                        "Keys": {"pk": image["pk"], "sk": image["sk"]},
+                        "NewImage": image,
+                        "SequenceNumber": "1",
+                        "SizeBytes": 100,
+                        "StreamViewType": "NEW_IMAGE"
+                    },
+                    "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    /// A deliverer as the dispatcher builds it, with short pauses between attempts.
+    pub fn deliverer(&self) -> labgate::events::delivery::Deliverer {
+        labgate::events::delivery::Deliverer::new(
+            self.state.config.require_signing_key().unwrap().to_vec(),
+            labgate::events::delivery::Policy {
+                attempts: 3,
+                backoff: std::time::Duration::from_millis(20),
+                timeout: std::time::Duration::from_secs(2),
+            },
+        )
+        .unwrap()
+    }
+
+    /// The client's webhook secret as `labgate-admin client webhook` shows it.
+    pub fn webhook_secret(&self, version: i64) -> String {
+        let key = self.state.config.require_signing_key().unwrap();
+        labgate::events::signing::display_secret(&labgate::events::signing::client_secret(
+            key,
+            &self.client.id,
+            version,
+        ))
+    }
 }

@@ -101,10 +101,15 @@ async fn missing_malformed_unknown_and_revoked_tokens_get_401() {
 #[tokio::test]
 async fn a_second_token_works_alongside_the_first_for_rotation() {
     let env = TestEnv::new().await;
-    let (_, second) = api_client::issue_token(env.store(), &env.client.id, "rotation")
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, second) = api_client::issue_token(
+        env.store(),
+        &env.client.id,
+        "rotation",
+        &[api_client::Scope::Launch],
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let first = env.launch(&payload("u1")).await;
     let rotated = env
         .launch_with(second.expose(), API_HOST, payload("u1").to_string())
@@ -217,10 +222,11 @@ async fn unknown_content_is_404_and_writes_nothing() {
 async fn another_clients_content_is_not_found() {
     let env = TestEnv::new().await;
     let other = seed_client(env.store(), "Other LMS").await;
-    let (_, other_token) = api_client::issue_token(env.store(), &other.id, "t")
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, other_token) =
+        api_client::issue_token(env.store(), &other.id, "t", &[api_client::Scope::Launch])
+            .await
+            .unwrap()
+            .unwrap();
     let res = env
         .launch_with(other_token.expose(), API_HOST, payload("u1").to_string())
         .await;

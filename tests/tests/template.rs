@@ -89,6 +89,10 @@ fn template_table_matches_the_rust_table_definition() {
             Some(def.projection)
         );
     }
+    assert_eq!(
+        props["StreamSpecification"]["StreamViewType"].as_str(),
+        Some(TABLE.stream_view_type)
+    );
     let ttl = &props["TimeToLiveSpecification"];
     assert_eq!(ttl["AttributeName"].as_str(), Some(TABLE.ttl_attribute));
     assert_eq!(ttl["Enabled"].as_bool(), Some(true));

@@ -52,7 +52,7 @@ async fn the_lab_app_learns_who_is_logged_in_and_for_which_launch() {
                 "id": null, "content_id": CONTENT_ID, "resource_id": "abc123",
                 "context": {"course": "Databases 101", "unit": "Unit 2"},
                 "roles": ["admin"], "licenses": ["program-1"],
-                "teams": ["Summer 2024 - Class 1"], "created_at": null
+                "teams": ["Summer 2024 - Class 1"], "created_at": null, "progress": null
             },
             "workshop_session": null,
             "expires_at": null

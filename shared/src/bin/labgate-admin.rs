@@ -11,6 +11,9 @@ use labgate::{clock, config, content, oauth, user};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+#[path = "labgate-admin/views.rs"]
+mod admin_views;
+
 #[derive(Parser)]
 #[command(
     name = "labgate-admin",
@@ -53,6 +56,15 @@ enum Command {
     /// Workshop environments (the workshop catalog) of a client.
     #[command(subcommand)]
     Environment(EnvironmentCommand),
+    /// Workshop sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Launches and their latest progress.
+    #[command(subcommand)]
+    Launch(LaunchCommand),
+    /// Deliveries of lifecycle events to webhooks and analytics URLs.
+    #[command(subcommand)]
+    Delivery(DeliveryCommand),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +140,21 @@ enum ClientCommand {
     Create(CreateClient),
     /// List API clients.
     List,
+    /// Set the webhook that receives all of a client's lifecycle events, and print its signing
+    /// secret (needs LABGATE_SIGNING_KEY).
+    Webhook {
+        #[arg(long)]
+        client: String,
+        /// The receiver's URL; omit with --remove.
+        #[arg(long, required_unless_present = "remove")]
+        url: Option<String>,
+        /// Move to a new signing secret (the old one stops verifying).
+        #[arg(long)]
+        rotate: bool,
+        /// Stop sending events to a webhook.
+        #[arg(long, conflicts_with = "url")]
+        remove: bool,
+    },
 }
 
 #[derive(Args)]
@@ -146,6 +173,9 @@ struct CreateClient {
     /// dropped; a user with no mapped role is a `learner`.
     #[arg(long = "role", value_parser = parse_role)]
     roles: Vec<(String, String)>,
+    /// Refuse launches without `resource_id` (for clients that rely on grading reports).
+    #[arg(long)]
+    require_resource_id: bool,
 }
 
 #[derive(Subcommand)]
@@ -157,6 +187,9 @@ enum TokenCommand {
         /// A note to tell tokens apart (for example where it is deployed).
         #[arg(long, default_value = "")]
         label: String,
+        /// What the token may do: launch, grading, admin. Repeatable; default launch.
+        #[arg(long = "scope", value_parser = parse_scope)]
+        scopes: Vec<api_client::Scope>,
     },
     /// List a client's tokens (ids, labels, state; never the tokens).
     List {
@@ -198,6 +231,61 @@ enum UserCommand {
         #[arg(long)]
         client: String,
     },
+    /// One user, by external id or email, with teams, licenses, launches and workshop sessions.
+    Show {
+        #[arg(long)]
+        client: String,
+        /// The platform's user id (external id).
+        #[arg(long, required_unless_present = "email")]
+        user: Option<String>,
+        #[arg(long, conflicts_with = "user")]
+        email: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// A client's workshop sessions (newest retained 36 h after they end), with end reasons.
+    List {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        environment: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        /// pending, running or ended.
+        #[arg(long)]
+        state: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LaunchCommand {
+    /// A user's launches with their latest progress.
+    List {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveryCommand {
+    /// A client's event deliveries, failed ones first.
+    List {
+        #[arg(long)]
+        client: String,
+    },
+    /// Send an event again to the targets that have not had it (needs LABGATE_SIGNING_KEY).
+    Resend {
+        #[arg(long)]
+        event: String,
+    },
+}
+
+fn parse_scope(raw: &str) -> Result<api_client::Scope, String> {
+    api_client::Scope::parse(raw).ok_or_else(|| format!("{raw:?} is not launch, grading or admin"))
 }
 
 fn parse_role(raw: &str) -> Result<(String, String), String> {
@@ -236,6 +324,20 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
     let err = |e: labgate::store::StoreError| e.to_string();
     match command {
         Command::Robot(command) => return robots(store, command).await,
+        Command::Session(command) => return admin_views::sessions(store, command).await,
+        Command::Launch(command) => return admin_views::launches(store, command).await,
+        Command::Delivery(command) => return admin_views::deliveries(store, command).await,
+        Command::User(UserCommand::Show {
+            client,
+            user,
+            email,
+        }) => return admin_views::user(store, &client, user, email).await,
+        Command::Client(ClientCommand::Webhook {
+            client,
+            url,
+            rotate,
+            remove,
+        }) => return admin_views::webhook(store, &client, url, rotate, remove).await,
         Command::Environment(command) => return environments(store, command).await,
         Command::Table(TableCommand::Create) => {
             let created = schema::create_table(store).await.map_err(err)?;
@@ -257,6 +359,7 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
                 app_url,
                 allowed_origins,
                 role_mapping: args.roles.into_iter().collect::<BTreeMap<_, _>>(),
+                require_resource_id: args.require_resource_id,
             };
             let client = api_client::create_client(store, new).await.map_err(err)?;
             eprintln!("created client {:?}", client.name);
@@ -280,8 +383,17 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
                 );
             }
         }
-        Command::Token(TokenCommand::Issue { client, label }) => {
-            let (info, secret) = api_client::issue_token(store, &client, &label)
+        Command::Token(TokenCommand::Issue {
+            client,
+            label,
+            scopes,
+        }) => {
+            let scopes = if scopes.is_empty() {
+                vec![api_client::Scope::Launch]
+            } else {
+                scopes
+            };
+            let (info, secret) = api_client::issue_token(store, &client, &label, &scopes)
                 .await
                 .map_err(err)?
                 .ok_or_else(|| format!("no client {client:?}"))?;
@@ -298,9 +410,10 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
                     None => "live".to_string(),
                 };
                 println!(
-                    "{}\t{}\tcreated={}\t{state}",
+                    "{}\t{}\tscopes={}\tcreated={}\t{state}",
                     t.token_id,
                     t.label,
+                    t.scopes.join(","),
                     clock::rfc3339(t.created_at)
                 );
             }

@@ -4,6 +4,7 @@
 //! (`delivery`, `signing`).
 
 pub mod delivery;
+pub mod dispatch;
 pub mod signing;
 
 use crate::clock;
@@ -103,7 +104,7 @@ impl Event {
             ),
             (
                 GSI1_SK.to_string(),
-                attr::s(format!("EVENT#{:012}#{}", self.occurred_at, self.id)),
+                attr::s(format!("EVENT#{:015}#{}", clock::now_millis(), self.id)),
             ),
         ]);
         if let Some(url) = &self.analytics_url {

@@ -13,6 +13,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("Method not allowed.")]
     MethodNotAllowed,
@@ -22,6 +24,19 @@ pub enum ApiError {
     /// The database is unreachable; the caller may retry.
     #[error("{what}")]
     Unavailable { what: &'static str, detail: String },
+}
+
+impl From<crate::api_client::AuthError> for ApiError {
+    fn from(e: crate::api_client::AuthError) -> Self {
+        use crate::api_client::AuthError;
+        match e {
+            AuthError::Missing => {
+                ApiError::Unauthorized("Authentication credentials were not provided.")
+            }
+            AuthError::Invalid => ApiError::Unauthorized("Invalid token."),
+            forbidden @ AuthError::Forbidden(_) => ApiError::Forbidden(forbidden.to_string()),
+        }
+    }
 }
 
 impl ApiError {
@@ -58,6 +73,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

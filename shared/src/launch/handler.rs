@@ -2,7 +2,7 @@
 
 use super::LaunchOutcome;
 use super::payload::LaunchPayload;
-use crate::api_client::{self, AuthError};
+use crate::api_client::{self, Scope};
 use crate::http::{self, ApiError};
 use crate::state::AppState;
 use lambda_http::http::header::{AUTHORIZATION, HOST};
@@ -22,16 +22,17 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed);
     }
-    let client = api_client::authenticate(&state.store, http::header(&req, AUTHORIZATION.as_str()))
-        .await
-        .map_err(ApiError::store("Could not check the API token."))?
-        .map_err(|e| match e {
-            AuthError::Missing => {
-                ApiError::Unauthorized("Authentication credentials were not provided.")
-            }
-            AuthError::Invalid => ApiError::Unauthorized("Invalid token."),
-        })?;
+    let client = api_client::authenticate(
+        &state.store,
+        http::header(&req, AUTHORIZATION.as_str()),
+        Scope::Launch,
+    )
+    .await
+    .map_err(ApiError::store("Could not check the API token."))??;
     let payload = LaunchPayload::parse(http::body_bytes(&req))?;
+    if client.require_resource_id && payload.resource_id.is_none() {
+        return Err(ApiError::bad_request(super::payload::MISSING_RESOURCE_ID));
+    }
     let domain = state
         .config
         .domain_for_host(http::header(&req, HOST.as_str()));

@@ -2,6 +2,7 @@
 
 pub mod handler;
 pub mod payload;
+pub mod progress;
 
 use crate::api_client::ApiClient;
 use crate::clock;
@@ -176,6 +177,8 @@ pub struct Launch {
     pub licenses: Vec<String>,
     pub teams: Vec<String>,
     pub created_at: String,
+    /// The latest progress report, if a grading service sent one.
+    pub progress: Option<serde_json::Value>,
 }
 
 impl Launch {
@@ -191,6 +194,23 @@ impl Launch {
             licenses: attr::strings(record, "licenses")?,
             teams: attr::strings(record, "teams")?,
             created_at: clock::rfc3339(attr::get_n(record, "created_at")?),
+            progress: attr::opt_s(record, "latest_progress")?
+                .and_then(|p| serde_json::from_str(&p).ok()),
         })
     }
+}
+
+/// A user's launches, oldest first.
+pub async fn list_for_user(
+    store: &crate::store::Store,
+    client_id: &str,
+    external_id: &str,
+) -> Result<Vec<Launch>, StoreError> {
+    let items = crate::store::query_index(
+        store,
+        &keys::user_partition(client_id, external_id),
+        keys::LAUNCH_LISTING_PREFIX,
+    )
+    .await?;
+    items.iter().map(Launch::from_item).collect()
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_CONTEXT_BYTES: usize = 16 * 1024;
 pub const MISSING_REQUIRED: &str = "Must provide `user_id` and `content_id` in payload.";
+pub const MISSING_RESOURCE_ID: &str = "Must provide `resource_id` in payload.";
 /// Teams per launch: each adds two items to the launch transaction (100 items at most).
 pub const MAX_TEAMS: usize = 20;
 pub const MAX_LIST_ITEMS: usize = 50;

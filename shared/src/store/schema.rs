@@ -5,7 +5,8 @@ use super::keys::{EXPIRES_AT, GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK
 use super::{Store, StoreError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub struct TableDefinition {
     pub global_indexes: &'static [IndexDefinition],
     pub ttl_attribute: &'static str,
     pub billing_mode: &'static str,
+    /// The stream that feeds the event dispatcher (outbox items).
+    pub stream_view_type: &'static str,
 }
 
 pub const TABLE: TableDefinition = TableDefinition {
@@ -46,6 +49,7 @@ pub const TABLE: TableDefinition = TableDefinition {
     ],
     ttl_attribute: EXPIRES_AT,
     billing_mode: "PAY_PER_REQUEST",
+    stream_view_type: "NEW_IMAGE",
 };
 
 impl TableDefinition {
@@ -75,6 +79,13 @@ pub async fn create_table(store: &Store) -> Result<bool, StoreError> {
         .create_table()
         .table_name(store.table())
         .billing_mode(BillingMode::from(def.billing_mode))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(def.stream_view_type))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?,
+        )
         .key_schema(key(def.partition_key, KeyType::Hash)?)
         .key_schema(key(def.sort_key, KeyType::Range)?);
     for name in def.key_attributes() {

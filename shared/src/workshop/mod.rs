@@ -3,4 +3,5 @@
 
 pub mod environment;
 pub mod handlers;
+pub mod reaper;
 pub mod session;

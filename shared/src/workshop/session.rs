@@ -928,3 +928,18 @@ pub async fn expire(
         Err(e) => Err(e),
     }
 }
+
+/// A tenant's session records (live and retained), optionally of one environment.
+pub async fn list(
+    store: &Store,
+    client_id: &str,
+    environment: Option<&str>,
+) -> Result<Vec<WorkshopSession>, StoreError> {
+    let prefix = match environment {
+        Some(env) => format!("SESSION#{env}#"),
+        None => "SESSION#".to_string(),
+    };
+    let items =
+        crate::store::query_index(store, &keys::client_partition(client_id), &prefix).await?;
+    items.iter().map(WorkshopSession::from_item).collect()
+}

@@ -1,0 +1,12 @@
+//! Lambda function `reaper`: run every minute by an EventBridge schedule; ends overdue
+//! workshop sessions (see `labgate::workshop::reaper`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let state = labgate::AppState::from_env().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        labgate::workshop::reaper::handle(&state, event)
+    }))
+    .await
+}

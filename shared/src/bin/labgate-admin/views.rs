@@ -1,0 +1,205 @@
+//! labgate-admin's views of what happened: users, sessions, launches, event deliveries.
+
+use super::{DeliveryCommand, LaunchCommand, SessionCommand};
+use labgate::events::delivery::{self, Deliverer, Policy};
+use labgate::events::signing;
+use labgate::store::{Store, StoreError};
+use labgate::workshop::environment::educates_time;
+use labgate::workshop::session;
+use labgate::{clock, config, launch, user};
+
+fn err(e: StoreError) -> String {
+    e.to_string()
+}
+
+fn signing_key() -> Result<Vec<u8>, String> {
+    let raw = std::env::var("LABGATE_SIGNING_KEY")
+        .map_err(|_| "LABGATE_SIGNING_KEY is not set (base64 of 32 random bytes)".to_string())?;
+    config::signing_key(&raw).map_err(|e| e.to_string())
+}
+
+pub async fn webhook(
+    store: &Store,
+    client: &str,
+    url: Option<String>,
+    rotate: bool,
+    remove: bool,
+) -> Result<(), String> {
+    if remove {
+        delivery::set_webhook(store, client, None, false)
+            .await
+            .map_err(err)?;
+        eprintln!("webhook removed");
+        return Ok(());
+    }
+    let key = signing_key()?;
+    let url = url.ok_or("--url is required")?;
+    config::base_url("--url", &url).map_err(|e| e.to_string())?;
+    let version = delivery::set_webhook(store, client, Some(&url), rotate)
+        .await
+        .map_err(err)?;
+    eprintln!("webhook set; events are signed (Standard Webhooks) with this secret:");
+    println!(
+        "{}",
+        signing::display_secret(&signing::client_secret(&key, client, version))
+    );
+    Ok(())
+}
+
+pub async fn user(
+    store: &Store,
+    client: &str,
+    external_id: Option<String>,
+    email: Option<String>,
+) -> Result<(), String> {
+    let users = user::list_users(store, client).await.map_err(err)?;
+    let found: Vec<_> = users
+        .into_iter()
+        .filter(|u| match (&external_id, &email) {
+            (Some(id), _) => &u.external_id == id,
+            (None, Some(email)) => u.email.as_deref() == Some(email.as_str()),
+            (None, None) => false,
+        })
+        .collect();
+    if found.is_empty() {
+        return Err("no such user".into());
+    }
+    for u in found {
+        println!("user {} (labgate id {})", u.external_id, u.id);
+        println!("  email: {}", u.email.as_deref().unwrap_or("-"));
+        let names = [u.given_name.as_deref(), u.family_name.as_deref()];
+        println!(
+            "  name: {}",
+            names
+                .iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        println!(
+            "  roles: {} (LMS: {})",
+            u.roles.join(", "),
+            u.lms_roles.join(", ")
+        );
+        println!("  licenses: {}", u.licenses.join(", "));
+        println!("  teams: {}", u.teams.join(", "));
+        for l in launch::list_for_user(store, client, &u.external_id)
+            .await
+            .map_err(err)?
+        {
+            println!(
+                "  launch {}  {}  content={}  resource={}  progress={}",
+                l.id,
+                l.created_at,
+                l.content_id,
+                l.resource_id.as_deref().unwrap_or("-"),
+                l.progress.map_or("-".to_string(), |p| p.to_string())
+            );
+        }
+        for s in session::list(store, client, None).await.map_err(err)? {
+            if s.user == u.external_id {
+                println!(
+                    "  session {}  {}  {}",
+                    s.name,
+                    s.state,
+                    s.end_reason.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn sessions(store: &Store, command: SessionCommand) -> Result<(), String> {
+    let SessionCommand::List {
+        client,
+        environment,
+        user,
+        state,
+    } = command;
+    let now = clock::now();
+    for s in session::list(store, &client, environment.as_deref())
+        .await
+        .map_err(err)?
+    {
+        // A session past its time is shown as it is, whether or not the reaper has been by.
+        let shown = if s.state != session::ENDED && !s.is_live(now) {
+            "ended"
+        } else {
+            s.state.as_str()
+        };
+        if user.as_ref().is_some_and(|u| u != &s.user)
+            || state.as_ref().is_some_and(|st| st != shown)
+        {
+            continue;
+        }
+        println!(
+            "{}\t{}\tuser={}\tstate={}\tstarted={}\tuntil={}\treason={}",
+            s.name,
+            s.environment,
+            s.user,
+            shown,
+            s.started.map(educates_time).unwrap_or_default(),
+            educates_time(s.until),
+            s.end_reason.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+pub async fn launches(store: &Store, command: LaunchCommand) -> Result<(), String> {
+    let LaunchCommand::List { client, user } = command;
+    for l in launch::list_for_user(store, &client, &user)
+        .await
+        .map_err(err)?
+    {
+        println!(
+            "{}\t{}\tcontent={}\tresource={}\tprogress={}",
+            l.id,
+            l.created_at,
+            l.content_id,
+            l.resource_id.as_deref().unwrap_or("-"),
+            l.progress.map_or("-".to_string(), |p| p.to_string())
+        );
+    }
+    Ok(())
+}
+
+pub async fn deliveries(store: &Store, command: DeliveryCommand) -> Result<(), String> {
+    match command {
+        DeliveryCommand::List { client } => {
+            for d in delivery::list(store, &client).await.map_err(err)? {
+                println!(
+                    "{}\t{}\t{}\tattempts={}\t{}\t{}\t{}",
+                    d.status,
+                    d.event_id,
+                    d.target,
+                    d.attempts,
+                    clock::rfc3339(d.updated_at),
+                    d.last_error.as_deref().unwrap_or(""),
+                    d.url
+                );
+            }
+        }
+        DeliveryCommand::Resend { event } => {
+            let stored = delivery::event(store, &event)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| format!("no event {event:?} (events are kept 7 days)"))?;
+            let deliverer =
+                Deliverer::new(signing_key()?, Policy::default()).map_err(|e| e.to_string())?;
+            let outcomes = deliverer.deliver(store, &stored).await.map_err(err)?;
+            if outcomes.is_empty() {
+                eprintln!("nothing to send: every target has the event");
+            }
+            for d in outcomes {
+                println!(
+                    "{}\t{}\tattempts={}\t{}",
+                    d.status, d.target, d.attempts, d.url
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,617 @@
+//! Issue 4: lifecycle events (outbox, signed delivery with retries), the reaper, grading reports.
+
+use labgate::api_client::Scope;
+use labgate::events::delivery::{self, DELIVERED, FAILED};
+use labgate::events::{dispatch, signing};
+use labgate::workshop::handlers::manage;
+use labgate::workshop::{reaper, session};
+use labgate_tests::receiver::Receiver;
+use labgate_tests::*;
+use lambda_http::Body;
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn progress(env: &TestEnv, token: &str, body: Value) -> TestResponse {
+    let req = request("POST", API_HOST, "/api/v1/progress")
+        .header("authorization", format!("Token {token}"))
+        .body(Body::Text(body.to_string()))
+        .unwrap();
+    TestResponse::from(
+        labgate::launch::progress::handle(&env.state, req)
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn every_state_change_writes_its_event_in_the_same_transaction() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env
+        .environment(2, |e| {
+            e.duration_secs = 200;
+            e.deadline_secs = 400;
+        })
+        .await;
+
+    let launched = env
+        .launch(&json!({"user_id": "u1", "content_id": CONTENT_ID, "resource_id": "r1"}))
+        .await;
+    let launch_id = launched.header("labgate-launch-id").unwrap().to_string();
+    env.follow(launched.json()["url"].as_str().unwrap(), None)
+        .await;
+    let grading = env.token_with(&[Scope::Grading]).await;
+    assert_eq!(
+        progress(
+            &env,
+            &grading,
+            json!({"launch_id": launch_id, "progress": 0.5})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    let s = env
+        .request_session(
+            &robot.access_token,
+            &lab,
+            &query(&[
+                ("user", "u1"),
+                ("analytics_url", "https://analytics.example/e"),
+            ]),
+        )
+        .await
+        .json();
+    let name = s["name"].as_str().unwrap().to_string();
+    env.activate(s["url"].as_str().unwrap(), None).await;
+    env.portal(
+        manage::extend,
+        "GET",
+        &format!("/workshops/session/{name}/extend/"),
+        &robot.access_token,
+    )
+    .await;
+    env.portal(
+        manage::terminate,
+        "GET",
+        &format!("/workshops/session/{name}/terminate/"),
+        &robot.access_token,
+    )
+    .await;
+
+    assert_eq!(
+        env.event_types().await,
+        vec![
+            "launch.created",
+            "launch.redeemed",
+            "launch.progress",
+            "session.allocated",
+            "session.activated",
+            "session.extended",
+            "session.ended"
+        ]
+    );
+    let events = env.events().await;
+    let ended: Value = serde_json::from_str(&events[6].body).unwrap();
+    assert_eq!(ended["type"], "session.ended");
+    assert_eq!(ended["data"]["reason"], "terminated");
+    assert_eq!(ended["data"]["session"], name.as_str());
+    assert_eq!(
+        events[6].analytics_url.as_deref(),
+        Some("https://analytics.example/e")
+    );
+    assert!(
+        events[0].analytics_url.is_none(),
+        "launch events go to the webhook only"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_transaction_writes_no_event() {
+    let env = TestEnv::new().await;
+    let unknown = json!({"user_id": "u1", "content_id": "00000000-0000-4000-8000-000000000000"});
+    assert_eq!(env.launch(&unknown).await.status, StatusCode::NOT_FOUND);
+    let url = env.launch(&payload("u1")).await.json()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.follow(&url, None).await;
+    assert_eq!(env.follow(&url, None).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        env.event_types().await,
+        vec!["launch.created", "launch.redeemed"]
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_is_signed_and_the_receiver_verifies_it() {
+    let env = TestEnv::new().await;
+    let receiver = Receiver::start(&[]).await;
+    let version = delivery::set_webhook(env.store(), &env.client.id, Some(&receiver.url), false)
+        .await
+        .unwrap();
+    env.launch(&payload("u1")).await;
+
+    let deliveries = dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].status, DELIVERED);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    let id = r.header("webhook-id").unwrap();
+    let timestamp: i64 = r.header("webhook-timestamp").unwrap().parse().unwrap();
+    assert!(id.starts_with("evt_"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(signing::verify(
+        &env.webhook_secret(version),
+        id,
+        timestamp,
+        &r.body,
+        r.header("webhook-signature").unwrap()
+    ));
+    assert!(!signing::verify(
+        &env.webhook_secret(version + 1),
+        id,
+        timestamp,
+        &r.body,
+        r.header("webhook-signature").unwrap()
+    ));
+    let body = r.json();
+    assert_eq!(
+        (body["id"].as_str(), body["type"].as_str()),
+        (Some(id), Some("launch.created"))
+    );
+    assert_eq!(body["data"]["user_id"], "u1");
+}
+
+#[tokio::test]
+async fn a_receiver_that_fails_twice_gets_the_event_three_times_and_then_no_more() {
+    let env = TestEnv::new().await;
+    let receiver = Receiver::start(&[500, 503]).await;
+    delivery::set_webhook(env.store(), &env.client.id, Some(&receiver.url), false)
+        .await
+        .unwrap();
+    env.launch(&payload("u1")).await;
+    let batch = env.stream_batch().await;
+
+    let deliveries = dispatch::dispatch(env.store(), &env.deliverer(), &batch)
+        .await
+        .unwrap();
+    assert_eq!(
+        (deliveries[0].status.as_str(), deliveries[0].attempts),
+        (DELIVERED, 3)
+    );
+    let got = receiver.received();
+    assert_eq!(got.len(), 3);
+    let ids: Vec<_> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id == &ids[0]),
+        "the same event id each time"
+    );
+
+    // The stream hands the batch over again (a retry): delivered events are not sent twice.
+    let again = dispatch::dispatch(env.store(), &env.deliverer(), &batch)
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    assert_eq!(receiver.received().len(), 3);
+}
+
+#[tokio::test]
+async fn what_still_fails_is_listed_first_and_can_be_sent_again() {
+    let env = TestEnv::new().await;
+    let healthy = Receiver::start(&[]).await;
+    delivery::set_webhook(env.store(), &env.client.id, Some(&healthy.url), false)
+        .await
+        .unwrap();
+    env.launch(&payload("u1")).await;
+    dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
+        .await
+        .unwrap();
+
+    let broken = Receiver::start(&[500, 500, 500]).await;
+    delivery::set_webhook(env.store(), &env.client.id, Some(&broken.url), false)
+        .await
+        .unwrap();
+    env.launch(&payload("u2")).await;
+    let batch = env.stream_batch().await;
+    let deliveries = dispatch::dispatch(env.store(), &env.deliverer(), &batch)
+        .await
+        .unwrap();
+    let failed: Vec<_> = deliveries.iter().filter(|d| d.status == FAILED).collect();
+    assert_eq!(
+        deliveries.len(),
+        1,
+        "the first event was delivered before and is not sent again"
+    );
+    assert_eq!(failed.len(), 1, "three 500s exhaust the attempts");
+    assert_eq!(broken.received().len(), 3);
+    assert_eq!(failed[0].last_error.as_deref(), Some("HTTP 500"));
+
+    let listed = delivery::list(env.store(), &env.client.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|d| d.status.as_str()).collect::<Vec<_>>(),
+        vec![FAILED, DELIVERED]
+    );
+
+    let event = delivery::event(env.store(), &failed[0].event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let resent = env.deliverer().deliver(env.store(), &event).await.unwrap();
+    assert_eq!(
+        (resent[0].status.as_str(), resent[0].attempts),
+        (DELIVERED, 4)
+    );
+    let listed = delivery::list(env.store(), &env.client.id).await.unwrap();
+    assert!(listed.iter().all(|d| d.status == DELIVERED));
+}
+
+#[tokio::test]
+async fn a_sessions_events_also_reach_its_analytics_url() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let analytics = Receiver::start(&[]).await;
+    let lab = env.environment(2, |_| {}).await;
+    let s = env
+        .request_session(
+            &robot.access_token,
+            &lab,
+            &query(&[("user", "u1"), ("analytics_url", &analytics.url)]),
+        )
+        .await
+        .json();
+    env.activate(s["url"].as_str().unwrap(), None).await;
+    env.launch(&payload("u1")).await;
+
+    dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
+        .await
+        .unwrap();
+    let mut types: Vec<String> = analytics
+        .received()
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap().to_string())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        vec!["session.activated", "session.allocated"],
+        "no webhook set, no launch events there"
+    );
+}
+
+#[tokio::test]
+async fn a_progress_report_reaches_the_receiver_with_the_lms_identifiers() {
+    let env = TestEnv::new().await;
+    let receiver = Receiver::start(&[]).await;
+    delivery::set_webhook(env.store(), &env.client.id, Some(&receiver.url), false)
+        .await
+        .unwrap();
+    let launched = env
+        .launch(&json!({"user_id": "LMS-Us3r1D", "content_id": CONTENT_ID, "resource_id": "abc123", "context": {"course": "Databases 101"}}))
+        .await;
+    let launch_id = launched.header("labgate-launch-id").unwrap().to_string();
+    let grading = env.token_with(&[Scope::Grading]).await;
+    env.round_trips.reset();
+    let res = progress(&env, &grading, json!({"launch_id": launch_id, "progress": 1, "score": 9, "max_score": 10, "completed": true, "details": {"tasks": 3}})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(env.round_trips.count(), 3, "token, launch, one transaction");
+    let mut body = res.json();
+    assert!(body["updated_at"].take().as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        body,
+        json!({"launch_id": launch_id, "progress": 1.0, "score": 9.0, "max_score": 10.0, "completed": true, "updated_at": null})
+    );
+
+    dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
+        .await
+        .unwrap();
+    let report = receiver
+        .received()
+        .into_iter()
+        .map(|r| r.json())
+        .find(|b| b["type"] == "launch.progress")
+        .unwrap();
+    assert_eq!(
+        report["data"],
+        json!({"launch_id": launch_id, "user_id": "LMS-Us3r1D", "content_id": CONTENT_ID,
+               "resource_id": "abc123", "context": {"course": "Databases 101"}, "progress": 1.0,
+               "score": 9.0, "max_score": 10.0, "completed": true, "details": {"tasks": 3}})
+    );
+}
+
+#[tokio::test]
+async fn progress_needs_the_grading_scope_valid_values_and_the_clients_own_launch() {
+    let env = TestEnv::new().await;
+    let launch_id = env
+        .launch(&payload("u1"))
+        .await
+        .header("labgate-launch-id")
+        .unwrap()
+        .to_string();
+    let res = progress(
+        &env,
+        &env.token,
+        json!({"launch_id": launch_id, "progress": 0.5}),
+    )
+    .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        json!({"error": "This token does not have the `grading` scope."}),
+    );
+
+    let grading = env.token_with(&[Scope::Grading]).await;
+    for (body, message) in [
+        (
+            json!({"progress": 0.5}),
+            "`launch_id` must be the UUID of a launch.",
+        ),
+        (
+            json!({"launch_id": launch_id, "progress": 1.5}),
+            "`progress` must be a number from 0 to 1.",
+        ),
+        (
+            json!({"launch_id": launch_id, "progress": "half"}),
+            "Invalid `progress`: invalid type: string \"half\", expected f64.",
+        ),
+        (
+            json!({"launch_id": launch_id, "progress": 0.5, "score": -1}),
+            "`score` must be a number of at least 0.",
+        ),
+        (
+            json!({"launch_id": launch_id, "progress": 0.5, "score": 11, "max_score": 10}),
+            "`score` must not exceed `max_score`.",
+        ),
+        (
+            json!({"launch_id": launch_id, "progress": 0.5, "details": [1]}),
+            "`details` must be a JSON object.",
+        ),
+    ] {
+        progress(&env, &grading, body.clone())
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, json!({"error": message}));
+    }
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    progress(
+        &env,
+        &grading,
+        json!({"launch_id": unknown, "progress": 0.5}),
+    )
+    .await
+    .assert_error(
+        StatusCode::NOT_FOUND,
+        json!({"error": format!("Launch {unknown} not found.")}),
+    );
+
+    let other = seed_client(env.store(), "Other").await;
+    let (_, foreign) =
+        labgate::api_client::issue_token(env.store(), &other.id, "g", &[Scope::Grading])
+            .await
+            .unwrap()
+            .unwrap();
+    let res = progress(
+        &env,
+        foreign.expose(),
+        json!({"launch_id": launch_id, "progress": 0.5}),
+    )
+    .await;
+    assert_eq!(
+        res.status,
+        StatusCode::NOT_FOUND,
+        "another client's launch is not revealed"
+    );
+}
+
+#[tokio::test]
+async fn the_latest_progress_shows_on_the_session_of_the_launch() {
+    let env = TestEnv::new().await;
+    let launched = env.launch(&payload("u1")).await;
+    let launch_id = launched.header("labgate-launch-id").unwrap().to_string();
+    let cookie = env
+        .follow(launched.json()["url"].as_str().unwrap(), None)
+        .await
+        .session_cookie()
+        .unwrap();
+    let grading = env.token_with(&[Scope::Grading]).await;
+    progress(
+        &env,
+        &grading,
+        json!({"launch_id": launch_id, "progress": 0.25}),
+    )
+    .await;
+    progress(
+        &env,
+        &grading,
+        json!({"launch_id": launch_id, "progress": 0.75, "completed": false}),
+    )
+    .await;
+    let who = env.whoami(&cookie).await.json();
+    assert_eq!(who["launch"]["progress"]["progress"], 0.75);
+}
+
+#[tokio::test]
+async fn a_client_that_requires_resource_id_refuses_launches_without_one() {
+    let env = TestEnv::new().await;
+    let strict = labgate::api_client::create_client(
+        env.store(),
+        labgate::api_client::NewClient {
+            name: "Strict".into(),
+            app_url: None,
+            allowed_origins: vec![],
+            role_mapping: Default::default(),
+            require_resource_id: true,
+        },
+    )
+    .await
+    .unwrap();
+    labgate::content::create_content(env.store(), &strict.id, Some(CONTENT_ID), "x")
+        .await
+        .unwrap();
+    let (_, token) =
+        labgate::api_client::issue_token(env.store(), &strict.id, "t", &[Scope::Launch])
+            .await
+            .unwrap()
+            .unwrap();
+    env.launch_with(token.expose(), API_HOST, payload("u1").to_string())
+        .await
+        .assert_error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Must provide `resource_id` in payload."}),
+        );
+    let with = json!({"user_id": "u1", "content_id": CONTENT_ID, "resource_id": "r1"});
+    assert_eq!(
+        env.launch_with(token.expose(), API_HOST, with.to_string())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_reaper_ends_exactly_the_overdue_sessions_once_with_their_reasons() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let quick = env.environment(3, |e| e.duration_secs = 1).await;
+    let steady = env.environment(3, |_| {}).await;
+    // Pending past its deadline, running past its expiry, and two that are not due.
+    let pending = env
+        .request_session(
+            &robot.access_token,
+            &quick,
+            &query(&[("user", "p"), ("timeout", "1")]),
+        )
+        .await
+        .json();
+    let running = env
+        .request_session(&robot.access_token, &quick, &query(&[("user", "r")]))
+        .await
+        .json();
+    env.activate(running["url"].as_str().unwrap(), None).await;
+    let waiting = env
+        .request_session(&robot.access_token, &steady, &query(&[("user", "w")]))
+        .await
+        .json();
+    let active = env
+        .request_session(&robot.access_token, &steady, &query(&[("user", "a")]))
+        .await
+        .json();
+    env.activate(active["url"].as_str().unwrap(), None).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let now = labgate::clock::now();
+    let (first, second) = tokio::join!(
+        reaper::reap(env.store(), now, reaper::BATCH),
+        reaper::reap(env.store(), now, reaper::BATCH)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.ended + second.ended, 2, "{first:?} {second:?}");
+    assert_eq!(
+        reaper::reap(env.store(), now, reaper::BATCH).await.unwrap(),
+        reaper::Report::default()
+    );
+
+    let reason = |name: &Value| {
+        let env = &env;
+        let name = name.as_str().unwrap().to_string();
+        async move { session::get(env.store(), &name).await.unwrap().unwrap() }
+    };
+    let p = reason(&pending["name"]).await;
+    let r = reason(&running["name"]).await;
+    assert_eq!(
+        (p.state.as_str(), p.end_reason.as_deref()),
+        ("ended", Some("activation-timeout"))
+    );
+    assert_eq!(
+        (r.state.as_str(), r.end_reason.as_deref()),
+        ("ended", Some("expired"))
+    );
+    for untouched in [&waiting["name"], &active["name"]] {
+        assert!(reason(untouched).await.is_live(labgate::clock::now()));
+    }
+    let ended: Vec<String> = env
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "session.ended")
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.body).unwrap()["data"]["reason"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ended.len(), 2, "each session ended once: {ended:?}");
+    // The freed capacity is there at once.
+    let status = env
+        .portal(
+            labgate::workshop::handlers::catalog::status,
+            "GET",
+            &format!("/workshops/environment/{quick}/status/"),
+            &robot.access_token,
+        )
+        .await
+        .json();
+    assert_eq!(status["available"], 3);
+}
+
+#[tokio::test]
+async fn the_reaper_leaves_a_slot_that_a_newer_session_holds() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(1, |_| {}).await;
+    let old = env
+        .request_session(
+            &robot.access_token,
+            &lab,
+            &query(&[("user", "old"), ("timeout", "1")]),
+        )
+        .await
+        .json();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let new = env
+        .request_session(&robot.access_token, &lab, &query(&[("user", "new")]))
+        .await
+        .json();
+    let report = reaper::reap(env.store(), labgate::clock::now(), reaper::BATCH)
+        .await
+        .unwrap();
+    assert_eq!(report.ended, 1);
+    let old = session::get(env.store(), old["name"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.end_reason.as_deref(), Some("activation-timeout"));
+    let res = env.activate(new["url"].as_str().unwrap(), None).await;
+    assert_eq!(
+        res.status,
+        StatusCode::FOUND,
+        "the newer session kept its slot"
+    );
+}
+
+#[tokio::test]
+async fn a_reap_run_is_bounded() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(5, |_| {}).await;
+    for i in 0..5 {
+        env.request_session(
+            &robot.access_token,
+            &lab,
+            &query(&[("user", &format!("u{i}")), ("timeout", "1")]),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let now = labgate::clock::now();
+    assert_eq!(reaper::reap(env.store(), now, 2).await.unwrap().ended, 2);
+    assert_eq!(reaper::reap(env.store(), now, 2).await.unwrap().ended, 2);
+    assert_eq!(reaper::reap(env.store(), now, 2).await.unwrap().ended, 1);
+}
