@@ -488,52 +488,42 @@ impl TestEnv {
             .collect()
     }
 
-    /// A stream batch, in the shape DynamoDB Streams gives a Lambda function, that inserts
-    /// the tenant's events so far (read back from the table, as the stream would carry them).
+    /// Everything the table's stream holds so far, read from DynamoDB Local's Streams API and
+    /// handed over as the Lambda service hands a batch to a function (the `GetRecords` records,
+    /// plus `eventSourceARN`).
     pub async fn stream_batch(&self) -> aws_lambda_events::event::dynamodb::Event {
-        let out = self
+        let arn = self
             .store()
             .client()
-            .scan()
+            .describe_table()
             .table_name(self.store().table())
             .send()
             .await
-            .unwrap();
-        let records: Vec<serde_json::Value> = out
-            .items()
-            .iter()
-            .map(|item| {
-                let image: serde_json::Map<String, serde_json::Value> = item
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        let v = match v {
-                            aws_sdk_dynamodb::types::AttributeValue::S(s) => serde_json::json!({"S": s}),
-                            aws_sdk_dynamodb::types::AttributeValue::N(n) => serde_json::json!({"N": n}),
-                            aws_sdk_dynamodb::types::AttributeValue::Bool(b) => serde_json::json!({"BOOL": b}),
-                            _ => return None,
-                        };
-                        Some((k.clone(), v))
-                    })
-                    .collect();
-                serde_json::json!({
-                    "eventID": uuid::Uuid::new_v4().to_string(),
-                    "eventName": "INSERT",
-                    "eventVersion": "1.1",
-                    "eventSource": "aws:dynamodb",
-                    "awsRegion": "us-east-1",
-                    "dynamodb": {
-                        "ApproximateCreationDateTime": 1700000000.0,
-                        "Keys": {"pk": image["pk"], "sk": image["sk"]},
-                        "NewImage": image,
-                        "SequenceNumber": "1",
-                        "SizeBytes": 100,
-                        "StreamViewType": "NEW_IMAGE"
-                    },
-                    "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
-                })
-            })
-            .collect();
-        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+            .unwrap()
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .expect("the table has a stream");
+        let shards = streams_call("DescribeStream", serde_json::json!({"StreamArn": arn})).await;
+        let mut records = Vec::new();
+        for shard in shards["StreamDescription"]["Shards"].as_array().unwrap() {
+            let iterator = streams_call(
+                "GetShardIterator",
+                serde_json::json!({"StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+            )
+            .await["ShardIterator"]
+                .clone();
+            let got = streams_call(
+                "GetRecords",
+                serde_json::json!({"ShardIterator": iterator, "Limit": 1000}),
+            )
+            .await;
+            for mut record in got["Records"].as_array().unwrap().clone() {
+                record["eventSourceARN"] = arn.clone().into();
+                records.push(record);
+            }
+        }
+        serde_json::from_value(serde_json::json!({ "Records": records }))
+            .expect("stream records parse as a Lambda DynamoDB event")
     }
 
     /// A deliverer as the dispatcher builds it, with short pauses between attempts.
@@ -558,4 +548,24 @@ impl TestEnv {
             version,
         ))
     }
+}
+
+/// One call of the DynamoDB Streams API on DynamoDB Local (which does not check signatures).
+async fn streams_call(target: &str, body: serde_json::Value) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(endpoint())
+        .header("x-amz-target", format!("DynamoDBStreams_20120810.{target}"))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("DynamoDB Local answers the Streams API");
+    let status = response.status();
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{target}: {json}");
+    json
 }
