@@ -7,15 +7,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, Clone, Default)]
-pub struct RoundTrips(Arc<AtomicUsize>);
+pub struct RoundTrips {
+    all: Arc<AtomicUsize>,
+    transactions: Arc<AtomicUsize>,
+}
 
 impl RoundTrips {
     pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.all.load(Ordering::SeqCst)
+    }
+
+    /// How many of them were `TransactWriteItems`.
+    pub fn transactions(&self) -> usize {
+        self.transactions.load(Ordering::SeqCst)
     }
 
     pub fn reset(&self) {
-        self.0.store(0, Ordering::SeqCst);
+        self.all.store(0, Ordering::SeqCst);
+        self.transactions.store(0, Ordering::SeqCst);
     }
 }
 
@@ -26,11 +35,19 @@ impl Intercept for RoundTrips {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.all.fetch_add(1, Ordering::SeqCst);
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        if target.ends_with(".TransactWriteItems") {
+            self.transactions.fetch_add(1, Ordering::SeqCst);
+        }
         Ok(())
     }
 }

@@ -1,0 +1,55 @@
+//! labgate-bench: what every request costs, beside the floor DynamoDB itself sets, measured in
+//! the same run against DynamoDB Local. Prints Markdown tables (docs/performance.md keeps them).
+//! Run it with `scripts/bench`, which starts DynamoDB Local and builds the release binaries.
+
+mod cold_start;
+mod latency;
+mod throughput;
+
+use clap::Parser;
+use labgate_tests::TestEnv;
+
+#[derive(Parser)]
+#[command(about = "Measures labgate's request costs against DynamoDB Local")]
+struct Args {
+    /// Timed requests per latency case.
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
+    /// Concurrent clients in the throughput runs.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds per throughput run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Directory of the release binaries for the cold-start, memory and size figures; those
+    /// figures are skipped without it.
+    #[arg(long)]
+    binaries: Option<std::path::PathBuf>,
+    /// Directory of `cargo lambda build --release --arm64` output (`<fn>/bootstrap`), for sizes.
+    #[arg(long)]
+    arm64: Option<std::path::PathBuf>,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args = Args::parse();
+    println!("# labgate-bench\n");
+    println!(
+        "{} samples per case, {} concurrent clients for {} s per run, against DynamoDB Local at {}.\n",
+        args.samples,
+        args.concurrency,
+        args.seconds,
+        labgate_tests::endpoint()
+    );
+
+    let env = TestEnv::new().await;
+    let floors = latency::floors(&env, args.samples).await;
+    let cases = latency::cases(&env, args.samples).await;
+    latency::print(&floors, &cases);
+
+    throughput::run(args.concurrency, args.seconds).await;
+
+    if let Some(dir) = &args.binaries {
+        cold_start::run(dir, args.arm64.as_deref()).await;
+    }
+}
