@@ -311,38 +311,51 @@ pub async fn authenticate(
     authorization: Option<&str>,
     needed: Scope,
 ) -> Result<Result<ApiClient, AuthError>, StoreError> {
+    Ok(authenticate_with(store, authorization, needed, &[])
+        .await?
+        .0)
+}
+
+/// Like `authenticate`, and reads `also` in the same round trip (one `BatchGetItem`): the
+/// items found, for the caller to check against the client.
+pub async fn authenticate_with(
+    store: &Store,
+    authorization: Option<&str>,
+    needed: Scope,
+    also: &[keys::Key],
+) -> Result<(Result<ApiClient, AuthError>, Vec<Item>), StoreError> {
     let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
-        return Ok(Err(AuthError::Missing));
+        return Ok((Err(AuthError::Missing), Vec::new()));
     };
     let token = match header.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("token") => token.trim(),
-        _ => return Ok(Err(AuthError::Invalid)),
+        _ => return Ok((Err(AuthError::Invalid), Vec::new())),
     };
     if !secrets::is_api_token_shape(token) {
-        return Ok(Err(AuthError::Invalid));
+        return Ok((Err(AuthError::Invalid), Vec::new()));
     }
     let digest = Digest::of(token);
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::api_token(digest.as_str()).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem API token", e))?;
-    let Some(item) = out.item else {
+    let token_key = keys::api_token(digest.as_str());
+    let mut wanted = vec![token_key.clone()];
+    wanted.extend(also.iter().cloned());
+    // Strongly consistent, so that a revocation takes effect at once.
+    let mut found = crate::store::batch_get(store, &wanted).await?;
+    let Some(at) = found
+        .iter()
+        .position(|i| attr::opt_s(i, keys::PK).ok().flatten().as_deref() == Some(&token_key.pk))
+    else {
         tracing::info!(token = digest.log_prefix(), "unknown API token");
-        return Ok(Err(AuthError::Invalid));
+        return Ok((Err(AuthError::Invalid), Vec::new()));
     };
+    let item = found.swap_remove(at);
     if item.contains_key("revoked_at") {
         tracing::info!(token = digest.log_prefix(), "revoked API token");
-        return Ok(Err(AuthError::Invalid));
+        return Ok((Err(AuthError::Invalid), Vec::new()));
     }
     if !token_scopes(&item)?.iter().any(|s| s == needed.as_str()) {
-        return Ok(Err(AuthError::Forbidden(needed)));
+        return Ok((Err(AuthError::Forbidden(needed)), Vec::new()));
     }
-    Ok(Ok(ApiClient::from_attr(item.get("client"))?))
+    Ok((Ok(ApiClient::from_attr(item.get("client"))?), found))
 }
 
 #[cfg(test)]

@@ -37,8 +37,16 @@ pub async fn create_content(
         title: title.to_string(),
         created_at: clock::now(),
     };
-    let mut item = keys::content(client_id, &content.id).item();
+    let mut item = keys::content(&content.id).item();
     item.extend([
+        (
+            keys::GSI1_PK.to_string(),
+            attr::s(keys::client_partition(client_id)),
+        ),
+        (
+            keys::GSI1_SK.to_string(),
+            attr::s(format!("{}{}", keys::CONTENT_PREFIX, content.id)),
+        ),
         ("content_id".to_string(), attr::s(&content.id)),
         ("client_id".to_string(), attr::s(client_id)),
         ("title".to_string(), attr::s(title)),
@@ -57,7 +65,7 @@ pub async fn create_content(
 }
 
 pub async fn list_content(store: &Store, client_id: &str) -> Result<Vec<Content>, StoreError> {
-    let items = crate::store::query_partition(
+    let items = crate::store::query_index(
         store,
         &keys::client_partition(client_id),
         keys::CONTENT_PREFIX,
@@ -66,7 +74,7 @@ pub async fn list_content(store: &Store, client_id: &str) -> Result<Vec<Content>
     items.iter().map(from_item).collect()
 }
 
-fn from_item(item: &Item) -> Result<Content, StoreError> {
+pub fn from_item(item: &Item) -> Result<Content, StoreError> {
     Ok(Content {
         id: attr::get_s(item, "content_id")?,
         client_id: attr::get_s(item, "client_id")?,

@@ -48,8 +48,9 @@ pub fn identity_upsert(client_id: &str, external_id: &str, now: i64) -> (Vec<&'s
     (sets, values)
 }
 
-/// The transaction items that upsert the user, the teams and the memberships. Every one is an
-/// idempotent update, so parallel launches of the same user converge on one user per team.
+/// The transaction items that upsert the user and its team memberships. Every one is an
+/// idempotent update of an item of this user alone, so parallel launches of the same user
+/// converge on one user per team, and launches of different users never contend.
 pub fn upsert_items(
     table: &str,
     client_id: &str,
@@ -97,22 +98,20 @@ pub fn upsert_items(
         let values = Item::from([
             (":team".into(), attr::s(team)),
             (":cid".into(), attr::s(client_id)),
+            (":ext".into(), attr::s(&user.external_id)),
             (":now".into(), attr::n(now)),
+            (":gpk".into(), attr::s(keys::client_partition(client_id))),
+            (
+                ":gsk".into(),
+                attr::s(format!("{}{team}#{}", keys::TEAM_PREFIX, user.external_id)),
+            ),
         ]);
-        items.push(item::update(
-            table,
-            &keys::team(client_id, team),
-            "SET team_name = :team, client_id = :cid, created_at = if_not_exists(created_at, :now)",
-            values.clone(),
-        )?);
-        let mut member = values;
-        member.insert(":ext".into(), attr::s(&user.external_id));
         items.push(item::update(
             table,
             &keys::team_member(client_id, team, &user.external_id),
             "SET team_name = :team, client_id = :cid, external_id = :ext, \
-             joined_at = if_not_exists(joined_at, :now)",
-            member,
+             joined_at = if_not_exists(joined_at, :now), gsi1pk = :gpk, gsi1sk = :gsk",
+            values,
         )?);
     }
     Ok(items)
@@ -180,13 +179,16 @@ pub async fn team_members(
         .collect()
 }
 
-/// A client's teams, by name.
+/// A client's teams, by name: every team that has a member (read from the index of
+/// memberships; admin and tests only).
 pub async fn teams(store: &Store, client_id: &str) -> Result<Vec<String>, StoreError> {
     let items =
-        crate::store::query_partition(store, &keys::client_partition(client_id), keys::TEAM_PREFIX)
+        crate::store::query_index(store, &keys::client_partition(client_id), keys::TEAM_PREFIX)
             .await?;
-    items
+    let mut names = items
         .iter()
         .map(|item| attr::get_s(item, "team_name"))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    names.dedup();
+    Ok(names)
 }

@@ -451,7 +451,8 @@ async fn a_client_that_requires_resource_id_refuses_launches_without_one() {
     )
     .await
     .unwrap();
-    labgate::content::create_content(env.store(), &strict.id, Some(CONTENT_ID), "x")
+    let strict_content = "11111111-2222-4333-8444-555555555555";
+    labgate::content::create_content(env.store(), &strict.id, Some(strict_content), "x")
         .await
         .unwrap();
     let (_, token) =
@@ -459,13 +460,17 @@ async fn a_client_that_requires_resource_id_refuses_launches_without_one() {
             .await
             .unwrap()
             .unwrap();
-    env.launch_with(token.expose(), API_HOST, payload("u1").to_string())
-        .await
-        .assert_error(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "Must provide `resource_id` in payload."}),
-        );
-    let with = json!({"user_id": "u1", "content_id": CONTENT_ID, "resource_id": "r1"});
+    env.launch_with(
+        token.expose(),
+        API_HOST,
+        json!({"user_id": "u1", "content_id": strict_content}).to_string(),
+    )
+    .await
+    .assert_error(
+        StatusCode::BAD_REQUEST,
+        json!({"error": "Must provide `resource_id` in payload."}),
+    );
+    let with = json!({"user_id": "u1", "content_id": strict_content, "resource_id": "r1"});
     assert_eq!(
         env.launch_with(token.expose(), API_HOST, with.to_string())
             .await

@@ -22,16 +22,39 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed);
     }
-    let client = api_client::authenticate(
+    // The payload is parsed first so that its content is read with the token, in one round
+    // trip; a bad token still answers 401 before a bad payload answers 400.
+    let payload = LaunchPayload::parse(http::body_bytes(&req));
+    let content_key = payload
+        .as_ref()
+        .ok()
+        .map(|p| crate::store::keys::content(&p.content_id));
+    let (client, found) = api_client::authenticate_with(
         &state.store,
         http::header(&req, AUTHORIZATION.as_str()),
         Scope::Launch,
+        content_key.as_slice(),
     )
     .await
-    .map_err(ApiError::store("Could not check the API token."))??;
-    let payload = LaunchPayload::parse(http::body_bytes(&req))?;
+    .map_err(ApiError::store("Could not check the API token."))?;
+    let client = client?;
+    let payload = payload?;
     if client.require_resource_id && payload.resource_id.is_none() {
         return Err(ApiError::bad_request(super::payload::MISSING_RESOURCE_ID));
+    }
+    let ours = found.iter().any(|item| {
+        crate::store::attr::opt_s(item, "client_id")
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some(&client.id)
+    });
+    if !ours {
+        // Unknown content and another client's look the same.
+        return Err(ApiError::NotFound(format!(
+            "Content {} not found.",
+            payload.content_id
+        )));
     }
     let domain = state
         .config
@@ -45,10 +68,6 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         .await
         .map_err(ApiError::tx("Could not record the launch."))?;
     match outcome {
-        LaunchOutcome::UnknownContent => Err(ApiError::NotFound(format!(
-            "Content {} not found.",
-            payload.content_id
-        ))),
         LaunchOutcome::Created {
             launch_id,
             url,

@@ -11,7 +11,7 @@ use crate::events::{Event, EventType};
 use crate::launch_token;
 use crate::secrets::Secret;
 use crate::store::attr::{self, Item};
-use crate::store::conditions::{ABSENT, EXISTS};
+use crate::store::conditions::ABSENT;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::tx::{self, TxError, item};
 use crate::store::{Store, StoreError};
@@ -19,9 +19,6 @@ use crate::user::{self, UserUpsert};
 use payload::LaunchPayload;
 use serde::Serialize;
 use serde_json::json;
-
-/// Position of the content check in the launch transaction: its failure means unknown content.
-const CONTENT_CHECK: usize = 0;
 
 #[derive(Debug)]
 pub enum LaunchOutcome {
@@ -31,7 +28,6 @@ pub enum LaunchOutcome {
         url: String,
         token: Secret,
     },
-    UnknownContent,
 }
 
 /// Where the browser lands after login: the client's app (or the domain's) at the content.
@@ -48,8 +44,8 @@ fn login_url(domain: &Domain, token: &Secret, next: &str) -> String {
     format!("{}/api/v1/launch/auth?{query}", domain.api_url)
 }
 
-/// Upserts the user, teams and memberships, records the launch and issues its token, all in
-/// one transaction that also checks the content exists (no partial state, one round trip).
+/// Upserts the user and its memberships, records the launch and issues its token, all in one
+/// transaction (no partial state, one round trip). The caller has checked the content.
 pub async fn create(
     store: &Store,
     config: &Config,
@@ -62,13 +58,7 @@ pub async fn create(
     let launch_id = uuid::Uuid::new_v4().to_string();
     let next = destination(client, domain, &launch.content_id);
 
-    let mut items = vec![item::check(
-        table,
-        &keys::content(&client.id, &launch.content_id),
-        EXISTS,
-    )?];
-    debug_assert_eq!(items.len() - 1, CONTENT_CHECK);
-
+    let mut items = Vec::new();
     let upsert = UserUpsert {
         external_id: launch.user_id.clone(),
         email: launch.email.clone(),
@@ -114,17 +104,12 @@ pub async fn create(
         .outbox(table)?,
     );
 
-    match tx::transact(store, "TransactWriteItems launch", items).await {
-        Ok(()) => Ok(LaunchOutcome::Created {
-            url: login_url(domain, &token, &next),
-            launch_id,
-            token,
-        }),
-        Err(TxError::Condition {
-            index: CONTENT_CHECK,
-        }) => Ok(LaunchOutcome::UnknownContent),
-        Err(e) => Err(e),
-    }
+    tx::transact(store, "TransactWriteItems launch", items).await?;
+    Ok(LaunchOutcome::Created {
+        url: login_url(domain, &token, &next),
+        launch_id,
+        token,
+    })
 }
 
 fn record(

@@ -66,20 +66,13 @@ pub const TEAM_PREFIX: &str = "TEAM#";
 pub const USER_LISTING_PREFIX: &str = "USER#";
 pub const LAUNCH_LISTING_PREFIX: &str = "LAUNCH#";
 
-pub fn content(client_id: &str, content_id: &str) -> Key {
-    Key {
-        pk: client_partition(client_id),
-        sk: format!("{CONTENT_PREFIX}{content_id}"),
-    }
+/// Content is keyed by its UUID alone, so that a launch reads it together with the API token
+/// in one round trip; its `client_id` says whose it is.
+pub fn content(content_id: &str) -> Key {
+    Key::new(format!("{CONTENT_PREFIX}{content_id}"), "#CONTENT")
 }
 
-pub fn team(client_id: &str, team: &str) -> Key {
-    Key {
-        pk: client_partition(client_id),
-        sk: format!("{TEAM_PREFIX}{team}"),
-    }
-}
-
+/// A team is its membership items; there is no team item that every launch would contend for.
 pub fn team_member(client_id: &str, team: &str, external_id: &str) -> Key {
     Key {
         pk: format!("TEAM#{client_id}#{team}"),

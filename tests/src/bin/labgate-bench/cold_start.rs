@@ -434,6 +434,10 @@ pub async fn run(binaries: &Path, arm64: Option<&Path>) {
         .await;
     for (name, event) in events(&env, &robot, &lab) {
         let binary = binaries.join(name);
+        if !binary.exists() {
+            println!("| {name} | not built | | | | |");
+            continue;
+        }
         let size = std::fs::metadata(&binary)
             .map(|m| mib(m.len()))
             .unwrap_or("-".into());
