@@ -783,3 +783,34 @@ async fn another_tenant_can_neither_see_nor_touch_a_session() {
         .await;
     assert_eq!(mine.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_reused_slot_names_its_next_session_anew() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(1, |_| {}).await;
+    let first = granted(&env, &robot.access_token, &lab, &[("user", "u1")]).await;
+    assert_eq!(first["name"], format!("{lab}-s001"));
+    env.portal(
+        manage::terminate,
+        "GET",
+        &format!("/workshops/session/{lab}-s001/terminate/"),
+        &robot.access_token,
+    )
+    .await;
+    let second = granted(&env, &robot.access_token, &lab, &[("user", "u2")]).await;
+    assert_eq!(
+        second["name"],
+        format!("{lab}-s1001"),
+        "the slot's second generation"
+    );
+    let old = labgate::workshop::session::get(env.store(), &format!("{lab}-s001"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        old.end_reason.as_deref(),
+        Some("terminated"),
+        "the ended record is kept"
+    );
+}

@@ -520,8 +520,11 @@ async fn environments(store: &Store, command: EnvironmentCommand) -> Result<(), 
                 .dashboard_url
                 .replace("{session}", &format!("{}-s001", args.name));
             config::base_url("--dashboard-url", &sample).map_err(|e| e.to_string())?;
-            if args.capacity < 1 || args.capacity > 10_000 {
-                return Err("--capacity must be between 1 and 10000".into());
+            if args.capacity < 1 || args.capacity > environment::MAX_CAPACITY {
+                return Err(format!(
+                    "--capacity must be between 1 and {}",
+                    environment::MAX_CAPACITY
+                ));
             }
             if [args.duration, args.deadline, args.overtime, args.user_limit]
                 .iter()

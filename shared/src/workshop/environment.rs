@@ -73,7 +73,6 @@ impl Environment {
             ("overtime".to_string(), attr::n(self.overtime_secs)),
             ("user_limit".to_string(), attr::n(self.user_limit)),
             ("dashboard_url".to_string(), attr::s(&self.dashboard_url)),
-            ("seq".to_string(), attr::n(0)),
             ("created_at".to_string(), attr::n(self.created_at)),
             (
                 GSI1_PK.to_string(),
@@ -105,10 +104,17 @@ impl Environment {
     }
 }
 
-/// A held slot: who holds it and until when. It also serves the catalog's session list.
+/// Session numbers per slot generation: a slot's sessions are numbered `generation * 1000 +
+/// index + 1`, so numbers never repeat while capacity stays at most this.
+pub const MAX_CAPACITY: i64 = 999;
+
+/// A slot: who holds it and until when. It also serves the catalog's session list. Slots are
+/// never deleted: a freed slot keeps its `generation`, which numbers its next session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
     pub index: i64,
+    /// How many sessions have held this slot.
+    pub generation: i64,
     pub session: String,
     pub user: String,
     /// `pending` or `running`.
@@ -125,6 +131,7 @@ impl Slot {
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         Ok(Slot {
             index: attr::get_n(item, "slot")?,
+            generation: attr::opt_n(item, "generation")?.unwrap_or(0),
             session: attr::get_s(item, "session")?,
             user: attr::get_s(item, "user")?,
             state: attr::get_s(item, "state")?,
@@ -139,6 +146,7 @@ impl Slot {
             ("kind".to_string(), attr::s("slot")),
             ("environment".to_string(), attr::s(&environment.name)),
             ("slot".to_string(), attr::n(self.index)),
+            ("generation".to_string(), attr::n(self.generation)),
             ("session".to_string(), attr::s(&self.session)),
             ("user".to_string(), attr::s(&self.user)),
             ("state".to_string(), attr::s(&self.state)),
@@ -169,8 +177,6 @@ impl Slot {
 pub struct EnvironmentView {
     pub environment: Environment,
     pub slots: Vec<Slot>,
-    /// The session counter as read; the allocating transaction moves it on by one.
-    pub seq: i64,
 }
 
 impl EnvironmentView {
@@ -186,14 +192,22 @@ impl EnvironmentView {
         (self.environment.capacity - self.allocated(now)).max(0)
     }
 
-    /// The free slots below capacity, in random order (parallel requests spread out).
-    pub fn free_slots(&self, now: i64) -> Vec<i64> {
-        use rand::seq::SliceRandom;
-        let mut free: Vec<i64> = (0..self.environment.capacity)
-            .filter(|i| !self.slots.iter().any(|s| s.index == *i && s.is_live(now)))
+    /// A free slot below capacity, with the generation it has now: the lowest one, or after
+    /// a lost race a random one (so that racing requests spread out over the free slots).
+    pub fn free_slot(&self, now: i64, spread: bool) -> Option<(i64, i64)> {
+        use rand::seq::IndexedRandom;
+        let free: Vec<(i64, i64)> = (0..self.environment.capacity.min(MAX_CAPACITY))
+            .filter_map(|i| match self.slots.iter().find(|s| s.index == i) {
+                None => Some((i, 0)),
+                Some(s) if !s.is_live(now) => Some((i, s.generation)),
+                Some(_) => None,
+            })
             .collect();
-        free.shuffle(&mut rand::rng());
-        free
+        if spread {
+            free.choose(&mut rand::rng()).copied()
+        } else {
+            free.first().copied()
+        }
     }
 
     /// Builds views from items of one or more environments (definition and slot items).
@@ -203,7 +217,6 @@ impl EnvironmentView {
             views.push(EnvironmentView {
                 environment: Environment::from_item(item)?,
                 slots: Vec::new(),
-                seq: attr::get_n(item, "seq")?,
             });
         }
         for item in items.iter().filter(|i| kind(i) == Some("slot")) {

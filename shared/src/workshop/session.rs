@@ -37,8 +37,9 @@ const MAX_ATTEMPTS: u32 = 40;
 const LIVE: &str = "#state <> :ended AND #until > :now";
 /// The slot still belongs to this session.
 const HELD_BY: &str = "#session = :name";
-/// A slot that nobody holds, or whose holder's time has run out.
-const FREE: &str = "attribute_not_exists(pk) OR expires_at <= :now";
+/// The slot as read: never held, or free (its holder's time is up) at the generation read.
+const FREE_AT_GENERATION: &str =
+    "attribute_not_exists(pk) OR (expires_at <= :now AND generation = :generation)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkshopSession {
@@ -341,7 +342,7 @@ pub async fn request(
                 if limit > 0 && user.live(now).count() as i64 >= limit {
                     return Ok(RequestOutcome::Unavailable);
                 }
-                let Some(slot) = view.free_slots(now).first().copied() else {
+                let Some(slot) = view.free_slot(now, attempt > 0) else {
                     return Ok(RequestOutcome::Unavailable);
                 };
                 allocate(store.table(), tenant, &view, &user, ask, slot, now)?
@@ -522,12 +523,15 @@ fn allocate(
     view: &EnvironmentView,
     user: &UserSessions,
     ask: &SessionRequest,
-    slot: i64,
+    (slot, generation): (i64, i64),
     now: i64,
 ) -> Result<Plan, StoreError> {
     let env = &view.environment;
     let token = secrets::new_url_token();
-    let name = format!("{}-s{:03}", env.name, view.seq + 1);
+    // Numbered by slot and generation: unique without a counter that every request would
+    // contend for.
+    let number = generation * 1000 + slot + 1;
+    let name = format!("{}-s{number:03}", env.name);
     let until = pending_until(ask, env.duration_secs, now);
     let session = WorkshopSession {
         name: name.clone(),
@@ -551,6 +555,7 @@ fn allocate(
     };
     let held = Slot {
         index: slot,
+        generation: generation + 1,
         session: name.clone(),
         user: ask.user.clone(),
         state: PENDING.to_string(),
@@ -572,23 +577,15 @@ fn allocate(
         },
     );
     let items = vec![
-        // The counter names the session; its condition also orders racing allocations.
-        item::update_if(
-            table,
-            &keys::environment(&env.name),
-            "SET seq = :next",
-            Item::from([
-                (":next".to_string(), attr::n(view.seq + 1)),
-                (":read".to_string(), attr::n(view.seq)),
-            ]),
-            None,
-            "seq = :read",
-        )?,
+        // Of racing requests for this slot exactly one wins; the others read again.
         item::put_if(
             table,
             held.to_item(env),
-            FREE,
-            Item::from([(NOW.to_string(), attr::n(now))]),
+            FREE_AT_GENERATION,
+            Item::from([
+                (NOW.to_string(), attr::n(now)),
+                (":generation".to_string(), attr::n(generation)),
+            ]),
         )?,
         item::put(table, session.to_item(now), Some(ABSENT))?,
         user_sessions_update(table, &tenant.id, ask, user, sessions, now)?,
@@ -849,12 +846,18 @@ fn ending_items(
         condition,
     )?];
     if free_slot {
-        items.push(item::delete_if(
+        // Freed, not deleted: the slot keeps its generation, which numbers its next session.
+        items.push(item::update_if(
             table,
             &keys::slot(&session.environment, session.slot),
+            "SET expires_at = :until, #state = :ended",
+            Item::from([
+                (":name".to_string(), attr::s(&session.name)),
+                (":until".to_string(), attr::n(ended.until)),
+                (":ended".to_string(), attr::s(ENDED)),
+            ]),
+            Some(names(&[("#session", "session"), ("#state", "state")])),
             HELD_BY,
-            Item::from([(":name".to_string(), attr::s(&session.name))]),
-            Some(names(&[("#session", "session")])),
         )?);
     }
     items.push(item::update_if(
