@@ -68,7 +68,7 @@ pub mod item {
     use crate::store::StoreError;
     use crate::store::attr::Item;
     use crate::store::keys::Key;
-    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+    use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
     fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
         r.map_err(|e| StoreError::Malformed(e.to_string()))
@@ -156,35 +156,5 @@ pub mod item {
             .set_expression_attribute_values(Some(values))
             .build();
         Ok(TransactWriteItem::builder().put(built(put)?).build())
-    }
-
-    /// A delete that applies only if `condition` holds.
-    pub fn delete_if(
-        table: &str,
-        key: &Key,
-        condition: &str,
-        values: Item,
-        names: Option<Names>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(table)
-            .set_key(Some(key.item()))
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .set_expression_attribute_names(names)
-            .build();
-        Ok(TransactWriteItem::builder().delete(built(delete)?).build())
-    }
-
-    /// Fails the transaction unless `condition` holds for the item.
-    pub fn check(table: &str, key: &Key, condition: &str) -> Result<TransactWriteItem, StoreError> {
-        let check = ConditionCheck::builder()
-            .table_name(table)
-            .set_key(Some(key.item()))
-            .condition_expression(condition)
-            .build();
-        Ok(TransactWriteItem::builder()
-            .condition_check(built(check)?)
-            .build())
     }
 }

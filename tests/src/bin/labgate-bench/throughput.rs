@@ -17,26 +17,30 @@ struct Counts {
     errors: AtomicUsize,
 }
 
-fn line(name: &str, counts: &Counts, elapsed: Duration, integrity: &str) {
+fn line(name: &str, counts: &Counts, elapsed: Duration, round_trips: usize, integrity: &str) {
     let ok = counts.ok.load(Ordering::SeqCst);
+    let refused = counts.refused.load(Ordering::SeqCst);
     println!(
-        "| {name} | {ok} | {:.0} | {} | {} | {integrity} |",
+        "| {name} | {ok} | {:.0} | {refused} | {} | {:.1} | {integrity} |",
         ok as f64 / elapsed.as_secs_f64(),
-        counts.refused.load(Ordering::SeqCst),
         counts.errors.load(Ordering::SeqCst),
+        round_trips as f64 / (ok + refused).max(1) as f64,
     );
 }
 
 pub async fn run(concurrency: usize, seconds: u64) {
     println!("## Throughput ({concurrency} concurrent clients, {seconds} s each, in-process)\n");
-    println!("| run | succeeded | per second | refused as designed | errors | integrity |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| run | succeeded | per second | refused as designed | errors | DynamoDB calls per request | integrity |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     let env = Arc::new(TestEnv::new().await);
     let span = Duration::from_secs(seconds);
 
     // Launches: every one must succeed; the links feed the redemption run.
     let counts = Arc::new(Counts::default());
     let links = Arc::new(Mutex::new(Vec::new()));
+    env.round_trips.reset();
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|t| {
@@ -60,12 +64,13 @@ pub async fn run(concurrency: usize, seconds: u64) {
         })
         .collect();
     futures::future::join_all(tasks).await;
-    line("launch", &counts, start.elapsed(), "-");
+    line("launch", &counts, start.elapsed(), env.round_trips.count(), "-");
 
     // Redemptions: each link is followed twice at once; exactly one may win.
     let links = Arc::new(Mutex::new(std::mem::take(&mut *links.lock().await)));
     let counts = Arc::new(Counts::default());
     let (lost, doubled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    env.round_trips.reset();
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -102,6 +107,7 @@ pub async fn run(concurrency: usize, seconds: u64) {
         "redemption (each link twice at once)",
         &counts,
         start.elapsed(),
+        env.round_trips.count(),
         &format!(
             "{} lost, {} doubled",
             lost.load(Ordering::SeqCst),
@@ -127,6 +133,7 @@ pub async fn run(concurrency: usize, seconds: u64) {
             }
         })
     };
+    env.round_trips.reset();
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|t| {
@@ -174,6 +181,7 @@ pub async fn run(concurrency: usize, seconds: u64) {
         &format!("session request + terminate, capacity {capacity}"),
         &counts,
         elapsed,
+        env.round_trips.count(),
         &format!(
             "most allocated seen: {} of {capacity}",
             most.load(Ordering::SeqCst)
