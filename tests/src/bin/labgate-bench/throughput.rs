@@ -64,7 +64,13 @@ pub async fn run(concurrency: usize, seconds: u64) {
         })
         .collect();
     futures::future::join_all(tasks).await;
-    line("launch", &counts, start.elapsed(), env.round_trips.count(), "-");
+    line(
+        "launch",
+        &counts,
+        start.elapsed(),
+        env.round_trips.count(),
+        "-",
+    );
 
     // Redemptions: each link is followed twice at once; exactly one may win.
     let links = Arc::new(Mutex::new(std::mem::take(&mut *links.lock().await)));
