@@ -34,7 +34,12 @@ pub fn endpoint() -> String {
 }
 
 pub fn store(table: &str, round_trips: &RoundTrips) -> Store {
-    let config = aws_sdk_dynamodb::Config::builder()
+    store_at(&endpoint(), table, round_trips)
+}
+
+/// A store reaching DynamoDB at `url`, configured as the functions configure theirs.
+pub fn store_at(url: &str, table: &str, round_trips: &RoundTrips) -> Store {
+    let config = labgate::store::with_timeouts(aws_sdk_dynamodb::Config::builder())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
@@ -44,7 +49,7 @@ pub fn store(table: &str, round_trips: &RoundTrips) -> Store {
             None,
             "labgate-tests",
         ))
-        .endpoint_url(endpoint())
+        .endpoint_url(url)
         .interceptor(round_trips.clone())
         .build();
     Store::new(aws_sdk_dynamodb::Client::from_conf(config), table)

@@ -42,6 +42,22 @@ impl StoreError {
     }
 }
 
+/// Timeouts of every DynamoDB call: an unreachable database fails the request with a 503 well
+/// inside the function's 10-second timeout (retries included), instead of hanging it.
+pub fn with_timeouts(
+    builder: aws_sdk_dynamodb::config::Builder,
+) -> aws_sdk_dynamodb::config::Builder {
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+    use std::time::Duration;
+    builder.timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .operation_attempt_timeout(Duration::from_secs(2))
+            .operation_timeout(Duration::from_secs(5))
+            .build(),
+    )
+}
+
 /// The table and the client that reaches it, built once per cold start.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -60,7 +76,7 @@ impl Store {
     /// A client from the environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
     pub async fn from_env(table: impl Into<String>, round_trips: Option<RoundTrips>) -> Self {
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
+        let mut builder = with_timeouts(aws_sdk_dynamodb::config::Builder::from(&shared));
         if let Some(counter) = round_trips {
             builder = builder.interceptor(counter);
         }
