@@ -33,13 +33,31 @@ pub fn endpoint() -> String {
     })
 }
 
+/// A store on DynamoDB Local. No production timeouts here: tests load the emulator on purpose
+/// (parallel races on a 2-core machine), where an attempt may take longer than in AWS.
 pub fn store(table: &str, round_trips: &RoundTrips) -> Store {
-    store_at(&endpoint(), table, round_trips)
+    Store::new(
+        client(
+            aws_sdk_dynamodb::Config::builder(),
+            &endpoint(),
+            round_trips,
+        ),
+        table,
+    )
 }
 
-/// A store reaching DynamoDB at `url`, configured as the functions configure theirs.
+/// A store reaching DynamoDB at `url` with the functions' timeouts (fault tests).
 pub fn store_at(url: &str, table: &str, round_trips: &RoundTrips) -> Store {
-    let config = labgate::store::with_timeouts(aws_sdk_dynamodb::Config::builder())
+    let builder = labgate::store::with_timeouts(aws_sdk_dynamodb::Config::builder());
+    Store::new(client(builder, url, round_trips), table)
+}
+
+fn client(
+    builder: aws_sdk_dynamodb::config::Builder,
+    url: &str,
+    round_trips: &RoundTrips,
+) -> aws_sdk_dynamodb::Client {
+    let config = builder
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
@@ -52,7 +70,7 @@ pub fn store_at(url: &str, table: &str, round_trips: &RoundTrips) -> Store {
         .endpoint_url(url)
         .interceptor(round_trips.clone())
         .build();
-    Store::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {

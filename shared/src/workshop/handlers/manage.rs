@@ -33,15 +33,23 @@ fn schedule_json(session: &WorkshopSession, now: i64, extended: Option<bool>) ->
     Value::Object(out)
 }
 
+/// The robot's live session named in the path, and the time it was read at.
+async fn robots_session(
+    state: &AppState,
+    req: &Request,
+) -> Result<(WorkshopSession, i64), PortalError> {
+    let grant = robot(state, req).await?;
+    let now = clock::now();
+    let found = super::tenant_session(state, &grant.tenant, path_param(req, "name"), now).await?;
+    Ok((found, now))
+}
+
 pub async fn schedule(
     state: &AppState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     run(req, |req| async move {
-        let grant = robot(state, &req).await?;
-        let now = clock::now();
-        let found =
-            super::tenant_session(state, &grant.tenant, path_param(&req, "name"), now).await?;
+        let (found, now) = robots_session(state, &req).await?;
         Ok(http::json(
             StatusCode::OK,
             &schedule_json(&found, now, None),
@@ -52,10 +60,7 @@ pub async fn schedule(
 
 pub async fn extend(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     run(req, |req| async move {
-        let grant = robot(state, &req).await?;
-        let now = clock::now();
-        let found =
-            super::tenant_session(state, &grant.tenant, path_param(&req, "name"), now).await?;
+        let (found, now) = robots_session(state, &req).await?;
         // A refused extension is still 200, with "extended": false.
         let body = match session::extend(&state.store, &found, now).await? {
             Some(extended) => schedule_json(&extended, now, Some(true)),
@@ -71,10 +76,7 @@ pub async fn terminate(
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     run(req, |req| async move {
-        let grant = robot(state, &req).await?;
-        let now = clock::now();
-        let found =
-            super::tenant_session(state, &grant.tenant, path_param(&req, "name"), now).await?;
+        let (found, now) = robots_session(state, &req).await?;
         let ended = session::end(&state.store, &found, session::TERMINATED, now)
             .await?
             .ok_or_else(PortalError::not_found)?;
