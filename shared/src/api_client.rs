@@ -147,17 +147,8 @@ pub async fn create_client(store: &Store, new: NewClient) -> Result<ApiClient, S
 }
 
 pub async fn get_client(store: &Store, client_id: &str) -> Result<Option<ApiClient>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::client(client_id).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem client", e))?;
-    out.item
-        .map(|item| ApiClient::from_attr(item.get("client")))
+    let item = crate::store::get(store, &keys::client(client_id), "GetItem client").await?;
+    item.map(|item| ApiClient::from_attr(item.get("client")))
         .transpose()
 }
 

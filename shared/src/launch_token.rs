@@ -57,16 +57,13 @@ pub async fn find_live(store: &Store, token: &str) -> Result<Option<LaunchToken>
         return Ok(None);
     }
     let digest = Digest::of(token);
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::launch_token(digest.as_str()).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem launch token", e))?;
-    let Some(record) = out.item else {
+    let item = crate::store::get(
+        store,
+        &keys::launch_token(digest.as_str()),
+        "GetItem launch token",
+    )
+    .await?;
+    let Some(record) = item else {
         return Ok(None);
     };
     let token = from_item(digest, &record)?;

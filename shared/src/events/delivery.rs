@@ -284,16 +284,9 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 async fn get(store: &Store, event_id: &str, target: &str) -> Result<Option<Delivery>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::delivery(event_id, target).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem delivery", e))?;
-    out.item.as_ref().map(Delivery::from_item).transpose()
+    let item =
+        crate::store::get(store, &keys::delivery(event_id, target), "GetItem delivery").await?;
+    item.as_ref().map(Delivery::from_item).transpose()
 }
 
 /// A tenant's deliveries, failed ones first.
@@ -312,14 +305,6 @@ pub async fn list(store: &Store, client_id: &str) -> Result<Vec<Delivery>, Store
 
 /// One stored event by id.
 pub async fn event(store: &Store, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::event(event_id).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem event", e))?;
-    out.item.as_ref().map(StoredEvent::from_item).transpose()
+    let item = crate::store::get(store, &keys::event(event_id), "GetItem event").await?;
+    item.as_ref().map(StoredEvent::from_item).transpose()
 }

@@ -117,23 +117,10 @@ async fn report(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     let not_found = || ApiError::NotFound(format!("Launch {launch_id} not found."));
 
     let key = keys::launch(&launch_id);
-    let out = state
-        .store
-        .client()
-        .get_item()
-        .table_name(state.store.table())
-        .set_key(Some(key.item()))
-        .consistent_read(true)
-        .send()
+    let found = crate::store::get(&state.store, &key, "GetItem launch")
         .await
-        .map_err(|e| {
-            ApiError::store("Could not read the launch.")(crate::store::StoreError::from_sdk(
-                "GetItem launch",
-                e,
-            ))
-        })?;
-    let record = out
-        .item
+        .map_err(ApiError::store("Could not read the launch."))?;
+    let record = found
         .filter(|r| attr::opt_s(r, "client_id").ok().flatten().as_deref() == Some(&client.id))
         .ok_or_else(not_found)?;
     let launch =

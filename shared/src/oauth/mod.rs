@@ -266,14 +266,11 @@ pub async fn authenticate_bearer(
     if !scheme.eq_ignore_ascii_case("bearer") || !secrets::is_url_token_shape(token) {
         return Ok(None);
     }
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::access_token(Digest::of(token).as_str()).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem access token", e))?;
-    live_grant(out.item.as_ref(), "refresh_digest")
+    let item = crate::store::get(
+        store,
+        &keys::access_token(Digest::of(token).as_str()),
+        "GetItem access token",
+    )
+    .await?;
+    live_grant(item.as_ref(), "refresh_digest")
 }

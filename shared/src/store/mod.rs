@@ -200,3 +200,21 @@ pub fn find<'a>(items: &'a [attr::Item], key: &keys::Key) -> Option<&'a attr::It
         .iter()
         .find(|item| has(item, keys::PK, &key.pk) && has(item, keys::SK, &key.sk))
 }
+
+/// One item by key, strongly consistent (every read of ours that decides something is).
+pub async fn get(
+    store: &Store,
+    key: &keys::Key,
+    op: &'static str,
+) -> Result<Option<attr::Item>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key.item()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk(op, e))?;
+    Ok(out.item)
+}

@@ -70,16 +70,13 @@ pub async fn find_live(store: &Store, cookie: &str) -> Result<Option<WebSession>
     if !secrets::is_url_token_shape(cookie) {
         return Ok(None);
     }
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::web_session(Digest::of(cookie).as_str()).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem web session", e))?;
-    let Some(record) = out.item else {
+    let item = crate::store::get(
+        store,
+        &keys::web_session(Digest::of(cookie).as_str()),
+        "GetItem web session",
+    )
+    .await?;
+    let Some(record) = item else {
         return Ok(None);
     };
     let session = from_item(&record)?;

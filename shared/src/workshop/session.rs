@@ -262,19 +262,13 @@ pub async fn read_user_sessions(
 }
 
 pub async fn get(store: &Store, name: &str) -> Result<Option<WorkshopSession>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::workshop_session(name).item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem workshop session", e))?;
-    out.item
-        .as_ref()
-        .map(WorkshopSession::from_item)
-        .transpose()
+    let item = crate::store::get(
+        store,
+        &keys::workshop_session(name),
+        "GetItem workshop session",
+    )
+    .await?;
+    item.as_ref().map(WorkshopSession::from_item).transpose()
 }
 
 /// What a caller asks for (validated by the handler).
