@@ -4,6 +4,10 @@
 //! DynamoDB Local is required: `scripts/test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
 //! Without it every test here fails; none is skipped.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 pub mod receiver;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};

@@ -1,6 +1,10 @@
 //! With DynamoDB unreachable, every kind of endpoint answers a 503 JSON error with a request id
 //! within its timeout, and serves again when the database is back.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate::store::RoundTrips;
 use labgate::workshop::handlers::{catalog, manage};
 use labgate_tests::*;

@@ -1,5 +1,9 @@
 //! `POST /api/v1/launch` against DynamoDB Local.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate::api_client;
 use labgate::user;
 use labgate_tests::*;

@@ -1,5 +1,9 @@
 //! `GET /api/v1/launch/auth`: the one-time trade of a launch token for a session cookie.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate::store::keys;
 use labgate_tests::*;
 use lambda_http::Body;

@@ -1,5 +1,9 @@
 //! Issue 4: lifecycle events (outbox, signed delivery with retries), the reaper, grading reports.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate::api_client::Scope;
 use labgate::events::delivery::{self, DELIVERED, FAILED};
 use labgate::events::{dispatch, signing};

@@ -1,5 +1,9 @@
 //! `POST /oauth2/token/` and `POST /oauth2/revoke-token/`, and bearer authentication.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use base64::Engine;
 use labgate::workshop::handlers::catalog::catalog;
 use labgate_tests::*;

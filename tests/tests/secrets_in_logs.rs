@@ -1,6 +1,10 @@
 //! Nothing secret is ever logged, not even at TRACE: full flows run with every log line captured,
 //! and no token, secret, password or cookie value appears in them.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate_tests::*;
 use std::io::Write;
 use std::sync::{Arc, Mutex};

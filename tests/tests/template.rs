@@ -1,6 +1,10 @@
 //! `template.yaml` is held to the code: the table to the Rust definition, the API routes to the
 //! local router in `Cargo.toml`. No DynamoDB needed.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate::store::schema::TABLE;
 use serde_yaml::Value;
 use std::collections::BTreeSet;

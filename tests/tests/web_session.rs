@@ -1,5 +1,9 @@
 //! `GET /api/v1/session` and `DELETE /api/v1/session`.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate_tests::*;
 use lambda_http::Body;
 use lambda_http::http::StatusCode;

@@ -1,5 +1,9 @@
 //! The Educates-compatible workshop API: catalog, request, activation, management.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 use labgate::workshop::handlers::{catalog, delete, manage, request, user_sessions};
 use labgate_tests::*;
 use lambda_http::Body;

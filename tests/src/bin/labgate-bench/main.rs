@@ -2,6 +2,10 @@
 //! the same run against DynamoDB Local. Prints Markdown tables (docs/performance.md keeps them).
 //! Run it with `scripts/bench`, which starts DynamoDB Local and builds the release binaries.
 
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
 mod cold_start;
 mod latency;
 mod throughput;
