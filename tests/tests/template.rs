@@ -1,5 +1,5 @@
 //! `template.yaml` is held to the code: the table to the Rust definition, the API routes to the
-//! local router in `Cargo.toml`. No DynamoDB needed.
+//! local router in `Cargo.toml` and to the paths of `docs/openapi.yaml`. No DynamoDB needed.
 
 // Handler futures nest deeply (handler → domain → store); the default limit of 128 is
 // exceeded when their layout is computed on a cold build.
@@ -163,5 +163,57 @@ fn every_routed_function_is_a_workspace_binary() {
     for (_, _, function) in template_routes() {
         let main = root().join("functions").join(&function).join("src/main.rs");
         assert!(main.exists(), "{} has no crate in functions/", function);
+    }
+}
+
+/// (path, method) for every operation of `docs/openapi.yaml` (aliases resolved by the parser).
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(root().join("docs/openapi.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(doc["openapi"].as_str(), Some("3.1.0"));
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if !matches!(method, "parameters" | "summary" | "description" | "servers") {
+                routes.insert((path.as_str().unwrap().to_string(), method.to_uppercase()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn openapi_paths_equal_the_template_routes() {
+    let documented = openapi_routes();
+    let deployed: BTreeSet<(String, String)> = template_routes()
+        .into_iter()
+        .map(|(path, method, _)| (path, method))
+        .collect();
+    let missing: Vec<_> = deployed.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&deployed).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "docs/openapi.yaml lacks {missing:?} and documents {extra:?}, which template.yaml does not route"
+    );
+}
+
+#[test]
+fn every_openapi_operation_documents_server_errors_and_its_security() {
+    let text = std::fs::read_to_string(root().join("docs/openapi.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, op) in item.as_mapping().unwrap() {
+            let at = format!("{} {}", method.as_str().unwrap(), path.as_str().unwrap());
+            assert!(op["security"].is_sequence(), "{at} states its security");
+            if method.as_str() != Some("head") {
+                for status in ["500", "503"] {
+                    assert!(
+                        !op["responses"][status].is_null(),
+                        "{at} documents {status}"
+                    );
+                }
+            }
+        }
     }
 }

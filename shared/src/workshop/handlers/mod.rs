@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 /// Failures in the shapes the real Educates portal answers with.
 #[derive(Debug)]
 pub enum PortalError {
-    /// Missing or bad bearer token: 403 with an empty body.
+    /// Missing or bad bearer token: 403 with an empty `text/plain` body.
     Forbidden,
     /// 4xx with a plain-text body.
     Text(StatusCode, String),
@@ -73,7 +73,8 @@ where
     http::respond(req, |req| async move {
         match f(req).await {
             Ok(response) => Ok(response),
-            Err(PortalError::Forbidden) => Ok(http::empty(StatusCode::FORBIDDEN)),
+            // Empty, as Educates answers; typed so that clients and checkers know what it is.
+            Err(PortalError::Forbidden) => Ok(plain(StatusCode::FORBIDDEN, "")),
             Err(PortalError::Text(status, message)) => Ok(plain(status, &message)),
             Err(PortalError::NoSession) => Ok(http::json(
                 StatusCode::SERVICE_UNAVAILABLE,
