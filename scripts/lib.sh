@@ -61,6 +61,16 @@ ensure_cfn_lint() {
   fi
 }
 
+# cargo-deny is built from crates.io into .local/cargo (about 3 min, once).
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  export PATH="$LOCAL/cargo/bin:$PATH"
+  if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+    say "installing cargo-deny $CARGO_DENY_VERSION (crates.io) into .local/cargo"
+    cargo install --quiet --locked --root "$LOCAL/cargo" cargo-deny --version "$CARGO_DENY_VERSION"
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

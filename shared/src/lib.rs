@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod user;
 pub mod web_session;
 pub mod workshop;

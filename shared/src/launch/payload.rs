@@ -119,16 +119,17 @@ impl LaunchPayload {
     }
 }
 
-/// Free text: bounded, no control characters (they have no place in a name or an id).
+/// Free text: bounded, none of the characters `text::is_refused` names (control, bidirectional
+/// and invisible characters have no place in a name or an id).
 fn text(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
     if value.chars().count() > max_chars {
         return Err(ApiError::bad_request(format!(
             "`{field}` is longer than {max_chars} characters."
         )));
     }
-    if value.chars().any(char::is_control) {
+    if crate::text::has_refused(value) {
         return Err(ApiError::bad_request(format!(
-            "`{field}` must not contain control characters."
+            "`{field}` must not contain control, bidirectional or invisible characters."
         )));
     }
     Ok(())
@@ -234,7 +235,7 @@ mod tests {
         );
         assert_eq!(
             err(&format!(r#"{{"user_id":"a\nb","content_id":"{ID}"}}"#)),
-            "`user_id` must not contain control characters."
+            "`user_id` must not contain control, bidirectional or invisible characters."
         );
     }
 

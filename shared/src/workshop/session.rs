@@ -262,6 +262,10 @@ pub async fn read_user_sessions(
 }
 
 pub async fn get(store: &Store, name: &str) -> Result<Option<WorkshopSession>, StoreError> {
+    // A name no session can have is not looked up (a 10 KB name is past DynamoDB's key limit).
+    if !is_valid_name(name) {
+        return Ok(None);
+    }
     let item = crate::store::get(
         store,
         &keys::workshop_session(name),
@@ -269,6 +273,15 @@ pub async fn get(store: &Store, name: &str) -> Result<Option<WorkshopSession>, S
     )
     .await?;
     item.as_ref().map(WorkshopSession::from_item).transpose()
+}
+
+/// Session names are `<environment>-s<number>` (at least three digits).
+pub fn is_valid_name(name: &str) -> bool {
+    name.rsplit_once("-s").is_some_and(|(environment, number)| {
+        super::environment::is_valid_name(environment)
+            && (3..=9).contains(&number.len())
+            && number.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// What a caller asks for (validated by the handler).

@@ -23,9 +23,12 @@ fn bad(message: &str) -> PortalError {
     PortalError::text(StatusCode::BAD_REQUEST, message)
 }
 
-/// User identifiers: 1 to 150 letters, digits and `@.+-_`.
+/// User identifiers: 1 to 150 letters, digits and `@.+-_`, but not `.` or `..` (which read as
+/// path segments wherever the id is put into a path).
 pub fn is_valid_user(user: &str) -> bool {
     (1..=150).contains(&user.len())
+        && user != "."
+        && user != ".."
         && user
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"@.+-_".contains(&b))
@@ -34,6 +37,9 @@ pub fn is_valid_user(user: &str) -> bool {
 /// `index_url` must be an http(s) URL at an origin the tenant allows.
 fn index_url(tenant: &ApiClient, raw: &str) -> Result<String, PortalError> {
     let refused = || bad("Redirect URL for workshop index is not allowed");
+    if has_control_chars(raw) {
+        return Err(refused());
+    }
     let url = url::Url::parse(raw).map_err(|_| refused())?;
     if !matches!(url.scheme(), "http" | "https")
         || !url.username().is_empty()
@@ -48,12 +54,22 @@ fn index_url(tenant: &ApiClient, raw: &str) -> Result<String, PortalError> {
     Ok(url.to_string())
 }
 
+/// Raw or percent-encoded control characters (CR, LF, NUL, …) in a URL that is stored and later
+/// put into a `Location` header or fetched: refused outright rather than normalised away.
+fn has_control_chars(raw: &str) -> bool {
+    let lower = raw.to_ascii_lowercase();
+    crate::text::has_refused(raw)
+        || ["%0d", "%0a", "%00", "%09"]
+            .iter()
+            .any(|encoded| lower.contains(encoded))
+}
+
 fn name_part(value: Option<String>) -> Result<Option<String>, PortalError> {
     let value = value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
     match value {
-        Some(v) if v.chars().count() > 150 || v.chars().any(char::is_control) => {
+        Some(v) if v.chars().count() > 150 || crate::text::has_refused(&v) => {
             Err(bad("Invalid user name provided"))
         }
         v => Ok(v),
@@ -115,7 +131,9 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
     let email = q("email").filter(|e| !e.is_empty());
     if let Some(email) = &email {
         let valid = email.len() <= 254
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !email
+                .chars()
+                .any(|c| c.is_whitespace() || crate::text::is_refused(c))
             && email
                 .split_once('@')
                 .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
@@ -134,7 +152,9 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
     let analytics_url = match q("analytics_url").filter(|v| !v.is_empty()) {
         None => None,
         Some(raw) => match url::Url::parse(&raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u.to_string()),
+            Ok(u) if matches!(u.scheme(), "http" | "https") && !has_control_chars(&raw) => {
+                Some(u.to_string())
+            }
             _ => return Err(bad("Invalid analytics URL provided")),
         },
     };

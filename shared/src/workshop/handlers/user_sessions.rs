@@ -17,13 +17,14 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, la
 #[tracing::instrument(skip_all)]
 async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
     let grant = robot(state, &req).await?;
-    let user = path_param(&req, "user").unwrap_or_default();
-    // An unknown (or malformed) user simply has no sessions.
-    let held = if super::request::is_valid_user(&user) {
-        session::read_user_sessions(&state.store, &grant.tenant.id, &user).await?
-    } else {
-        Default::default()
-    };
+    // An unknown user simply has no sessions; an id that no user can have is refused, with
+    // the words the session request uses.
+    let user = path_param(&req, "user")
+        .filter(|u| super::request::is_valid_user(u))
+        .ok_or_else(|| {
+            PortalError::text(StatusCode::BAD_REQUEST, "Invalid user identifier provided")
+        })?;
+    let held = session::read_user_sessions(&state.store, &grant.tenant.id, &user).await?;
     let now = clock::now();
     let sessions: Vec<Value> = held
         .live(now)

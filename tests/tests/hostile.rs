@@ -1,0 +1,930 @@
+//! The hostile-input corpus. Every HTTP endpoint, through every place input enters it (JSON
+//! and form bodies, query parameters, path parameters, the `Authorization` header, the session
+//! cookie), is fed malformed, truncated, oversized, mistyped, invalid-UTF-8 and odd-Unicode
+//! input, header-injection and open-redirect attempts (plain, encoded and double-encoded) and
+//! path traversal, one hostile value at a time with everything else valid. Each must get a 4xx
+//! with a message (the empty 403 of a bad bearer token excepted, as Educates answers), never a
+//! redirect or a cookie, and the table must be exactly as it was.
+
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use labgate::api_client::Scope;
+use labgate::state::AppState;
+use labgate::workshop::handlers as portal;
+use labgate_tests::*;
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Request};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    Launch,
+    LaunchAuth,
+    WebSession,
+    Progress,
+    Token,
+    Revoke,
+    Catalog,
+    Status,
+    SessionRequest,
+    Activate,
+    Schedule,
+    Extend,
+    Terminate,
+    Delete,
+    UserSessions,
+}
+
+async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestResponse {
+    use Endpoint::*;
+    let res = match endpoint {
+        Launch => labgate::launch::handler::handle(state, req).await,
+        LaunchAuth => labgate::launch_auth::handle(state, req).await,
+        WebSession => labgate::web_session::handler::handle(state, req).await,
+        Progress => labgate::launch::progress::handle(state, req).await,
+        Token => labgate::oauth::handler::token(state, req).await,
+        Revoke => labgate::oauth::handler::revoke(state, req).await,
+        Catalog => portal::catalog::catalog(state, req).await,
+        Status => portal::catalog::status(state, req).await,
+        SessionRequest => portal::request::handle(state, req).await,
+        Activate => portal::activate::handle(state, req).await,
+        Schedule => portal::manage::schedule(state, req).await,
+        Extend => portal::manage::extend(state, req).await,
+        Terminate => portal::manage::terminate(state, req).await,
+        Delete => portal::delete::handle(state, req).await,
+        UserSessions => portal::user_sessions::handle(state, req).await,
+    };
+    TestResponse::from(res.expect("handlers answer, they do not fail the runtime"))
+}
+
+/// An attribute value as text, maps in key order (the SDK's maps have no stable order).
+fn canon(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::M(map) => {
+            let sorted: BTreeMap<_, _> = map.iter().map(|(k, v)| (k, canon(v))).collect();
+            format!("M{sorted:?}")
+        }
+        AttributeValue::L(list) => format!("L{:?}", list.iter().map(canon).collect::<Vec<_>>()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every item of the table, in a stable textual form.
+async fn snapshot(env: &TestEnv) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = env
+            .store()
+            .client()
+            .scan()
+            .table_name(env.store().table())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let sorted: BTreeMap<_, _> = item.iter().map(|(k, v)| (k, canon(v))).collect();
+            items.push(format!("{sorted:?}"));
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    items.sort();
+    items
+}
+
+struct Case {
+    what: String,
+    endpoint: Endpoint,
+    req: Request,
+}
+
+/// Where the hostile requests start from: a client, a robot, an environment with a session, a
+/// logged-in browser, a launch and an unused launch link.
+struct Fixture {
+    env: TestEnv,
+    bearer: String,
+    grading_token: String,
+    environment: String,
+    session: String,
+    cookie: String,
+    launch_id: String,
+    link: url::Url,
+    oauth_client: (String, String),
+}
+
+async fn fixture() -> Fixture {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let environment = env.environment(3, |_| {}).await;
+    let requested = env
+        .request_session(&robot.access_token, &environment, &query(&[("user", "u1")]))
+        .await;
+    let session = requested.json()["name"].as_str().unwrap().to_string();
+    let cookie = env.login(&payload("u1")).await;
+    let launched = env.launch(&payload("u2")).await;
+    let launch_id = launched.header("labgate-launch-id").unwrap().to_string();
+    let link = url::Url::parse(launched.json()["url"].as_str().unwrap()).unwrap();
+    let grading_token = env.token_with(&[Scope::Launch, Scope::Grading]).await;
+    Fixture {
+        bearer: robot.access_token,
+        grading_token,
+        environment,
+        session,
+        cookie,
+        launch_id,
+        link,
+        oauth_client: (robot.client_id, robot.client_secret),
+        env,
+    }
+}
+
+fn bytes(body: &[u8]) -> Body {
+    Body::Binary(body.to_vec())
+}
+
+/// JSON bodies that must be refused by any endpoint taking a JSON object; `valid` is a valid
+/// body of that endpoint, varied field by field in `field_cases`.
+fn malformed_json() -> Vec<(String, Body)> {
+    let mut cases = vec![
+        ("invalid UTF-8".to_string(), bytes(b"\xff\xfe\xfd")),
+        (
+            "invalid UTF-8 inside a string".into(),
+            bytes(b"{\"user_id\": \"a\xffb\", \"launch_id\": \"\xc0\xaf\"}"),
+        ),
+        ("overlong UTF-8 '/'".into(), bytes(b"{\"a\": \"\xc0\xaf\"}")),
+        (
+            "truncated".into(),
+            Body::Text(r#"{"user_id": "u1", "con"#.into()),
+        ),
+        ("empty".into(), Body::Empty),
+        ("whitespace".into(), Body::Text(" \n\t ".into())),
+        ("array".into(), Body::Text("[]".into())),
+        ("null".into(), Body::Text("null".into())),
+        ("string".into(), Body::Text("\"x\"".into())),
+        ("number out of range".into(), Body::Text("1e999".into())),
+        ("NaN".into(), Body::Text("{\"progress\": NaN}".into())),
+        (
+            "byte-order mark before the object".into(),
+            Body::Text("\u{feff}{}".into()),
+        ),
+        (
+            "100,000 nested arrays".into(),
+            Body::Text("[".repeat(100_000)),
+        ),
+        (
+            "deeply nested object".into(),
+            Body::Text(format!("{}1{}", "{\"a\":".repeat(5_000), "}".repeat(5_000))),
+        ),
+        (
+            "lone surrogate escape".into(),
+            Body::Text(r#"{"user_id": "\ud800"}"#.into()),
+        ),
+        (
+            "1 MiB body".into(),
+            Body::Text(format!(r#"{{"user_id": "{}"}}"#, "a".repeat(1 << 20))),
+        ),
+    ];
+    cases.push((
+        "200,000-element array".into(),
+        Body::Text(format!("[{}0]", "0,".repeat(200_000))),
+    ));
+    cases
+}
+
+/// Launch payload fields with hostile values (the rest of the payload valid).
+fn launch_field_cases() -> Vec<(String, serde_json::Value)> {
+    let base = payload("u9");
+    let with = |field: &str, value: serde_json::Value| {
+        let mut body = base.clone();
+        body[field] = value;
+        (
+            format!("{field} = {}", short(&body[field].to_string())),
+            body,
+        )
+    };
+    vec![
+        with("user_id", json!(123)),
+        with("user_id", json!(["u1"])),
+        with("user_id", json!("a\u{0}b")),
+        with("user_id", json!("a\r\nSet-Cookie: x=y")),
+        with("user_id", json!("\u{202e}nimda")),
+        with("user_id", json!("a\u{200b}b")),
+        with("user_id", json!("\u{feff}u1")),
+        with("user_id", json!("\u{ffff}")),
+        with("user_id", json!("x".repeat(256))),
+        with("user_id", json!("   ")),
+        with("content_id", json!(null)),
+        with("content_id", json!("../../etc/passwd")),
+        with(
+            "content_id",
+            json!("8715dfc6-56ac-4ca2-99cf-17419d36cebb\r\nX: y"),
+        ),
+        with("content_id", json!({"$ne": null})),
+        with("resource_id", json!(7)),
+        with("resource_id", json!("r".repeat(256))),
+        with("context", json!([])),
+        with("context", json!("{}")),
+        with("context", json!({"big": "x".repeat(17 * 1024)})),
+        with("email", json!("not-an-email")),
+        with("email", json!("a@b\r\nBcc: victim@example.com")),
+        with("email", json!(format!("{}@example.com", "a".repeat(250)))),
+        with("given_name", json!("\u{2066}Eve\u{2069}")),
+        with("family_name", json!("x".repeat(151))),
+        with("roles", json!("admin")),
+        with("roles", json!([1, 2])),
+        with(
+            "roles",
+            json!((0..51).map(|i| format!("r{i}")).collect::<Vec<_>>()),
+        ),
+        with("roles", json!(["\u{0}"])),
+        with("licenses", json!({"a": 1})),
+        with(
+            "licenses",
+            json!((0..10_000).map(|i| format!("l{i}")).collect::<Vec<_>>()),
+        ),
+        with(
+            "teams",
+            json!((0..21).map(|i| format!("t{i}")).collect::<Vec<_>>()),
+        ),
+        with("teams", json!(["x".repeat(101)])),
+        with("teams", json!([null])),
+    ]
+}
+
+fn progress_field_cases(launch_id: &str) -> Vec<(String, serde_json::Value)> {
+    let base = json!({"launch_id": launch_id, "progress": 0.5});
+    let with = |field: &str, value: serde_json::Value| {
+        let mut body = base.clone();
+        body[field] = value;
+        (
+            format!("{field} = {}", short(&body[field].to_string())),
+            body,
+        )
+    };
+    vec![
+        with("launch_id", json!("../../etc/passwd")),
+        with("launch_id", json!(1)),
+        with("launch_id", json!(uuid::Uuid::new_v4().to_string())),
+        with("progress", json!(-0.1)),
+        with("progress", json!(1.5)),
+        with("progress", json!("0.5")),
+        with("progress", json!(null)),
+        with("score", json!(-1)),
+        (
+            "score above max_score".into(),
+            json!({"launch_id": launch_id, "progress": 1, "score": 2, "max_score": 1}),
+        ),
+        with("max_score", json!(0)),
+        with("completed", json!("yes")),
+        with("details", json!([])),
+        with("details", json!({"big": "x".repeat(17 * 1024)})),
+    ]
+}
+
+/// Destinations that must never be followed or stored: plain, encoded, double-encoded.
+fn redirect_attempts(allowed: &str) -> Vec<String> {
+    let host = url::Url::parse(allowed)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_string();
+    vec![
+        "//evil.example/".into(),
+        "\\\\evil.example".into(),
+        "/\\evil.example".into(),
+        "\\/evil.example".into(),
+        "https:evil.example".into(),
+        "https:/evil.example".into(),
+        "javascript:alert(1)".into(),
+        "JaVaScRiPt:alert(document.domain)".into(),
+        "java\tscript:alert(1)".into(),
+        "data:text/html,<script>alert(1)</script>".into(),
+        "https://evil.example/".into(),
+        format!("https://{host}@evil.example/"),
+        format!("https://{host}:443@evil.example/"),
+        format!("https://{host}.evil.example/"),
+        format!("https://evil.example/?{allowed}"),
+        format!("https://evil.example#{allowed}"),
+        "%2F%2Fevil.example".into(),
+        "%252F%252Fevil.example".into(),
+        "https%3A%2F%2Fevil.example".into(),
+        "https%253A%252F%252Fevil.example".into(),
+        format!("{allowed}\r\nLocation: https://evil.example/"),
+        format!("{allowed}%0d%0aSet-Cookie:%20labgate_session=x"),
+        "".into(),
+    ]
+}
+
+/// Path parameter values (as they appear in the URI) that name nothing.
+fn hostile_segments() -> Vec<String> {
+    vec![
+        "..".into(),
+        "..%2F..%2F..%2Fetc%2Fpasswd".into(),
+        "%2E%2E%2F%2E%2E%2F".into(),
+        "%252E%252E%252F".into(),
+        "..%5C..%5Cwindows".into(),
+        "%00".into(),
+        "x%00y".into(),
+        "%0D%0ASet-Cookie:%20labgate_session=x".into(),
+        "%FF%FE".into(),
+        "%C0%AF".into(),
+        "%E2%80%AEtxt".into(),
+        "%F0%9F%92%A9".into(),
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E".into(),
+        "*".into(),
+        "%20".into(),
+        "a".repeat(10_000),
+    ]
+}
+
+fn short(text: &str) -> String {
+    if text.chars().count() > 60 {
+        format!(
+            "{}… ({} chars)",
+            text.chars().take(40).collect::<String>(),
+            text.len()
+        )
+    } else {
+        text.to_string()
+    }
+}
+
+fn get(path: &str) -> lambda_http::http::request::Builder {
+    request("GET", API_HOST, path)
+}
+
+fn with_bearer(builder: lambda_http::http::request::Builder, token: &str) -> Request {
+    builder
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::Empty)
+        .unwrap()
+}
+
+fn corpus(f: &Fixture) -> Vec<Case> {
+    use Endpoint::*;
+    let mut cases = Vec::new();
+    let mut add = |what: String, endpoint: Endpoint, req: Request| {
+        cases.push(Case {
+            what,
+            endpoint,
+            req,
+        });
+    };
+    let token = &f.env.token;
+    let json_post = |path: &str, auth: &str, body: Body| {
+        request("POST", API_HOST, path)
+            .header("authorization", auth)
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap()
+    };
+
+    // JSON bodies: launch, progress, and the session request's parameters.
+    for (what, body) in malformed_json() {
+        add(
+            format!("launch body: {what}"),
+            Launch,
+            json_post("/api/v1/launch", &format!("Token {token}"), body.clone()),
+        );
+        add(
+            format!("progress body: {what}"),
+            Progress,
+            json_post(
+                "/api/v1/progress",
+                &format!("Token {}", f.grading_token),
+                body.clone(),
+            ),
+        );
+        if !matches!(body, Body::Empty) && !what.starts_with("whitespace") {
+            add(
+                format!("session request body: {what}"),
+                SessionRequest,
+                request(
+                    "POST",
+                    API_HOST,
+                    &format!(
+                        "/workshops/environment/{}/request/?{}",
+                        f.environment,
+                        query(&[("user", "u5")])
+                    ),
+                )
+                .header("authorization", format!("Bearer {}", f.bearer))
+                .header("content-type", "application/json")
+                .body(body)
+                .unwrap(),
+            );
+        }
+    }
+    for (what, body) in launch_field_cases() {
+        add(
+            format!("launch: {what}"),
+            Launch,
+            json_post(
+                "/api/v1/launch",
+                &format!("Token {token}"),
+                Body::Text(body.to_string()),
+            ),
+        );
+    }
+    for (what, body) in progress_field_cases(&f.launch_id) {
+        add(
+            format!("progress: {what}"),
+            Progress,
+            json_post(
+                "/api/v1/progress",
+                &format!("Token {}", f.grading_token),
+                Body::Text(body.to_string()),
+            ),
+        );
+    }
+    for (what, body) in [
+        ("parameters not a list", json!({"parameters": "x"})),
+        (
+            "parameter without value",
+            json!({"parameters": [{"name": "a"}]}),
+        ),
+        (
+            "101 parameters",
+            json!({"parameters": (0..101).map(|i| json!({"name": format!("p{i}"), "value": "v"})).collect::<Vec<_>>()}),
+        ),
+        (
+            "parameter value 70 KiB",
+            json!({"parameters": [{"name": "a", "value": "x".repeat(70 * 1024)}]}),
+        ),
+    ] {
+        add(
+            format!("session request body: {what}"),
+            SessionRequest,
+            request(
+                "POST",
+                API_HOST,
+                &format!(
+                    "/workshops/environment/{}/request/?{}",
+                    f.environment,
+                    query(&[("user", "u5")])
+                ),
+            )
+            .header("authorization", format!("Bearer {}", f.bearer))
+            .header("content-type", "application/json")
+            .body(Body::Text(body.to_string()))
+            .unwrap(),
+        );
+    }
+
+    // Open redirects: `next` of a valid, unused launch link; `index_url` of a session request.
+    let token_param = f
+        .link
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    for next in redirect_attempts("http://localhost:3000/project/x") {
+        let q = form(&[("token", &token_param), ("next", &next)]);
+        add(
+            format!("launch link next = {}", short(&next)),
+            LaunchAuth,
+            get(&format!("/api/v1/launch/auth?{q}"))
+                .body(Body::Empty)
+                .unwrap(),
+        );
+    }
+    for target in redirect_attempts(INDEX_URL) {
+        for name in ["index_url", "redirect_url"] {
+            let q = form(&[(name, &target), ("user", "u6")]);
+            add(
+                format!("session request {name} = {}", short(&target)),
+                SessionRequest,
+                with_bearer(
+                    get(&format!(
+                        "/workshops/environment/{}/request/?{q}",
+                        f.environment
+                    )),
+                    &f.bearer,
+                ),
+            );
+        }
+    }
+    // Raw (unencoded) forms in the query string itself.
+    for raw in [
+        "//evil.example",
+        "%2F%2Fevil.example",
+        "%252F%252Fevil.example",
+        "javascript:alert(1)",
+    ] {
+        add(
+            format!("launch link raw next={raw}"),
+            LaunchAuth,
+            get(&format!(
+                "/api/v1/launch/auth?token={}&next={raw}",
+                form(&[("", &token_param)]).trim_start_matches('=')
+            ))
+            .body(Body::Empty)
+            .unwrap(),
+        );
+        add(
+            format!("session request raw index_url={raw}"),
+            SessionRequest,
+            with_bearer(
+                get(&format!(
+                    "/workshops/environment/{}/request/?index_url={raw}&user=u6",
+                    f.environment
+                )),
+                &f.bearer,
+            ),
+        );
+    }
+
+    // Other query parameters of the session request.
+    for (name, values) in [
+        (
+            "user",
+            vec![
+                "../../x".to_string(),
+                "a\r\nb".into(),
+                "ü".into(),
+                "<script>".into(),
+                "a b".into(),
+                "\u{0}".into(),
+                "u".repeat(151),
+            ],
+        ),
+        (
+            "email",
+            vec![
+                "a@b\r\nBcc: x@example.com".to_string(),
+                "\u{202e}a@b".into(),
+                "a@".into(),
+                "@b".into(),
+                "a b@c".into(),
+            ],
+        ),
+        (
+            "first_name",
+            vec!["\u{202e}Eve".to_string(), "a\u{0}".into(), "n".repeat(151)],
+        ),
+        ("last_name", vec!["\u{2066}x".to_string(), "x\r\ny".into()]),
+        (
+            "timeout",
+            vec![
+                "-1".to_string(),
+                "abc".into(),
+                "1e3".into(),
+                "NaN".into(),
+                "0x10".into(),
+                "99999999999999999999999".into(),
+                "".into(),
+            ],
+        ),
+        (
+            "analytics_url",
+            vec![
+                "javascript:alert(1)".to_string(),
+                "ftp://x.example/".into(),
+                "not a url".into(),
+            ],
+        ),
+    ] {
+        for value in values {
+            let q = if name == "user" {
+                query(&[(name, &value)])
+            } else {
+                query(&[("user", "u7"), (name, &value)])
+            };
+            add(
+                format!("session request {name} = {}", short(&format!("{value:?}"))),
+                SessionRequest,
+                with_bearer(
+                    get(&format!(
+                        "/workshops/environment/{}/request/?{q}",
+                        f.environment
+                    )),
+                    &f.bearer,
+                ),
+            );
+        }
+    }
+
+    // Path parameters.
+    for segment in hostile_segments() {
+        let label = short(&segment);
+        let bearer_paths = [
+            (Status, format!("/workshops/environment/{segment}/status/")),
+            (
+                SessionRequest,
+                format!("/workshops/environment/{segment}/request/?{}", query(&[])),
+            ),
+            (Schedule, format!("/workshops/session/{segment}/schedule/")),
+            (Extend, format!("/workshops/session/{segment}/extend/")),
+            (
+                Terminate,
+                format!("/workshops/session/{segment}/terminate/"),
+            ),
+            (UserSessions, format!("/workshops/user/{segment}/sessions/")),
+        ];
+        for (endpoint, path) in bearer_paths {
+            add(
+                format!("{endpoint:?} path {label}"),
+                endpoint,
+                with_bearer(get(&path), &f.bearer),
+            );
+        }
+        add(
+            format!("activate path {label}"),
+            Activate,
+            get(&format!("/workshops/session/{segment}/activate/?token=x"))
+                .body(Body::Empty)
+                .unwrap(),
+        );
+        add(
+            format!("delete path {label}"),
+            Delete,
+            get(&format!("/workshops/session/{segment}/delete/"))
+                .header("cookie", format!("labgate_session={}", f.cookie))
+                .body(Body::Empty)
+                .unwrap(),
+        );
+    }
+
+    // Query values of the one-time links and the catalog.
+    for value in [
+        "",
+        "../../x",
+        "%00",
+        "%0D%0ALocation:%20https://evil.example",
+        "%FF%FE",
+        &"t".repeat(10_000),
+    ] {
+        add(
+            format!("launch link token = {}", short(value)),
+            LaunchAuth,
+            get(&format!("/api/v1/launch/auth?token={value}"))
+                .body(Body::Empty)
+                .unwrap(),
+        );
+        add(
+            format!("activation token = {}", short(value)),
+            Activate,
+            get(&format!(
+                "/workshops/session/{}/activate/?token={value}",
+                f.session
+            ))
+            .body(Body::Empty)
+            .unwrap(),
+        );
+    }
+
+    // The Authorization header of every kind of endpoint, and the session cookie.
+    let long = "x".repeat(100_000);
+    let header_values: Vec<(String, HeaderValue)> = [
+        "".to_string(),
+        "Token".into(),
+        "Token ".into(),
+        format!("Token {token}x"),
+        format!("Token {}", &token[..39]),
+        format!("Token {token} {token}"),
+        format!("Bearer {token}"),
+        format!("Basic {token}"),
+        "Token ../../../../etc/passwd".into(),
+        format!("Token {long}"),
+        format!("Bearer {}", f.bearer.to_uppercase()),
+        format!("Bearer {}x", f.bearer),
+        "Bearer".into(),
+        format!("Bearer {long}"),
+        format!("Token {}", f.bearer),
+    ]
+    .into_iter()
+    .map(|v| (short(&v), HeaderValue::from_str(&v).unwrap()))
+    .chain([(
+        "obs-text bytes".to_string(),
+        HeaderValue::from_bytes(b"Token \xff\xfe\xfd").unwrap(),
+    )])
+    .collect();
+    for (label, value) in &header_values {
+        let body = Body::Text(payload("u8").to_string());
+        add(
+            format!("launch Authorization: {label}"),
+            Launch,
+            request("POST", API_HOST, "/api/v1/launch")
+                .header("authorization", value.clone())
+                .header("content-type", "application/json")
+                .body(body)
+                .unwrap(),
+        );
+        add(
+            format!("progress Authorization: {label}"),
+            Progress,
+            request("POST", API_HOST, "/api/v1/progress")
+                .header("authorization", value.clone())
+                .body(Body::Text(
+                    json!({"launch_id": f.launch_id, "progress": 1}).to_string(),
+                ))
+                .unwrap(),
+        );
+        for (endpoint, path) in [
+            (Catalog, "/workshops/catalog/environments/".to_string()),
+            (
+                SessionRequest,
+                format!(
+                    "/workshops/environment/{}/request/?{}",
+                    f.environment,
+                    query(&[("user", "u8")])
+                ),
+            ),
+            (
+                Terminate,
+                format!("/workshops/session/{}/terminate/", f.session),
+            ),
+        ] {
+            add(
+                format!("{endpoint:?} Authorization: {label}"),
+                endpoint,
+                get(&path)
+                    .header("authorization", value.clone())
+                    .body(Body::Empty)
+                    .unwrap(),
+            );
+        }
+    }
+    let cookies: Vec<HeaderValue> = [
+        "labgate_session=".to_string(),
+        "labgate_session=../../x".into(),
+        format!("labgate_session={}", "c".repeat(10_000)),
+        "labgate_session=\"quoted\"".into(),
+        format!("labgate_session={}x", f.cookie),
+        format!("other={}", f.cookie),
+        "labgate_session".into(),
+        ";;;=;".into(),
+    ]
+    .into_iter()
+    .map(|v| HeaderValue::from_str(&v).unwrap())
+    .chain([HeaderValue::from_bytes(b"labgate_session=\xff\xfe").unwrap()])
+    .collect();
+    for value in cookies {
+        let label = short(&String::from_utf8_lossy(value.as_bytes()));
+        add(
+            format!("session cookie {label}"),
+            WebSession,
+            get("/api/v1/session")
+                .header("cookie", value.clone())
+                .body(Body::Empty)
+                .unwrap(),
+        );
+        add(
+            format!("delete cookie {label}"),
+            Delete,
+            get(&format!("/workshops/session/{}/delete/", f.session))
+                .header("cookie", value)
+                .body(Body::Empty)
+                .unwrap(),
+        );
+    }
+
+    // OAuth forms.
+    let (client_id, client_secret) = &f.oauth_client;
+    let client = [
+        ("client_id", client_id.as_str()),
+        ("client_secret", client_secret.as_str()),
+    ];
+    let forms: Vec<(String, Body)> = vec![
+        (
+            "invalid UTF-8".into(),
+            bytes(b"grant_type=password&username=\xff"),
+        ),
+        (
+            "truncated escape".into(),
+            Body::Text(format!("{}&grant_type=pass%2", form(&client))),
+        ),
+        ("no grant".into(), Body::Text(form(&client))),
+        (
+            "unknown grant".into(),
+            Body::Text(format!("{}&grant_type=client_credentials", form(&client))),
+        ),
+        (
+            "grant twice".into(),
+            Body::Text(format!(
+                "{}&grant_type=password&grant_type=refresh_token",
+                form(&client)
+            )),
+        ),
+        (
+            "password grant, CR/LF username".into(),
+            Body::Text(format!(
+                "{}&grant_type=password&username=a%0D%0Ab&password=x",
+                form(&client)
+            )),
+        ),
+        (
+            "refresh grant, 100 KB token".into(),
+            Body::Text(format!(
+                "{}&grant_type=refresh_token&refresh_token={long}",
+                form(&client)
+            )),
+        ),
+        (
+            "client secret of another length".into(),
+            Body::Text(form(&[
+                ("client_id", client_id.as_str()),
+                ("client_secret", "x"),
+                ("grant_type", "password"),
+            ])),
+        ),
+        (
+            "JSON instead of a form".into(),
+            Body::Text("{\"grant_type\": \"password\"}".into()),
+        ),
+        (
+            "1 MiB form".into(),
+            Body::Text(format!("{}&x={}", form(&client), "a".repeat(1 << 20))),
+        ),
+    ];
+    for (what, body) in forms {
+        add(
+            format!("token form: {what}"),
+            Token,
+            request("POST", API_HOST, "/oauth2/token/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .unwrap(),
+        );
+    }
+    for (what, body) in [
+        ("no token", Body::Text(form(&client))),
+        ("invalid UTF-8", bytes(b"token=\xff\xfe")),
+        (
+            "token twice",
+            Body::Text(format!("{}&token=a&token=b", form(&client))),
+        ),
+        ("no client", Body::Text("token=abc".into())),
+    ] {
+        add(
+            format!("revoke form: {what}"),
+            Revoke,
+            request("POST", API_HOST, "/oauth2/revoke-token/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .unwrap(),
+        );
+    }
+    cases
+}
+
+#[tokio::test]
+async fn every_hostile_input_gets_a_4xx_and_changes_nothing() {
+    let f = fixture().await;
+    let before = snapshot(&f.env).await;
+    let cases = corpus(&f);
+    let total = cases.len();
+    let mut failures = Vec::new();
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    for case in cases {
+        let res = call(&f.env.state, case.endpoint, case.req).await;
+        *statuses.entry(res.status.as_u16()).or_default() += 1;
+        let bearer_refused = res.status == 403 && res.body.is_empty();
+        if !res.status.is_client_error() {
+            failures.push(format!(
+                "{}: {} {}",
+                case.what,
+                res.status,
+                short(&res.body)
+            ));
+        } else if res.body.trim().is_empty() && !bearer_refused {
+            failures.push(format!("{}: {} with no message", case.what, res.status));
+        } else if res.header("location").is_some() || res.header("set-cookie").is_some() {
+            failures.push(format!("{}: redirected or set a cookie", case.what));
+        } else if res.status.as_u16() == 400 && res.header("content-type").is_none() {
+            failures.push(format!("{}: 400 without a content type", case.what));
+        }
+    }
+    let after = snapshot(&f.env).await;
+    println!("hostile corpus: {total} requests, statuses {statuses:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {total} hostile requests were mishandled:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let added: Vec<_> = after.iter().filter(|i| !before.contains(i)).collect();
+    let removed: Vec<_> = before.iter().filter(|i| !after.contains(i)).collect();
+    assert!(
+        added.is_empty() && removed.is_empty(),
+        "hostile requests changed the table: added {added:#?}, removed {removed:#?}"
+    );
+
+    // And the fixture still works: nothing was used up by the hostile requests.
+    let followed = f.env.follow(f.link.as_str(), None).await;
+    assert_eq!(
+        followed.status, 302,
+        "the launch link survived: {}",
+        followed.body
+    );
+}
