@@ -71,6 +71,16 @@ ensure_cargo_deny() {
   fi
 }
 
+# cargo-fuzz (crates.io) into .local/cargo too (under a minute).
+CARGO_FUZZ_VERSION=0.13.2
+ensure_cargo_fuzz() {
+  export PATH="$LOCAL/cargo/bin:$PATH"
+  if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (crates.io) into .local/cargo"
+    cargo install --quiet --locked --root "$LOCAL/cargo" cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -318,9 +318,8 @@ pub async fn authenticate_with(
     let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
         return Ok((Err(AuthError::Missing), Vec::new()));
     };
-    let token = match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("token") => token.trim(),
-        _ => return Ok((Err(AuthError::Invalid), Vec::new())),
+    let Some(token) = crate::http::auth::credentials(header, "token") else {
+        return Ok((Err(AuthError::Invalid), Vec::new()));
     };
     if !secrets::is_api_token_shape(token) {
         return Ok((Err(AuthError::Invalid), Vec::new()));

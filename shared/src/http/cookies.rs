@@ -8,10 +8,17 @@ pub const SESSION_COOKIE: &str = "labgate_session";
 
 /// The session cookie's value, if the request carries one.
 pub fn session_cookie(req: &Request) -> Option<String> {
-    req.headers()
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    session_cookie_in(
+        req.headers()
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// The session cookie's value in `Cookie` header values (fuzzed: `fuzz/fuzz_targets/headers.rs`).
+pub fn session_cookie_in<'a>(headers: impl Iterator<Item = &'a str>) -> Option<String> {
+    headers
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
         .find(|c| c.name() == SESSION_COOKIE)

@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every function: reading requests, building responses.
 
+pub mod auth;
 pub mod cookies;
 pub mod error;
 
@@ -42,10 +43,27 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// The first value of a query parameter, decoded. Read from the URI so that API Gateway, the
 /// local server and the tests all agree.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    let query = req.uri().query()?;
+    query_values(req.uri().query()?, name).into_iter().next()
+}
+
+/// Every value of a parameter in a query string (or form body), decoded, in order.
+pub fn query_values(query: &str, name: &str) -> Vec<String> {
     url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
+        .filter(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+/// A form body as a map; `Err(name)` names the first parameter given twice.
+pub fn unique_form(body: &[u8]) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut params = std::collections::HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        if params.contains_key(k.as_ref()) {
+            return Err(k.into_owned());
+        }
+        params.insert(k.into_owned(), v.into_owned());
+    }
+    Ok(params)
 }
 
 pub fn body_bytes(req: &Request) -> &[u8] {

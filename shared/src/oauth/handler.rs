@@ -8,8 +8,6 @@ use crate::state::AppState;
 use crate::store::keys;
 use crate::store::tx::{self, TxError};
 use crate::store::{self, StoreError};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -92,16 +90,8 @@ where
 
 /// The form body; a repeated parameter is a malformed request (RFC 6749 section 3.2).
 fn form(req: &Request) -> Result<HashMap<String, String>, OAuthError> {
-    let mut params = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(http::body_bytes(req)) {
-        if params.insert(k.into_owned(), v.into_owned()).is_some() {
-            return Err(oauth_error(
-                Kind::InvalidRequest,
-                "A parameter is repeated.",
-            ));
-        }
-    }
-    Ok(params)
+    http::unique_form(http::body_bytes(req))
+        .map_err(|_| oauth_error(Kind::InvalidRequest, "A parameter is repeated."))
 }
 
 /// Client credentials from HTTP Basic or the form body (not both).
@@ -109,9 +99,8 @@ fn client_credentials(
     req: &Request,
     params: &HashMap<String, String>,
 ) -> Result<(String, String, bool), OAuthError> {
-    let basic = http::header(req, AUTHORIZATION.as_str())
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    let basic =
+        http::header(req, AUTHORIZATION.as_str()).and_then(|h| http::auth::credentials(h, "basic"));
     let in_body = params.get("client_id").or(params.get("client_secret"));
     let invalid = |basic_auth| OAuthError {
         kind: Kind::InvalidClient,
@@ -123,21 +112,9 @@ fn client_credentials(
             Kind::InvalidRequest,
             "Use one client authentication method, not two.",
         )),
-        (Some((_, encoded)), None) => {
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or(invalid(true))?;
-            let (id, secret) = decoded.split_once(':').ok_or(invalid(true))?;
-            // RFC 6749 2.3.1: both parts are form-encoded before they are joined.
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Ok((decode(id), decode(secret), true))
+        (Some(encoded), None) => {
+            let (id, secret) = http::auth::basic(encoded).ok_or(invalid(true))?;
+            Ok((id, secret, true))
         }
         (None, _) => match (params.get("client_id"), params.get("client_secret")) {
             (Some(id), Some(secret)) => Ok((id.clone(), secret.clone(), false)),

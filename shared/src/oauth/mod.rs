@@ -259,11 +259,11 @@ pub async fn authenticate_bearer(
     store: &Store,
     authorization: Option<&str>,
 ) -> Result<Option<Grant>, StoreError> {
-    let Some((scheme, token)) = authorization.and_then(|h| h.trim().split_once(' ')) else {
+    let Some(token) = authorization.and_then(|h| crate::http::auth::credentials(h, "bearer"))
+    else {
         return Ok(None);
     };
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || !secrets::is_url_token_shape(token) {
+    if !secrets::is_url_token_shape(token) {
         return Ok(None);
     }
     let item = crate::store::get(

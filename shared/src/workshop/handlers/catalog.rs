@@ -15,11 +15,7 @@ pub async fn catalog(state: &AppState, req: Request) -> Result<Response<Body>, l
 }
 
 fn query_all(req: &Request, name: &str) -> Vec<String> {
-    let query = req.uri().query().unwrap_or("");
-    url::form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-        .collect()
+    http::query_values(req.uri().query().unwrap_or(""), name)
 }
 
 #[tracing::instrument(skip_all)]
