@@ -113,6 +113,19 @@ impl TestEnv {
         let table = format!("t-{}", uuid::Uuid::new_v4().simple());
         let round_trips = RoundTrips::default();
         let store = store(&table, &round_trips);
+        Self::seeded(store, round_trips, vars).await
+    }
+
+    /// Like `new`, on the DynamoDB at `url`, with the functions' timeouts (fault tests).
+    pub async fn at(url: &str) -> Self {
+        let table = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let round_trips = RoundTrips::default();
+        let store = store_at(url, &table, &round_trips);
+        Self::seeded(store, round_trips, &[]).await
+    }
+
+    async fn seeded(store: Store, round_trips: RoundTrips, vars: &[(&str, &str)]) -> Self {
+        let table = store.table().to_string();
         schema::create_table(&store)
             .await
             .expect("create the test table in DynamoDB Local");
