@@ -41,6 +41,9 @@ pub struct Config {
     /// Key from which each tenant's webhook signing secret is derived (`LABGATE_SIGNING_KEY`,
     /// base64 of at least 32 bytes). Only the event dispatcher and the admin CLI need it.
     pub signing_key: Option<Vec<u8>>,
+    /// Whether a session's `analytics_url` may name a private, loopback or link-local address
+    /// (`LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS=true`; for local development and tests only).
+    pub allow_private_analytics_urls: bool,
 }
 
 pub const DEFAULT_LAUNCH_TOKEN_TTL_SECS: i64 = 60;
@@ -125,6 +128,10 @@ impl Config {
                 get("LABGATE_ACTIVATION_TIMEOUT_SECONDS"),
                 DEFAULT_ACTIVATION_TIMEOUT_SECS,
             )?,
+            allow_private_analytics_urls: matches!(
+                get("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS").as_deref(),
+                Some("true" | "1")
+            ),
         })
     }
 

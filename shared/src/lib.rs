@@ -9,6 +9,7 @@ pub mod http;
 pub mod launch;
 pub mod launch_auth;
 pub mod launch_token;
+pub mod net;
 pub mod oauth;
 pub mod secrets;
 pub mod state;

@@ -574,6 +574,7 @@ impl TestEnv {
                 attempts: 3,
                 backoff: std::time::Duration::from_millis(20),
                 timeout: std::time::Duration::from_secs(2),
+                allow_private_analytics: self.state.config.allow_private_analytics_urls,
             },
         )
         .unwrap()

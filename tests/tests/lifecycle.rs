@@ -260,7 +260,8 @@ async fn what_still_fails_is_listed_first_and_can_be_sent_again() {
 
 #[tokio::test]
 async fn a_sessions_events_also_reach_its_analytics_url() {
-    let env = TestEnv::new().await;
+    // The receiver listens on 127.0.0.1, which only this setting lets through.
+    let env = TestEnv::with_config(&[("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true")]).await;
     let robot = env.robot().await;
     let analytics = Receiver::start(&[]).await;
     let lab = env.environment(2, |_| {}).await;
@@ -288,6 +289,68 @@ async fn a_sessions_events_also_reach_its_analytics_url() {
         types,
         vec!["session.activated", "session.allocated"],
         "no webhook set, no launch events there"
+    );
+}
+
+#[tokio::test]
+async fn analytics_urls_inside_the_network_are_refused_and_never_contacted() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(2, |_| {}).await;
+    for url in [
+        "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://10.0.0.5/hook",
+        "http://localhost:8080/",
+        "http://2130706433/",
+    ] {
+        let res = env
+            .request_session(
+                &robot.access_token,
+                &lab,
+                &query(&[("user", "u1"), ("analytics_url", url)]),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.body.as_str()),
+            (StatusCode::BAD_REQUEST, "Invalid analytics URL provided"),
+            "{url}"
+        );
+    }
+
+    // Stored while allowed (or before this check existed), it is still never contacted by a
+    // dispatcher that does not allow it: a listening receiver sees nothing.
+    let receiver = Receiver::start(&[]).await;
+    let permissive = TestEnv {
+        state: labgate::AppState {
+            config: labgate_tests::config(
+                env.store().table(),
+                &[("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true")],
+            ),
+            store: env.store().clone(),
+        },
+        round_trips: env.round_trips.clone(),
+        client: env.client.clone(),
+        token: env.token.clone(),
+    };
+    let s = permissive
+        .request_session(
+            &robot.access_token,
+            &lab,
+            &query(&[("user", "u2"), ("analytics_url", &receiver.url)]),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.body);
+    let outcomes = dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
+        .await
+        .unwrap();
+    assert!(receiver.received().is_empty());
+    let listed = delivery::list(env.store(), &env.client.id).await.unwrap();
+    assert!(
+        listed.iter().any(|d| d.status == delivery::FAILED
+            && d.last_error.as_deref() == Some("not a public address")),
+        "{listed:?} {outcomes:?}"
     );
 }
 

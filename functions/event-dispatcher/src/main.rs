@@ -9,7 +9,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = labgate::AppState::from_env().await?;
     let deliverer = Deliverer::new(
         state.config.require_signing_key()?.to_vec(),
-        Policy::default(),
+        Policy {
+            allow_private_analytics: state.config.allow_private_analytics_urls,
+            ..Policy::default()
+        },
     )?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         labgate::events::dispatch::handle(&state, &deliverer, event)

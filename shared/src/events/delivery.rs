@@ -23,6 +23,9 @@ pub struct Policy {
     /// Pause before the second attempt; doubled for each one after.
     pub backoff: Duration,
     pub timeout: Duration,
+    /// Whether analytics URLs (chosen by tenants' robots) may reach private, loopback and
+    /// link-local addresses; webhooks (set by an administrator) always may.
+    pub allow_private_analytics: bool,
 }
 
 impl Default for Policy {
@@ -31,12 +34,15 @@ impl Default for Policy {
             attempts: 3,
             backoff: Duration::from_millis(500),
             timeout: Duration::from_secs(5),
+            allow_private_analytics: false,
         }
     }
 }
 
 pub struct Deliverer {
     http: reqwest::Client,
+    /// For analytics URLs: resolves names to public addresses only, unless the policy allows.
+    analytics_http: reqwest::Client,
     policy: Policy,
     signing_key: Vec<u8>,
 }
@@ -172,13 +178,23 @@ pub async fn set_webhook(
 
 impl Deliverer {
     pub fn new(signing_key: Vec<u8>, policy: Policy) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(policy.timeout)
+                .connect_timeout(policy.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let http = builder().build()?;
+        let analytics_http = if policy.allow_private_analytics {
+            http.clone()
+        } else {
+            builder()
+                .dns_resolver(std::sync::Arc::new(crate::net::PublicOnly))
+                .build()?
+        };
         Ok(Deliverer {
             http,
+            analytics_http,
             policy,
             signing_key,
         })
@@ -208,7 +224,19 @@ impl Deliverer {
                 // A retried stream batch or a re-send: never deliver twice what arrived.
                 continue;
             }
-            let (status, attempts, last_error) = self.attempt(&url, &secret, event).await;
+            let (status, attempts, last_error) = if target == ANALYTICS {
+                // IP literals skip the resolver: they are judged here.
+                let allowed = self.policy.allow_private_analytics
+                    || url::Url::parse(&url).is_ok_and(|u| crate::net::is_public_host(&u));
+                if allowed {
+                    self.attempt(&self.analytics_http, &url, &secret, event)
+                        .await
+                } else {
+                    (FAILED, 0, Some("not a public address".to_string()))
+                }
+            } else {
+                self.attempt(&self.http, &url, &secret, event).await
+            };
             let delivery = Delivery {
                 event_id: event.id.clone(),
                 client_id: event.client_id.clone(),
@@ -237,6 +265,7 @@ impl Deliverer {
 
     async fn attempt(
         &self,
+        http: &reqwest::Client,
         url: &str,
         secret: &[u8],
         event: &StoredEvent,
@@ -247,8 +276,7 @@ impl Deliverer {
                 tokio::time::sleep(self.policy.backoff * 2u32.pow(attempt - 1)).await;
             }
             let timestamp = clock::now();
-            let result = self
-                .http
+            let result = http
                 .post(url)
                 .header("content-type", "application/json")
                 .header("webhook-id", &event.id)

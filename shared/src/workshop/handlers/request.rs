@@ -152,7 +152,12 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
     let analytics_url = match q("analytics_url").filter(|v| !v.is_empty()) {
         None => None,
         Some(raw) => match url::Url::parse(&raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && !has_control_chars(&raw) => {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && !has_control_chars(&raw)
+                    && (state.config.allow_private_analytics_urls
+                        || crate::net::is_public_host(&u)) =>
+            {
                 Some(u.to_string())
             }
             _ => return Err(bad("Invalid analytics URL provided")),
