@@ -486,6 +486,7 @@ async fn activation_works_once_logs_in_and_redirects_to_the_dashboard_in_two_rou
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert!(again.body.contains("no longer valid"));
 
+    env.round_trips.reset();
     let schedule = env
         .portal(
             manage::schedule,
@@ -495,6 +496,11 @@ async fn activation_works_once_logs_in_and_redirects_to_the_dashboard_in_two_rou
         )
         .await
         .json();
+    assert_eq!(
+        env.round_trips.count(),
+        1,
+        "token and session in one BatchGetItem"
+    );
     assert_eq!(schedule["status"], "Allocated");
     assert!(schedule["started"].as_str().unwrap().ends_with(".000Z"));
     assert!((1795..=1800).contains(&schedule["countdown"].as_i64().unwrap()));
@@ -588,8 +594,10 @@ async fn extension_follows_the_rules_and_a_refusal_is_200() {
             .await
         }
     };
+    env.round_trips.reset();
     let res = extend(names[0].clone()).await;
     assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(env.round_trips.count(), 2, "one read, one transaction");
     let body = res.json();
     assert_eq!(body["extended"], true);
     assert!(
@@ -612,6 +620,7 @@ async fn terminate_ends_the_session_and_frees_its_slot() {
     let lab = env.environment(1, |_| {}).await;
     let s = granted(&env, &robot.access_token, &lab, &[("user", "u1")]).await;
     let name = s["name"].as_str().unwrap();
+    env.round_trips.reset();
     let res = env
         .portal(
             manage::terminate,
@@ -621,6 +630,7 @@ async fn terminate_ends_the_session_and_frees_its_slot() {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(env.round_trips.count(), 2, "one read, one transaction");
     let body = res.json();
     assert_eq!(body["started"], Value::Null);
     assert!(body["expires"].as_str().unwrap().ends_with(".000Z"));

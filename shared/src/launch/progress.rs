@@ -106,26 +106,28 @@ async fn report(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed);
     }
-    let client = api_client::authenticate(
+    // The launch is read with the token, in one round trip; a bad token is still refused first.
+    let parsed = parse(http::body_bytes(&req));
+    let launch_key = parsed.as_ref().ok().map(|(id, _)| keys::launch(id));
+    let (client, found) = api_client::authenticate_with(
         &state.store,
         http::header(&req, AUTHORIZATION.as_str()),
         Scope::Grading,
+        launch_key.as_slice(),
     )
     .await
-    .map_err(ApiError::store("Could not check the API token."))??;
-    let (launch_id, progress) = parse(http::body_bytes(&req))?;
+    .map_err(ApiError::store("Could not check the API token."))?;
+    let client = client?;
+    let (launch_id, progress) = parsed?;
     let not_found = || ApiError::NotFound(format!("Launch {launch_id} not found."));
 
     let key = keys::launch(&launch_id);
-    let found = crate::store::get(&state.store, &key, "GetItem launch")
-        .await
-        .map_err(ApiError::store("Could not read the launch."))?;
-    let record = found
+    let record = crate::store::find(&found, &key)
         .filter(|r| attr::opt_s(r, "client_id").ok().flatten().as_deref() == Some(&client.id))
         .ok_or_else(not_found)?;
     let launch =
-        Launch::from_item(&record).map_err(ApiError::store("Could not read the launch."))?;
-    let user_id = attr::get_s(&record, "external_id")
+        Launch::from_item(record).map_err(ApiError::store("Could not read the launch."))?;
+    let user_id = attr::get_s(record, "external_id")
         .map_err(ApiError::store("Could not read the launch."))?;
 
     let now = clock::now();

@@ -253,6 +253,28 @@ pub fn consume_refresh(
     )
 }
 
+/// Like `authenticate_bearer`, and reads `also` in the same round trip (one `BatchGetItem`):
+/// the items found, for the caller to check against the grant's tenant.
+pub async fn authenticate_bearer_with(
+    store: &Store,
+    authorization: Option<&str>,
+    also: &[keys::Key],
+) -> Result<(Option<Grant>, Vec<Item>), StoreError> {
+    let Some(token) = authorization.and_then(|h| crate::http::auth::credentials(h, "bearer"))
+    else {
+        return Ok((None, Vec::new()));
+    };
+    if !secrets::is_url_token_shape(token) {
+        return Ok((None, Vec::new()));
+    }
+    let key = keys::access_token(Digest::of(token).as_str());
+    let mut wanted = vec![key.clone()];
+    wanted.extend(also.iter().cloned());
+    let found = crate::store::batch_get(store, &wanted).await?;
+    let grant = live_grant(crate::store::find(&found, &key), "refresh_digest")?;
+    Ok((grant, found))
+}
+
 /// Authenticates `Authorization: Bearer <token>`: the robot's grant, or `None` for a missing,
 /// malformed, unknown, expired or revoked token alike.
 pub async fn authenticate_bearer(

@@ -1,6 +1,6 @@
 //! `GET /workshops/session/{name}/schedule/`, `/extend/` and `/terminate/`.
 
-use super::{PortalError, path_param, robot, run, timing};
+use super::{PortalError, run, timing};
 use crate::clock;
 use crate::http;
 use crate::state::AppState;
@@ -33,14 +33,14 @@ fn schedule_json(session: &WorkshopSession, now: i64, extended: Option<bool>) ->
     Value::Object(out)
 }
 
-/// The robot's live session named in the path, and the time it was read at.
+/// The robot's live session named in the path (read with its token, in one round trip), and
+/// the time it was read at.
 async fn robots_session(
     state: &AppState,
     req: &Request,
 ) -> Result<(WorkshopSession, i64), PortalError> {
-    let grant = robot(state, req).await?;
     let now = clock::now();
-    let found = super::tenant_session(state, &grant.tenant, path_param(req, "name"), now).await?;
+    let (_, found) = super::robot_and_session(state, req, now).await?;
     Ok((found, now))
 }
 

@@ -10,11 +10,10 @@ pub mod user_sessions;
 
 use super::environment::{EnvironmentView, educates_time};
 use super::session::{self, RUNNING, WorkshopSession};
-use crate::api_client::ApiClient;
 use crate::http::{self, ApiError};
 use crate::oauth::{self, Grant};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{StoreError, keys};
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -111,18 +110,30 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// A live session of this tenant, or 404 (a foreign session is not revealed).
-pub async fn tenant_session(
+/// The robot behind the bearer token and the live session of its tenant named in the path,
+/// read in one round trip; 403 (empty) for a bad token, then 404 for anything else.
+pub async fn robot_and_session(
     state: &AppState,
-    tenant: &ApiClient,
-    name: Option<String>,
+    req: &Request,
     now: i64,
-) -> Result<WorkshopSession, PortalError> {
-    let name = name.ok_or_else(PortalError::not_found)?;
-    session::get(&state.store, &name)
-        .await?
-        .filter(|s| s.client_id == tenant.id && s.is_live(now))
-        .ok_or_else(PortalError::not_found)
+) -> Result<(Grant, WorkshopSession), PortalError> {
+    let name = path_param(req, "name").filter(|n| session::is_valid_name(n));
+    let wanted: Vec<_> = name.iter().map(|n| keys::workshop_session(n)).collect();
+    let (grant, found) = oauth::authenticate_bearer_with(
+        &state.store,
+        http::header(req, AUTHORIZATION.as_str()),
+        &wanted,
+    )
+    .await?;
+    let grant = grant.ok_or(PortalError::Forbidden)?;
+    let found = wanted
+        .first()
+        .and_then(|key| crate::store::find(&found, key))
+        .map(WorkshopSession::from_item)
+        .transpose()?
+        .filter(|s| s.client_id == grant.tenant.id && s.is_live(now))
+        .ok_or_else(PortalError::not_found)?;
+    Ok((grant, found))
 }
 
 /// Educates' session states: pending is WAITING, running is RUNNING.
