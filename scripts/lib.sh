@@ -61,25 +61,19 @@ ensure_cfn_lint() {
   fi
 }
 
-# cargo-deny is built from crates.io into .local/cargo (about 3 min, once).
+# Cargo tools are built from crates.io into .local/cargo, once: cargo-deny (about 3 min) and
+# cargo-fuzz (under a minute).
 CARGO_DENY_VERSION=0.20.2
-ensure_cargo_deny() {
-  export PATH="$LOCAL/cargo/bin:$PATH"
-  if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
-    say "installing cargo-deny $CARGO_DENY_VERSION (crates.io) into .local/cargo"
-    cargo install --quiet --locked --root "$LOCAL/cargo" cargo-deny --version "$CARGO_DENY_VERSION"
-  fi
-}
-
-# cargo-fuzz (crates.io) into .local/cargo too (under a minute).
 CARGO_FUZZ_VERSION=0.13.2
-ensure_cargo_fuzz() {
+ensure_cargo_tool() { # ensure_cargo_tool CRATE SUBCOMMAND VERSION
   export PATH="$LOCAL/cargo/bin:$PATH"
-  if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
-    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (crates.io) into .local/cargo"
-    cargo install --quiet --locked --root "$LOCAL/cargo" cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+  if ! cargo "$2" --version 2>/dev/null | grep -q "$3"; then
+    say "installing $1 $3 (crates.io) into .local/cargo"
+    cargo install --quiet --locked --root "$LOCAL/cargo" "$1" --version "$3"
   fi
 }
+ensure_cargo_deny() { ensure_cargo_tool cargo-deny deny "$CARGO_DENY_VERSION"; }
+ensure_cargo_fuzz() { ensure_cargo_tool cargo-fuzz fuzz "$CARGO_FUZZ_VERSION"; }
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -77,6 +77,28 @@ fn client(
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// Every item of the store's table (a consistent scan, all pages).
+pub async fn scan_all(store: &Store) -> Vec<labgate::store::attr::Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
 pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
     let white_label = format!(
         r#"[{{"api_url":"https://{WHITE_LABEL_HOST}","app_url":"{WHITE_LABEL_APP_URL}","cookie_domain":"school.test"}}]"#

@@ -351,36 +351,20 @@ fn summary(outcomes: &[Outcome]) -> String {
 async fn launch_state(url: &str, table: &str) -> BTreeMap<&'static str, usize> {
     let store = labgate_tests::store_at(url, table, &RoundTrips::default());
     let mut counts = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let pk = item["pk"].as_s().unwrap();
-            let kind = match pk.split('#').next().unwrap() {
-                "LAUNCH" => "launches",
-                "LAUNCHTOKEN" => "unused launch tokens",
-                "WEBSESSION" => "web sessions",
-                "EVENT" => match item["event_type"].as_s().unwrap().as_str() {
-                    "launch.created" => "launch.created events",
-                    "launch.redeemed" => "launch.redeemed events",
-                    _ => "other events",
-                },
-                _ => continue,
-            };
-            *counts.entry(kind).or_default() += 1;
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            break;
-        }
+    for item in scan_all(&store).await {
+        let pk = item["pk"].as_s().unwrap();
+        let kind = match pk.split('#').next().unwrap() {
+            "LAUNCH" => "launches",
+            "LAUNCHTOKEN" => "unused launch tokens",
+            "WEBSESSION" => "web sessions",
+            "EVENT" => match item["event_type"].as_s().unwrap().as_str() {
+                "launch.created" => "launch.created events",
+                "launch.redeemed" => "launch.redeemed events",
+                _ => "other events",
+            },
+            _ => continue,
+        };
+        *counts.entry(kind).or_default() += 1;
     }
     counts
 }

@@ -75,28 +75,14 @@ fn canon(value: &AttributeValue) -> String {
 
 /// Every item of the table, in a stable textual form.
 async fn snapshot(env: &TestEnv) -> Vec<String> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = env
-            .store()
-            .client()
-            .scan()
-            .table_name(env.store().table())
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
+    let mut items: Vec<String> = scan_all(env.store())
+        .await
+        .iter()
+        .map(|item| {
             let sorted: BTreeMap<_, _> = item.iter().map(|(k, v)| (k, canon(v))).collect();
-            items.push(format!("{sorted:?}"));
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            break;
-        }
-    }
+            format!("{sorted:?}")
+        })
+        .collect();
     items.sort();
     items
 }
@@ -200,17 +186,24 @@ fn malformed_json() -> Vec<(String, Body)> {
     cases
 }
 
+/// `base` with one field set to `value`, and a label for it.
+fn varied(
+    base: &serde_json::Value,
+    field: &str,
+    value: serde_json::Value,
+) -> (String, serde_json::Value) {
+    let mut body = base.clone();
+    body[field] = value;
+    (
+        format!("{field} = {}", short(&body[field].to_string())),
+        body,
+    )
+}
+
 /// Launch payload fields with hostile values (the rest of the payload valid).
 fn launch_field_cases() -> Vec<(String, serde_json::Value)> {
     let base = payload("u9");
-    let with = |field: &str, value: serde_json::Value| {
-        let mut body = base.clone();
-        body[field] = value;
-        (
-            format!("{field} = {}", short(&body[field].to_string())),
-            body,
-        )
-    };
+    let with = |field: &str, value| varied(&base, field, value);
     vec![
         with("user_id", json!(123)),
         with("user_id", json!(["u1"])),
@@ -262,14 +255,7 @@ fn launch_field_cases() -> Vec<(String, serde_json::Value)> {
 
 fn progress_field_cases(launch_id: &str) -> Vec<(String, serde_json::Value)> {
     let base = json!({"launch_id": launch_id, "progress": 0.5});
-    let with = |field: &str, value: serde_json::Value| {
-        let mut body = base.clone();
-        body[field] = value;
-        (
-            format!("{field} = {}", short(&body[field].to_string())),
-            body,
-        )
-    };
+    let with = |field: &str, value| varied(&base, field, value);
     vec![
         with("launch_id", json!("../../etc/passwd")),
         with("launch_id", json!(1)),
@@ -380,6 +366,21 @@ fn corpus(f: &Fixture) -> Vec<Case> {
         });
     };
     let token = &f.env.token;
+    let parameters_post = |body: Body| {
+        request(
+            "POST",
+            API_HOST,
+            &format!(
+                "/workshops/environment/{}/request/?{}",
+                f.environment,
+                query(&[("user", "u5")])
+            ),
+        )
+        .header("authorization", format!("Bearer {}", f.bearer))
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap()
+    };
     let json_post = |path: &str, auth: &str, body: Body| {
         request("POST", API_HOST, path)
             .header("authorization", auth)
@@ -408,19 +409,7 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             add(
                 format!("session request body: {what}"),
                 SessionRequest,
-                request(
-                    "POST",
-                    API_HOST,
-                    &format!(
-                        "/workshops/environment/{}/request/?{}",
-                        f.environment,
-                        query(&[("user", "u5")])
-                    ),
-                )
-                .header("authorization", format!("Bearer {}", f.bearer))
-                .header("content-type", "application/json")
-                .body(body)
-                .unwrap(),
+                parameters_post(body),
             );
         }
     }
@@ -464,19 +453,7 @@ fn corpus(f: &Fixture) -> Vec<Case> {
         add(
             format!("session request body: {what}"),
             SessionRequest,
-            request(
-                "POST",
-                API_HOST,
-                &format!(
-                    "/workshops/environment/{}/request/?{}",
-                    f.environment,
-                    query(&[("user", "u5")])
-                ),
-            )
-            .header("authorization", format!("Bearer {}", f.bearer))
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_string()))
-            .unwrap(),
+            parameters_post(Body::Text(body.to_string())),
         );
     }
 
