@@ -9,6 +9,7 @@ pub mod http;
 pub mod launch;
 pub mod launch_auth;
 pub mod launch_token;
+pub mod logging;
 pub mod net;
 pub mod oauth;
 pub mod secrets;
@@ -27,7 +28,7 @@ macro_rules! lambda_main {
     ($handler:path) => {
         #[tokio::main]
         async fn main() -> Result<(), lambda_http::Error> {
-            lambda_http::tracing::init_default_subscriber();
+            $crate::logging::init();
             let state = $crate::AppState::from_env().await?;
             lambda_http::run(lambda_http::service_fn(|req| $handler(&state, req))).await
         }

@@ -72,6 +72,7 @@ fn client(
             "labgate-tests",
         ))
         .endpoint_url(url)
+        .http_client(labgate::store::http_client())
         .interceptor(round_trips.clone())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)

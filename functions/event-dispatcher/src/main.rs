@@ -5,7 +5,7 @@ use labgate::events::delivery::{Deliverer, Policy};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    labgate::logging::init();
     let state = labgate::AppState::from_env().await?;
     let deliverer = Deliverer::new(
         state.config.require_signing_key()?.to_vec(),

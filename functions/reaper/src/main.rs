@@ -3,7 +3,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    labgate::logging::init();
     let state = labgate::AppState::from_env().await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         labgate::workshop::reaper::handle(&state, event)

@@ -42,6 +42,14 @@ impl StoreError {
     }
 }
 
+/// The HTTPS client of the AWS SDK: hyper 1 and rustls with ring (see Cargo.toml).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// Timeouts of every DynamoDB call: an unreachable database fails the request with a 503 well
 /// inside the function's 10-second timeout (retries included), instead of hanging it.
 pub fn with_timeouts(
@@ -75,7 +83,10 @@ impl Store {
 
     /// A client from the environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
     pub async fn from_env(table: impl Into<String>, round_trips: Option<RoundTrips>) -> Self {
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http_client())
+            .load()
+            .await;
         let mut builder = with_timeouts(aws_sdk_dynamodb::config::Builder::from(&shared));
         if let Some(counter) = round_trips {
             builder = builder.interceptor(counter);
