@@ -58,6 +58,15 @@ pub fn is_public_host(url: &url::Url) -> bool {
     }
 }
 
+/// A reqwest client builder whose TLS runs on rustls with *ring*, the crypto the SDK's client
+/// uses too (`store::http_client`), so no function links a second crypto library. Every
+/// reqwest client in labgate starts here: reqwest refuses to build one without a provider.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // Err only when a provider is already installed: the first caller's, which is this one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// A DNS resolver for reqwest that answers only with public addresses, so that a name that
 /// resolves (or is rebound) to a private address is refused at connection time.
 pub struct PublicOnly;

@@ -616,7 +616,9 @@ impl TestEnv {
 
 /// One call of the DynamoDB Streams API on DynamoDB Local (which does not check signatures).
 async fn streams_call(target: &str, body: serde_json::Value) -> serde_json::Value {
-    let response = reqwest::Client::new()
+    let response = labgate::net::http_client_builder()
+        .build()
+        .expect("an HTTP client")
         .post(endpoint())
         .header("x-amz-target", format!("DynamoDBStreams_20120810.{target}"))
         .header("content-type", "application/x-amz-json-1.0")

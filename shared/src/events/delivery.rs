@@ -179,7 +179,7 @@ pub async fn set_webhook(
 impl Deliverer {
     pub fn new(signing_key: Vec<u8>, policy: Policy) -> Result<Self, reqwest::Error> {
         let builder = || {
-            reqwest::Client::builder()
+            crate::net::http_client_builder()
                 .timeout(policy.timeout)
                 .connect_timeout(policy.timeout)
                 .redirect(reqwest::redirect::Policy::none())
