@@ -21,6 +21,8 @@ struct Seen {
     to_serve: usize,
     served: usize,
     first_next: Option<Instant>,
+    /// When each invocation was handed out.
+    handed_out: Vec<Instant>,
     responses: Vec<Instant>,
     errors: usize,
 }
@@ -61,6 +63,7 @@ impl RuntimeApi {
                                     s.first_next.get_or_insert(now);
                                     if s.served < s.to_serve {
                                         s.served += 1;
+                                        s.handed_out.push(now);
                                         Some(s.served)
                                     } else {
                                         None
@@ -351,6 +354,9 @@ fn events(env: &TestEnv, robot: &Robot, lab: &str) -> Vec<(&'static str, Value)>
 struct Measured {
     init: Duration,
     first: Duration,
+    /// The second invocation, from its hand-out to its response: the same request made by a
+    /// warm process, against DynamoDB Local as it is at that moment.
+    warm: Option<Duration>,
     peak_rss_kib: Option<u64>,
 }
 
@@ -394,12 +400,20 @@ async fn exec(binary: &Path, table: &str, event: &Value, invocations: usize) -> 
         .map(|t| *t - start);
     let init = api.seen.lock().unwrap().first_next.map(|t| t - start);
     let more_ok = first_ok && api.answered(invocations, Duration::from_secs(60)).await;
+    let warm = {
+        let s = api.seen.lock().unwrap();
+        match (s.handed_out.get(1), s.responses.get(1)) {
+            (Some(out), Some(back)) => Some(*back - *out),
+            _ => None,
+        }
+    };
     let peak = child.id().and_then(peak_rss_kib);
     let _ = child.kill().await;
     match (first_ok && more_ok, init, first) {
         (true, Some(init), Some(first)) => Some(Measured {
             init,
             first,
+            warm,
             peak_rss_kib: peak,
         }),
         _ => None,
@@ -408,7 +422,11 @@ async fn exec(binary: &Path, table: &str, event: &Value, invocations: usize) -> 
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 fn mib(bytes: u64) -> String {
@@ -423,10 +441,15 @@ pub async fn run(binaries: &Path, arm64: Option<&Path>) {
         "Median of {RUNS} cold starts: exec to the first `/next` (init) and to the first response"
     );
     println!(
-        "(its DynamoDB call included). Peak RSS after {WARM_INVOCATIONS} invocations of the same event.\n"
+        "(its DynamoDB calls included); the same request's second invocation in that process (warm),"
     );
-    println!("| function | init ms | first response ms | peak RSS MiB | x86_64 MiB | arm64 MiB |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "and their difference: what the cold start itself adds. Peak RSS after {WARM_INVOCATIONS} invocations.\n"
+    );
+    println!(
+        "| function | init ms | first response ms | warm invocation ms | cold − warm ms | peak RSS MiB | x86_64 MiB | arm64 MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let env = TestEnv::new().await;
     let robot = env.robot().await;
     let lab = env.environment(10, |_| {}).await;
@@ -435,7 +458,7 @@ pub async fn run(binaries: &Path, arm64: Option<&Path>) {
     for (name, event) in events(&env, &robot, &lab) {
         let binary = binaries.join(name);
         if !binary.exists() {
-            println!("| {name} | not built | | | | |");
+            println!("| {name} | not built | | | | | | |");
             continue;
         }
         let size = std::fs::metadata(&binary)
@@ -446,10 +469,12 @@ pub async fn run(binaries: &Path, arm64: Option<&Path>) {
             .map_or("-".into(), |m| mib(m.len()));
         let mut inits = Vec::new();
         let mut firsts = Vec::new();
+        let mut warms = Vec::new();
         for _ in 0..RUNS {
-            if let Some(m) = exec(&binary, env.store().table(), &event, 1).await {
+            if let Some(m) = exec(&binary, env.store().table(), &event, 2).await {
                 inits.push(m.init);
                 firsts.push(m.first);
+                warms.extend(m.warm);
             }
         }
         let peak = exec(&binary, env.store().table(), &event, WARM_INVOCATIONS)
@@ -457,13 +482,14 @@ pub async fn run(binaries: &Path, arm64: Option<&Path>) {
             .and_then(|m| m.peak_rss_kib)
             .map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0));
         if inits.is_empty() {
-            println!("| {name} | failed | failed | {peak} | {size} | {arm} |");
+            println!("| {name} | failed | failed | | | {peak} | {size} | {arm} |");
             continue;
         }
+        let (first, warm) = (ms(median(firsts)), ms(median(warms)));
         println!(
-            "| {name} | {:.1} | {:.1} | {peak} | {size} | {arm} |",
-            median(inits).as_secs_f64() * 1000.0,
-            median(firsts).as_secs_f64() * 1000.0,
+            "| {name} | {:.1} | {first:.1} | {warm:.1} | {:.1} | {peak} | {size} | {arm} |",
+            ms(median(inits)),
+            first - warm,
         );
     }
     println!();

@@ -32,28 +32,33 @@ struct Args {
     /// Directory of `cargo lambda build --release --arm64` output (`<fn>/bootstrap`), for sizes.
     #[arg(long)]
     arm64: Option<std::path::PathBuf>,
+    /// Only the cold-start, memory and size table (needs `--binaries`).
+    #[arg(long, requires = "binaries")]
+    cold_start_only: bool,
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args = Args::parse();
     println!("# labgate-bench\n");
-    println!(
-        "{} samples per case, {} concurrent clients for {} s per run, against DynamoDB Local at {}.\n",
-        args.samples,
-        args.concurrency,
-        args.seconds,
-        labgate_tests::endpoint()
-    );
+    println!("Against DynamoDB Local at {}.\n", labgate_tests::endpoint());
+    if !args.cold_start_only {
+        latency_and_throughput(&args).await;
+    }
+    if let Some(dir) = &args.binaries {
+        cold_start::run(dir, args.arm64.as_deref()).await;
+    }
+}
 
+async fn latency_and_throughput(args: &Args) {
+    println!(
+        "{} samples per case, {} concurrent clients for {} s per run.\n",
+        args.samples, args.concurrency, args.seconds
+    );
     let env = TestEnv::new().await;
     let floors = latency::floors(&env, args.samples).await;
     let cases = latency::cases(&env, args.samples).await;
     latency::print(&floors, &cases);
 
     throughput::run(args.concurrency, args.seconds).await;
-
-    if let Some(dir) = &args.binaries {
-        cold_start::run(dir, args.arm64.as_deref()).await;
-    }
 }
