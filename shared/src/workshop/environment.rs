@@ -242,6 +242,25 @@ pub async fn load(store: &Store, name: &str) -> Result<Option<EnvironmentView>, 
     Ok(EnvironmentView::group(&items)?.into_iter().next())
 }
 
+/// The slots of an environment already read, strongly consistent: one query of the slot items
+/// of its partition.
+pub async fn with_slots(
+    store: &Store,
+    environment: Environment,
+) -> Result<EnvironmentView, StoreError> {
+    let items = crate::store::query_partition(
+        store,
+        &keys::environment_partition(&environment.name),
+        keys::SLOT_PREFIX,
+    )
+    .await?;
+    let slots = items
+        .iter()
+        .map(Slot::from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(EnvironmentView { environment, slots })
+}
+
 /// Every environment of a tenant with its slots: one query of the tenant's index partition.
 pub async fn list(store: &Store, client_id: &str) -> Result<Vec<EnvironmentView>, StoreError> {
     let items =

@@ -302,21 +302,20 @@ pub struct SessionRequest {
 
 #[derive(Debug)]
 pub enum RequestOutcome {
-    Granted {
-        session: String,
-        environment: Box<Environment>,
-        token: Secret,
-    },
-    UnknownEnvironment,
+    Granted { session: String, token: Secret },
     Unavailable,
 }
 
 /// Returns the user's live session in the environment with a fresh activation token, or
 /// allocates a new one: capacity and the per-user limit are conditions of the transaction.
+///
+/// `environment` is the tenant's own, read by the caller (with the robot's token, in one
+/// round trip). A returning user's request then reads only the user's sessions before its
+/// transaction; the environment's slots are read only when a new session is allocated.
 pub async fn request(
     store: &Store,
     tenant: &ApiClient,
-    environment_name: &str,
+    environment: &Environment,
     ask: &SessionRequest,
 ) -> Result<RequestOutcome, TxError> {
     for attempt in 0..MAX_ATTEMPTS {
@@ -326,29 +325,26 @@ pub async fn request(
             let pause = rand::Rng::random_range(&mut rand::rng(), 1..=cap_ms);
             tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
         }
-        let (view, user) = tokio::try_join!(
-            environment::load(store, environment_name),
-            read_user_sessions(store, &tenant.id, &ask.user),
-        )?;
-        let Some(view) = view.filter(|v| v.environment.client_id == tenant.id) else {
-            return Ok(RequestOutcome::UnknownEnvironment);
-        };
+        let user = read_user_sessions(store, &tenant.id, &ask.user).await?;
         let now = clock::now();
         let existing = user
             .live(now)
-            .find(|(_, s)| s.environment == environment_name)
+            .find(|(_, s)| s.environment == environment.name)
             .map(|(name, s)| (name.clone(), s.clone()));
         let plan = match (existing, &ask.session) {
             (Some((name, _)), Some(wanted)) if &name != wanted => {
                 return Ok(RequestOutcome::Unavailable);
             }
-            (Some((name, held)), _) => reuse(store.table(), &view, &user, ask, &name, &held, now)?,
+            (Some((name, held)), _) => {
+                reuse(store.table(), environment, &user, ask, &name, &held, now)?
+            }
             (None, Some(_)) => return Ok(RequestOutcome::Unavailable),
             (None, None) => {
-                let limit = view.environment.user_limit;
+                let limit = environment.user_limit;
                 if limit > 0 && user.live(now).count() as i64 >= limit {
                     return Ok(RequestOutcome::Unavailable);
                 }
+                let view = environment::with_slots(store, environment.clone()).await?;
                 let Some(slot) = view.free_slot(now, attempt > 0) else {
                     return Ok(RequestOutcome::Unavailable);
                 };
@@ -357,20 +353,14 @@ pub async fn request(
         };
         let (session, token, items) = plan;
         match tx::transact(store, "TransactWriteItems workshop session request", items).await {
-            Ok(()) => {
-                return Ok(RequestOutcome::Granted {
-                    session,
-                    environment: Box::new(view.environment),
-                    token,
-                });
-            }
+            Ok(()) => return Ok(RequestOutcome::Granted { session, token }),
             // Another request got there first (slot, counter or the user's map): read again.
             Err(TxError::Condition { .. }) => continue,
             Err(e) => return Err(e),
         }
     }
     tracing::warn!(
-        environment = environment_name,
+        environment = environment.name,
         "session request lost every race"
     );
     Ok(RequestOutcome::Unavailable)
@@ -455,7 +445,7 @@ fn user_sessions_update(
 
 fn reuse(
     table: &str,
-    view: &EnvironmentView,
+    environment: &Environment,
     user: &UserSessions,
     ask: &SessionRequest,
     name: &str,
@@ -463,10 +453,10 @@ fn reuse(
     now: i64,
 ) -> Result<Plan, StoreError> {
     let token = secrets::new_url_token();
-    let tenant_id = &view.environment.client_id;
+    let tenant_id = &environment.client_id;
     let until = if held.state == PENDING {
         // A pending session's deadline restarts from now.
-        pending_until(ask, view.environment.duration_secs, now)
+        pending_until(ask, environment.duration_secs, now)
     } else {
         held.until
     };
@@ -490,7 +480,7 @@ fn reuse(
     if held.state == PENDING {
         items.push(item::update_if(
             table,
-            &keys::slot(&view.environment.name, slot_of(view, name)),
+            &keys::slot(&environment.name, slot_of(name)),
             "SET expires_at = :until",
             Item::from([
                 (":until".to_string(), attr::n(until)),
@@ -517,11 +507,20 @@ fn reuse(
     Ok((name.to_string(), token, items))
 }
 
-fn slot_of(view: &EnvironmentView, session: &str) -> i64 {
-    view.slots
-        .iter()
-        .find(|s| s.session == session)
-        .map_or(-1, |s| s.index)
+/// Sessions are numbered by their slot and its generation: unique without a counter that every
+/// request would contend for (`MAX_CAPACITY` keeps slots below 1000).
+fn session_name(environment: &str, slot: i64, generation: i64) -> String {
+    format!("{environment}-s{:03}", generation * 1000 + slot + 1)
+}
+
+/// The slot a session name was given for (`session_name` backwards); -1, which no slot has,
+/// for a name that is not a session's.
+fn slot_of(session: &str) -> i64 {
+    session
+        .rsplit_once("-s")
+        .and_then(|(_, number)| number.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .map_or(-1, |n| (n - 1) % 1000)
 }
 
 fn allocate(
@@ -535,10 +534,7 @@ fn allocate(
 ) -> Result<Plan, StoreError> {
     let env = &view.environment;
     let token = secrets::new_url_token();
-    // Numbered by slot and generation: unique without a counter that every request would
-    // contend for.
-    let number = generation * 1000 + slot + 1;
-    let name = format!("{}-s{number:03}", env.name);
+    let name = session_name(&env.name, slot, generation);
     let until = pending_until(ask, env.duration_secs, now);
     let session = WorkshopSession {
         name: name.clone(),
@@ -952,4 +948,23 @@ pub async fn list(
     let items =
         crate::store::query_index(store, &keys::client_partition(client_id), &prefix).await?;
     items.iter().map(WorkshopSession::from_item).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_name_gives_back_its_slot() {
+        for (slot, generation) in [(0, 0), (7, 0), (998, 0), (0, 1), (41, 12), (998, 99_999)] {
+            let name = session_name("lab-env-w01", slot, generation);
+            assert!(is_valid_name(&name), "{name}");
+            assert_eq!(slot_of(&name), slot, "{name}");
+        }
+        assert_eq!(session_name("lab", 4, 0), "lab-s005");
+        assert_eq!(session_name("lab", 4, 2), "lab-s2005");
+        for not_a_session in ["lab", "lab-s", "lab-sx", "lab-s000", "lab-s-1"] {
+            assert_eq!(slot_of(not_a_session), -1, "{not_a_session}");
+        }
+    }
 }

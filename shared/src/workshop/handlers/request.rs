@@ -1,12 +1,15 @@
 //! `GET` or `POST /workshops/environment/{name}/request/`: a session for a user, with a
 //! one-time activation URL.
 
-use super::{PortalError, robot, run};
+use super::{PortalError, run};
 use crate::api_client::ApiClient;
 use crate::http;
+use crate::oauth;
 use crate::state::AppState;
+use crate::store::{self, keys};
 use crate::workshop::environment;
 use crate::workshop::session::{self, RequestOutcome, SessionRequest};
+use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -178,7 +181,16 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
 
 #[tracing::instrument(skip_all)]
 async fn request(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
-    let grant = robot(state, &req).await?;
+    // The environment is read with the robot's token, in one round trip.
+    let name = super::path_param(&req, "name").filter(|n| environment::is_valid_name(n));
+    let wanted: Vec<_> = name.iter().map(|n| keys::environment(n)).collect();
+    let (grant, found) = oauth::authenticate_bearer_with(
+        &state.store,
+        http::header(&req, AUTHORIZATION.as_str()),
+        &wanted,
+    )
+    .await?;
+    let grant = grant.ok_or(PortalError::Forbidden)?;
     if !matches!(*req.method(), Method::GET | Method::POST) {
         return Err(PortalError::text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -186,18 +198,21 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
         ));
     }
     let unknown = || PortalError::text(StatusCode::FORBIDDEN, "Environment does not exist");
-    let name = super::path_param(&req, "name").filter(|n| environment::is_valid_name(n));
-    let name = name.ok_or_else(unknown)?;
+    let environment = wanted
+        .first()
+        .and_then(|key| store::find(&found, key))
+        .map(environment::Environment::from_item)
+        .transpose()?
+        .filter(|e| e.client_id == grant.tenant.id);
+    if name.is_none() {
+        return Err(unknown());
+    }
     let ask = ask(state, &req, &grant.tenant)?;
+    let environment = environment.ok_or_else(unknown)?;
 
-    match session::request(&state.store, &grant.tenant, &name, &ask).await? {
-        RequestOutcome::UnknownEnvironment => Err(unknown()),
+    match session::request(&state.store, &grant.tenant, &environment, &ask).await? {
         RequestOutcome::Unavailable => Err(PortalError::NoSession),
-        RequestOutcome::Granted {
-            session,
-            environment,
-            token,
-        } => {
+        RequestOutcome::Granted { session, token } => {
             tracing::info!(
                 session = %session,
                 token = token.digest().log_prefix(),
