@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct RoundTrips {
     all: Arc<AtomicUsize>,
     transactions: Arc<AtomicUsize>,
+    queries: Arc<AtomicUsize>,
 }
 
 impl RoundTrips {
@@ -22,9 +23,15 @@ impl RoundTrips {
         self.transactions.load(Ordering::SeqCst)
     }
 
+    /// How many of them were `Query`.
+    pub fn queries(&self) -> usize {
+        self.queries.load(Ordering::SeqCst)
+    }
+
     pub fn reset(&self) {
         self.all.store(0, Ordering::SeqCst);
         self.transactions.store(0, Ordering::SeqCst);
+        self.queries.store(0, Ordering::SeqCst);
     }
 }
 
@@ -47,6 +54,8 @@ impl Intercept for RoundTrips {
             .unwrap_or_default();
         if target.ends_with(".TransactWriteItems") {
             self.transactions.fetch_add(1, Ordering::SeqCst);
+        } else if target.ends_with(".Query") {
+            self.queries.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
     }

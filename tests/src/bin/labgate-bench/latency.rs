@@ -24,6 +24,7 @@ impl Stats {
 
 pub struct Floors {
     pub get: Stats,
+    pub query: Stats,
     pub transaction: Stats,
 }
 
@@ -32,6 +33,7 @@ pub struct Case {
     pub stats: Stats,
     pub round_trips: usize,
     pub transactions: usize,
+    pub queries: usize,
     pub unexpected: usize,
 }
 
@@ -62,6 +64,22 @@ pub async fn floors(env: &TestEnv, samples: usize) -> Floors {
             .unwrap();
         get.push(start.elapsed());
     }
+    // A bare query of the size the catalog's is: a tenant's environments (one, here, with no
+    // sessions yet) from the index.
+    env.environment(4, |_| {}).await;
+    let mut query = Vec::new();
+    for _ in 0..samples {
+        let start = Instant::now();
+        let found = labgate::store::query_index(
+            store,
+            &labgate::store::keys::client_partition(&env.client.id),
+            "ENV#",
+        )
+        .await
+        .unwrap();
+        query.push(start.elapsed());
+        assert!(!found.is_empty());
+    }
     let mut transaction = Vec::new();
     for i in 0..samples {
         let items = (0..5)
@@ -83,6 +101,7 @@ pub async fn floors(env: &TestEnv, samples: usize) -> Floors {
     }
     Floors {
         get: Stats::of(get),
+        query: Stats::of(query),
         transaction: Stats::of(transaction),
     }
 }
@@ -91,7 +110,7 @@ pub async fn floors(env: &TestEnv, samples: usize) -> Floors {
 macro_rules! case {
     ($cases:ident, $env:ident, $samples:expr, $name:expr, |$i:ident| { $($setup:tt)* } => $run:expr) => {{
         let mut times = Vec::with_capacity($samples);
-        let (mut round_trips, mut transactions, mut unexpected) = (0, 0, 0);
+        let (mut round_trips, mut transactions, mut queries, mut unexpected) = (0, 0, 0, 0);
         for $i in 0..$samples {
             $($setup)*
             $env.round_trips.reset();
@@ -100,11 +119,12 @@ macro_rules! case {
             times.push(start.elapsed());
             round_trips = round_trips.max($env.round_trips.count());
             transactions = transactions.max($env.round_trips.transactions());
+            queries = queries.max($env.round_trips.queries());
             if res.status.is_server_error() || res.status.is_client_error() {
                 unexpected += 1;
             }
         }
-        $cases.push(Case { name: $name, stats: Stats::of(times), round_trips, transactions, unexpected });
+        $cases.push(Case { name: $name, stats: Stats::of(times), round_trips, transactions, queries, unexpected });
     }};
 }
 
@@ -177,23 +197,28 @@ pub async fn cases(env: &TestEnv, samples: usize) -> Vec<Case> {
 pub fn print(floors: &Floors, cases: &[Case]) {
     println!("## Latency and round trips (handlers in-process, DynamoDB Local)\n");
     println!(
-        "Floor: bare GetItem p50 {:.2} ms, p99 {:.2} ms; bare 5-item TransactWriteItems p50 {:.2} ms, p99 {:.2} ms.\n",
+        "Floor: bare GetItem p50 {:.2} ms, p99 {:.2} ms; bare Query (a tenant's environments) p50 {:.2} ms, p99 {:.2} ms; bare 5-item TransactWriteItems p50 {:.2} ms, p99 {:.2} ms.\n",
         ms(floors.get.p50),
         ms(floors.get.p99),
+        ms(floors.query.p50),
+        ms(floors.query.p99),
         ms(floors.transaction.p50),
         ms(floors.transaction.p99)
     );
     println!(
-        "| case | round trips (tx) | p50 ms | p99 ms | floor p50 ms | p50 / floor | 4xx/5xx |"
+        "| case | round trips (query, tx) | p50 ms | p99 ms | floor p50 ms | p50 / floor | 4xx/5xx |"
     );
     println!("|---|---|---|---|---|---|---|");
     for c in cases {
-        let reads = c.round_trips - c.transactions;
-        let floor = floors.get.p50 * reads as u32 + floors.transaction.p50 * c.transactions as u32;
+        let reads = c.round_trips - c.transactions - c.queries;
+        let floor = floors.get.p50 * reads as u32
+            + floors.query.p50 * c.queries as u32
+            + floors.transaction.p50 * c.transactions as u32;
         println!(
-            "| {} | {} ({}) | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} ({}, {}) | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
             c.name,
             c.round_trips,
+            c.queries,
             c.transactions,
             ms(c.stats.p50),
             ms(c.stats.p99),
