@@ -44,11 +44,22 @@ impl StoreError {
 
 /// The HTTPS client of the AWS SDK: hyper 1 and rustls with ring (see Cargo.toml).
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(AWS_ROOTS))
+        .build()
+        .expect("a TLS context from compiled-in certificates");
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
         .build_https()
 }
+
+/// The roots the SDK's client trusts: those of Amazon Trust Services, which issue the
+/// certificate of every AWS endpoint. Compiled in: reading and parsing the system's ~150 roots
+/// was about 4 ms of every cold start (docs/performance.md), and no other CA can vouch for
+/// DynamoDB.
+pub const AWS_ROOTS: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
 
 /// Timeouts of every DynamoDB call: an unreachable database fails the request with a 503 well
 /// inside the function's 10-second timeout (retries included), instead of hanging it.
@@ -228,4 +239,19 @@ pub async fn get(
         .await
         .map_err(|e| StoreError::from_sdk(op, e))?;
     Ok(out.item)
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+
+    #[test]
+    fn the_compiled_in_roots_are_the_five_amazon_trust_services_roots() {
+        let ders: Vec<CertificateDer> = CertificateDer::pem_slice_iter(super::AWS_ROOTS)
+            .collect::<Result<_, _>>()
+            .expect("PEM");
+        assert_eq!(ders.len(), 5);
+        let mut store = rustls::RootCertStore::empty();
+        assert_eq!(store.add_parsable_certificates(ders), (5, 0));
+    }
 }
