@@ -451,6 +451,11 @@ pub async fn run(binaries: &Path, arm64: Option<&Path>) {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let env = TestEnv::new().await;
+    // DynamoDB Local is a JVM: warm it up first (as the latency floors do), or a first
+    // response measures its JIT (`--cold-start-only` runs on a fresh one).
+    for i in 0..1000 {
+        let _ = env.launch(&payload(&format!("warm-{}", i % 50))).await;
+    }
     let robot = env.robot().await;
     let lab = env.environment(10, |_| {}).await;
     env.request_session(&robot.access_token, &lab, &query(&[("user", "u1")]))
