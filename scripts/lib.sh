@@ -53,12 +53,19 @@ ensure_cargo_lambda() {
   fi
 }
 
-ensure_cfn_lint() {
+# The SAM CLI (plain `sam validate` runs the SAM transform, which cfn-lint does not) and cfn-lint,
+# pinned together: the SAM CLI depends on cfn-lint. About 2 minutes the first time.
+SAM_CLI_VERSION=1.170.0
+CFN_LINT_VERSION=1.58.0
+ensure_sam_and_cfn_lint() {
   ensure_venv
-  if ! command -v cfn-lint >/dev/null; then
-    say "installing cfn-lint (PyPI) into .local/venv"
-    pip install --quiet --disable-pip-version-check cfn-lint
+  if ! sam --version 2>/dev/null | grep -q "$SAM_CLI_VERSION" \
+    || ! cfn-lint --version 2>/dev/null | grep -q "$CFN_LINT_VERSION"; then
+    say "installing the SAM CLI $SAM_CLI_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI) into .local/venv"
+    pip install --quiet --disable-pip-version-check \
+      "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
   fi
+  export SAM_CLI_TELEMETRY=0
 }
 
 # Cargo tools are built from crates.io into .local/cargo, once: cargo-deny (about 3 min) and
@@ -73,6 +80,39 @@ ensure_cargo_tool() { # ensure_cargo_tool CRATE SUBCOMMAND VERSION
   fi
 }
 ensure_cargo_deny() { ensure_cargo_tool cargo-deny deny "$CARGO_DENY_VERSION"; }
+
+# RustSec advisories with cargo deny: the live database where github.com can be reached, else
+# the snapshot committed in .ci/advisory-db.tar.gz (its date is in .ci/advisory-db.txt). Says
+# which was checked; fails on any advisory.
+check_advisories() {
+  ensure_cargo_deny
+  say "cargo deny: advisories (RustSec, live database)"
+  local out
+  if out=$(timeout 180 cargo deny --locked --log-level error check advisories 2>&1); then
+    say "advisories: none (live RustSec database)"
+    return 0
+  fi
+  if ! grep -q "failed to fetch advisory database" <<<"$out"; then
+    printf '%s\n' "$out" >&2
+    die "cargo deny found advisories (live RustSec database)"
+  fi
+  # cargo deny reads a database from <db-path>/<name derived from its URL>, a git repository.
+  local dbs="$LOCAL/advisory-dbs" snapshot
+  snapshot=$(head -n 1 "$ROOT/.ci/advisory-db.txt")
+  if [ ! -f "$dbs/.snapshot" ] || [ "$(cat "$dbs/.snapshot")" != "$snapshot" ]; then
+    rm -rf "$dbs" && mkdir -p "$dbs/advisory-db-3157b0e258782691"
+    tar -xzf "$ROOT/.ci/advisory-db.tar.gz" -C "$dbs/advisory-db-3157b0e258782691" --strip-components=1
+    (cd "$dbs/advisory-db-3157b0e258782691" && git init -q && git add -A \
+      && git -c user.name=labgate -c user.email=labgate@localhost commit -q -m "$snapshot")
+    echo "$snapshot" >"$dbs/.snapshot"
+  fi
+  say "advisories: the live database cannot be fetched here; checking the snapshot ($snapshot)"
+  if ! cargo deny --offline --locked --log-level error check \
+    --config <(sed "s|^db-path = .*|db-path = \"$dbs\"|" "$ROOT/deny.toml") advisories; then
+    die "cargo deny found advisories (RustSec snapshot $snapshot)"
+  fi
+  say "advisories: none (RustSec snapshot $snapshot)"
+}
 ensure_cargo_fuzz() { ensure_cargo_tool cargo-fuzz fuzz "$CARGO_FUZZ_VERSION"; }
 
 free_port() {
@@ -108,6 +148,18 @@ use_dynamodb_local() {
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
   export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+# start_ttl_sweeper PORT BIN_DIR: DynamoDB TTL for the DynamoDB Local on PORT (which has none),
+# from BIN_DIR's labgate-ttl-sweeper: expired items are deleted within a second, as AWS may.
+start_ttl_sweeper() {
+  local bin="$2/labgate-ttl-sweeper"
+  [ -x "$bin" ] || die "$bin is not built (cargo build -p labgate-tests --bin labgate-ttl-sweeper)"
+  TTL_SWEEPER_STATS="$LOCAL/ttl-sweeper-$1.stats"
+  rm -f "$TTL_SWEEPER_STATS"
+  say "starting the TTL sweeper (DynamoDB TTL, which DynamoDB Local lacks)"
+  start_background "$LOCAL/ttl-sweeper-$1.log" env AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1" \
+    "$bin" --stats "$TTL_SWEEPER_STATS"
 }
 
 # start_dynamodb PORT: in memory, one shared database, ready when it answers.

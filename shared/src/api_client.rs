@@ -249,7 +249,9 @@ fn token_info(item: &Item) -> Result<TokenInfo, StoreError> {
     })
 }
 
-/// Revokes a token at once (lookups read strongly consistent). `false` if no such live token.
+/// Revokes a token at once: authentication reads the token consistently, so the next request
+/// with it is refused. The lookup here is by the tenant index, which is eventual: a token issued
+/// in the last second may not be found yet (`false`, as for no such live token; run it again).
 pub async fn revoke_token(
     store: &Store,
     client_id: &str,

@@ -8,7 +8,10 @@
 // exceeded when their layout is computed on a cold build.
 #![recursion_limit = "256"]
 
+pub mod iam;
 pub mod receiver;
+pub mod runtime_api;
+pub mod ttl;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use labgate::api_client::{self, ApiClient, NewClient, Scope};
@@ -50,6 +53,13 @@ pub fn store(table: &str, round_trips: &RoundTrips) -> Store {
     )
 }
 
+/// A store reaching DynamoDB at `url` without the functions' timeouts: a test inspecting the
+/// table after a fault waits for the database, as the functions do not.
+pub fn patient_store_at(url: &str, table: &str) -> Store {
+    let builder = aws_sdk_dynamodb::Config::builder();
+    Store::new(client(builder, url, &RoundTrips::default()), table)
+}
+
 /// A store reaching DynamoDB at `url` with the functions' timeouts (fault tests).
 pub fn store_at(url: &str, table: &str, round_trips: &RoundTrips) -> Store {
     let builder = labgate::store::with_timeouts(aws_sdk_dynamodb::Config::builder());
@@ -74,6 +84,7 @@ fn client(
         .endpoint_url(url)
         .http_client(labgate::store::http_client())
         .interceptor(round_trips.clone())
+        .interceptor(iam::IamRecorder)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -176,6 +187,27 @@ impl TestEnv {
         &self.state.store
     }
 
+    /// Turns TTL off for this env's table, so that the TTL sweeper (`labgate-ttl-sweeper`)
+    /// leaves its expired items alone: for tests of what the code does while TTL has not yet
+    /// deleted an expired item, which AWS may take days to do.
+    pub async fn without_ttl(&self) {
+        use aws_sdk_dynamodb::types::TimeToLiveSpecification;
+        self.store()
+            .client()
+            .update_time_to_live()
+            .table_name(self.store().table())
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(labgate::store::keys::EXPIRES_AT)
+                    .enabled(false)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("TTL turned off");
+    }
+
     /// `POST /api/v1/launch` with this env's token.
     pub async fn launch(&self, body: &serde_json::Value) -> TestResponse {
         self.launch_with(&self.token, API_HOST, body.to_string())
@@ -192,27 +224,15 @@ impl TestEnv {
     }
 
     pub async fn call_launch(&self, req: Request) -> TestResponse {
-        TestResponse::from(
-            labgate::launch::handler::handle(&self.state, req)
-                .await
-                .unwrap(),
-        )
+        invoke(labgate::launch::handler::handle, &self.state, req).await
     }
 
     pub async fn call_auth(&self, req: Request) -> TestResponse {
-        TestResponse::from(
-            labgate::launch_auth::handle(&self.state, req)
-                .await
-                .unwrap(),
-        )
+        invoke(labgate::launch_auth::handle, &self.state, req).await
     }
 
     pub async fn call_session(&self, req: Request) -> TestResponse {
-        TestResponse::from(
-            labgate::web_session::handler::handle(&self.state, req)
-                .await
-                .unwrap(),
-        )
+        invoke(labgate::web_session::handler::handle, &self.state, req).await
     }
 
     /// Follows a launch URL as a browser would: `GET` it on the host it names.
@@ -263,6 +283,18 @@ pub async fn seed_client(store: &Store, name: &str) -> ApiClient {
     )
     .await
     .unwrap()
+}
+
+/// Calls an HTTP handler as the Lambda function that runs it (`iam::function_of`), so that the
+/// DynamoDB calls it makes are recorded as that function's.
+pub async fn invoke<'a, H, Fut>(handler: H, state: &'a AppState, req: Request) -> TestResponse
+where
+    H: FnOnce(&'a AppState, Request) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, lambda_http::Error>>,
+{
+    let function = iam::function_of(&handler);
+    let response = iam::as_function(function, handler(state, req)).await;
+    TestResponse::from(response.expect("handlers answer, they do not fail the runtime"))
 }
 
 /// A request as API Gateway (or `cargo lambda watch`) hands it to a function.
@@ -381,11 +413,12 @@ impl TestEnv {
         if let Some(basic) = basic {
             req = req.header("authorization", format!("Basic {basic}"));
         }
-        TestResponse::from(
-            labgate::oauth::handler::token(&self.state, req.body(Body::Text(form)).unwrap())
-                .await
-                .unwrap(),
+        invoke(
+            labgate::oauth::handler::token,
+            &self.state,
+            req.body(Body::Text(form)).unwrap(),
         )
+        .await
     }
 
     pub async fn call_revoke(&self, form: String) -> TestResponse {
@@ -393,11 +426,7 @@ impl TestEnv {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::Text(form))
             .unwrap();
-        TestResponse::from(
-            labgate::oauth::handler::revoke(&self.state, req)
-                .await
-                .unwrap(),
-        )
+        invoke(labgate::oauth::handler::revoke, &self.state, req).await
     }
 
     /// An environment of this env's client (duration 1800 s unless `tune` says otherwise).
@@ -480,7 +509,7 @@ impl TestEnv {
         }
         // The handlers borrow the state for the call only; a leaked clone keeps the types simple.
         let state: &'static AppState = Box::leak(Box::new(self.state.clone()));
-        TestResponse::from(handler(state, req.body(body).unwrap()).await.unwrap())
+        invoke(handler, state, req.body(body).unwrap()).await
     }
 
     /// Requests a session through `GET /workshops/environment/<env>/request/?<query>`.
@@ -500,14 +529,12 @@ impl TestEnv {
         if let Some(cookie) = cookie {
             req = req.header("cookie", format!("labgate_session={cookie}"));
         }
-        TestResponse::from(
-            labgate::workshop::handlers::activate::handle(
-                &self.state,
-                req.body(Body::Empty).unwrap(),
-            )
-            .await
-            .unwrap(),
+        invoke(
+            labgate::workshop::handlers::activate::handle,
+            &self.state,
+            req.body(Body::Empty).unwrap(),
         )
+        .await
     }
 }
 
@@ -601,6 +628,26 @@ impl TestEnv {
             },
         )
         .unwrap()
+    }
+
+    /// The event dispatcher's work on one stream batch, as that function.
+    pub async fn dispatch(
+        &self,
+        batch: &aws_lambda_events::event::dynamodb::Event,
+    ) -> Result<Vec<labgate::events::delivery::Delivery>, labgate::store::StoreError> {
+        let deliverer = self.deliverer();
+        let work = labgate::events::dispatch::dispatch(self.store(), &deliverer, batch);
+        iam::as_function("event-dispatcher", work).await
+    }
+
+    /// One run of the reaper at `now`, as that function.
+    pub async fn reap(
+        &self,
+        now: i64,
+        limit: i32,
+    ) -> Result<labgate::workshop::reaper::Report, labgate::store::tx::TxError> {
+        let work = labgate::workshop::reaper::reap(self.store(), now, limit);
+        iam::as_function("reaper", work).await
     }
 
     /// The client's webhook secret as `labgate-admin client webhook` shows it.

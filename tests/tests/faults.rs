@@ -278,7 +278,7 @@ async fn launch_and_follow(state: labgate::AppState, token: String, user: String
         .body(lambda_http::Body::Text(payload(&user).to_string()))
         .unwrap();
     let t = Instant::now();
-    let res = TestResponse::from(labgate::launch::handler::handle(&state, req).await.unwrap());
+    let res = invoke(labgate::launch::handler::handle, &state, req).await;
     let took_launch = t.elapsed();
     check("launch", &res, took_launch, 200);
     if res.status != StatusCode::OK {
@@ -297,7 +297,7 @@ async fn launch_and_follow(state: labgate::AppState, token: String, user: String
     .body(lambda_http::Body::Empty)
     .unwrap();
     let t = Instant::now();
-    let followed = TestResponse::from(labgate::launch_auth::handle(&state, req).await.unwrap());
+    let followed = invoke(labgate::launch_auth::handle, &state, req).await;
     let took_follow = t.elapsed();
     check("redemption", &followed, took_follow, 302);
     Outcome {
@@ -349,7 +349,7 @@ fn summary(outcomes: &[Outcome]) -> String {
 
 /// Counts of the items a launch and a redemption write, from a full scan.
 async fn launch_state(url: &str, table: &str) -> BTreeMap<&'static str, usize> {
-    let store = labgate_tests::store_at(url, table, &RoundTrips::default());
+    let store = labgate_tests::patient_store_at(url, table);
     let mut counts = BTreeMap::new();
     for item in scan_all(&store).await {
         let pk = item["pk"].as_s().unwrap();

@@ -41,24 +41,23 @@ enum Endpoint {
 
 async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestResponse {
     use Endpoint::*;
-    let res = match endpoint {
-        Launch => labgate::launch::handler::handle(state, req).await,
-        LaunchAuth => labgate::launch_auth::handle(state, req).await,
-        WebSession => labgate::web_session::handler::handle(state, req).await,
-        Progress => labgate::launch::progress::handle(state, req).await,
-        Token => labgate::oauth::handler::token(state, req).await,
-        Revoke => labgate::oauth::handler::revoke(state, req).await,
-        Catalog => portal::catalog::catalog(state, req).await,
-        Status => portal::catalog::status(state, req).await,
-        SessionRequest => portal::request::handle(state, req).await,
-        Activate => portal::activate::handle(state, req).await,
-        Schedule => portal::manage::schedule(state, req).await,
-        Extend => portal::manage::extend(state, req).await,
-        Terminate => portal::manage::terminate(state, req).await,
-        Delete => portal::delete::handle(state, req).await,
-        UserSessions => portal::user_sessions::handle(state, req).await,
-    };
-    TestResponse::from(res.expect("handlers answer, they do not fail the runtime"))
+    match endpoint {
+        Launch => invoke(labgate::launch::handler::handle, state, req).await,
+        LaunchAuth => invoke(labgate::launch_auth::handle, state, req).await,
+        WebSession => invoke(labgate::web_session::handler::handle, state, req).await,
+        Progress => invoke(labgate::launch::progress::handle, state, req).await,
+        Token => invoke(labgate::oauth::handler::token, state, req).await,
+        Revoke => invoke(labgate::oauth::handler::revoke, state, req).await,
+        Catalog => invoke(portal::catalog::catalog, state, req).await,
+        Status => invoke(portal::catalog::status, state, req).await,
+        SessionRequest => invoke(portal::request::handle, state, req).await,
+        Activate => invoke(portal::activate::handle, state, req).await,
+        Schedule => invoke(portal::manage::schedule, state, req).await,
+        Extend => invoke(portal::manage::extend, state, req).await,
+        Terminate => invoke(portal::manage::terminate, state, req).await,
+        Delete => invoke(portal::delete::handle, state, req).await,
+        UserSessions => invoke(portal::user_sessions::handle, state, req).await,
+    }
 }
 
 /// An attribute value as text, maps in key order (the SDK's maps have no stable order).

@@ -6,7 +6,7 @@
 
 use labgate::api_client::Scope;
 use labgate::events::delivery::{self, DELIVERED, FAILED};
-use labgate::events::{dispatch, signing};
+use labgate::events::signing;
 use labgate::workshop::handlers::manage;
 use labgate::workshop::{reaper, session};
 use labgate_tests::receiver::Receiver;
@@ -21,11 +21,7 @@ async fn progress(env: &TestEnv, token: &str, body: Value) -> TestResponse {
         .header("authorization", format!("Token {token}"))
         .body(Body::Text(body.to_string()))
         .unwrap();
-    TestResponse::from(
-        labgate::launch::progress::handle(&env.state, req)
-            .await
-            .unwrap(),
-    )
+    invoke(labgate::launch::progress::handle, &env.state, req).await
 }
 
 #[tokio::test]
@@ -138,9 +134,7 @@ async fn a_delivery_is_signed_and_the_receiver_verifies_it() {
         .unwrap();
     env.launch(&payload("u1")).await;
 
-    let deliveries = dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
-        .await
-        .unwrap();
+    let deliveries = env.dispatch(&env.stream_batch().await).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].status, DELIVERED);
     let got = receiver.received();
@@ -182,9 +176,7 @@ async fn a_receiver_that_fails_twice_gets_the_event_three_times_and_then_no_more
     env.launch(&payload("u1")).await;
     let batch = env.stream_batch().await;
 
-    let deliveries = dispatch::dispatch(env.store(), &env.deliverer(), &batch)
-        .await
-        .unwrap();
+    let deliveries = env.dispatch(&batch).await.unwrap();
     assert_eq!(
         (deliveries[0].status.as_str(), deliveries[0].attempts),
         (DELIVERED, 3)
@@ -201,9 +193,7 @@ async fn a_receiver_that_fails_twice_gets_the_event_three_times_and_then_no_more
     );
 
     // The stream hands the batch over again (a retry): delivered events are not sent twice.
-    let again = dispatch::dispatch(env.store(), &env.deliverer(), &batch)
-        .await
-        .unwrap();
+    let again = env.dispatch(&batch).await.unwrap();
     assert!(again.is_empty());
     assert_eq!(receiver.received().len(), 3);
 }
@@ -216,9 +206,7 @@ async fn what_still_fails_is_listed_first_and_can_be_sent_again() {
         .await
         .unwrap();
     env.launch(&payload("u1")).await;
-    dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
-        .await
-        .unwrap();
+    env.dispatch(&env.stream_batch().await).await.unwrap();
 
     let broken = Receiver::start(&[500, 500, 500]).await;
     delivery::set_webhook(env.store(), &env.client.id, Some(&broken.url), false)
@@ -226,9 +214,7 @@ async fn what_still_fails_is_listed_first_and_can_be_sent_again() {
         .unwrap();
     env.launch(&payload("u2")).await;
     let batch = env.stream_batch().await;
-    let deliveries = dispatch::dispatch(env.store(), &env.deliverer(), &batch)
-        .await
-        .unwrap();
+    let deliveries = env.dispatch(&batch).await.unwrap();
     let failed: Vec<_> = deliveries.iter().filter(|d| d.status == FAILED).collect();
     assert_eq!(
         deliveries.len(),
@@ -276,9 +262,7 @@ async fn a_sessions_events_also_reach_its_analytics_url() {
     env.activate(s["url"].as_str().unwrap(), None).await;
     env.launch(&payload("u1")).await;
 
-    dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
-        .await
-        .unwrap();
+    env.dispatch(&env.stream_batch().await).await.unwrap();
     let mut types: Vec<String> = analytics
         .received()
         .iter()
@@ -342,9 +326,7 @@ async fn analytics_urls_inside_the_network_are_refused_and_never_contacted() {
         )
         .await;
     assert_eq!(s.status, StatusCode::OK, "{}", s.body);
-    let outcomes = dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
-        .await
-        .unwrap();
+    let outcomes = env.dispatch(&env.stream_batch().await).await.unwrap();
     assert!(receiver.received().is_empty());
     let listed = delivery::list(env.store(), &env.client.id).await.unwrap();
     assert!(
@@ -381,9 +363,7 @@ async fn a_progress_report_reaches_the_receiver_with_the_lms_identifiers() {
         json!({"launch_id": launch_id, "progress": 1.0, "score": 9.0, "max_score": 10.0, "completed": true, "updated_at": null})
     );
 
-    dispatch::dispatch(env.store(), &env.deliverer(), &env.stream_batch().await)
-        .await
-        .unwrap();
+    env.dispatch(&env.stream_batch().await).await.unwrap();
     let report = receiver
         .received()
         .into_iter()
@@ -582,14 +562,11 @@ async fn the_reaper_ends_exactly_the_overdue_sessions_once_with_their_reasons() 
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
     let now = labgate::clock::now();
-    let (first, second) = tokio::join!(
-        reaper::reap(env.store(), now, reaper::BATCH),
-        reaper::reap(env.store(), now, reaper::BATCH)
-    );
+    let (first, second) = tokio::join!(env.reap(now, reaper::BATCH), env.reap(now, reaper::BATCH));
     let (first, second) = (first.unwrap(), second.unwrap());
     assert_eq!(first.ended + second.ended, 2, "{first:?} {second:?}");
     assert_eq!(
-        reaper::reap(env.store(), now, reaper::BATCH).await.unwrap(),
+        env.reap(now, reaper::BATCH).await.unwrap(),
         reaper::Report::default()
     );
 
@@ -655,7 +632,8 @@ async fn the_reaper_leaves_a_slot_that_a_newer_session_holds() {
         .request_session(&robot.access_token, &lab, &query(&[("user", "new")]))
         .await
         .json();
-    let report = reaper::reap(env.store(), labgate::clock::now(), reaper::BATCH)
+    let report = env
+        .reap(labgate::clock::now(), reaper::BATCH)
         .await
         .unwrap();
     assert_eq!(report.ended, 1);
@@ -687,7 +665,7 @@ async fn a_reap_run_is_bounded() {
     }
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let now = labgate::clock::now();
-    assert_eq!(reaper::reap(env.store(), now, 2).await.unwrap().ended, 2);
-    assert_eq!(reaper::reap(env.store(), now, 2).await.unwrap().ended, 2);
-    assert_eq!(reaper::reap(env.store(), now, 2).await.unwrap().ended, 1);
+    assert_eq!(env.reap(now, 2).await.unwrap().ended, 2);
+    assert_eq!(env.reap(now, 2).await.unwrap().ended, 2);
+    assert_eq!(env.reap(now, 2).await.unwrap().ended, 1);
 }

@@ -738,7 +738,7 @@ async fn delete_ends_the_browsers_own_session_and_returns_to_the_index() {
         .header("cookie", format!("labgate_session={cookie}"))
         .body(Body::Empty)
         .unwrap();
-    let res = TestResponse::from(delete::handle(&env.state, req).await.unwrap());
+    let res = invoke(delete::handle, &env.state, req).await;
     assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
     assert_eq!(
         res.header("location"),
@@ -857,4 +857,35 @@ async fn a_reused_slot_names_its_next_session_anew() {
         Some("terminated"),
         "the ended record is kept"
     );
+}
+
+/// AWS TTL may delete any item the moment its `expires_at` has passed; DynamoDB Local never does.
+/// A slot must outlive its holders' deadlines (it numbers the next session), so four users in
+/// turn through a slot whose holders all miss their activation deadline each get a session of
+/// their own name, with every expired item deleted between turns.
+#[tokio::test]
+async fn a_slot_outlives_ttl_and_never_repeats_a_session_name() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(1, |_| {}).await;
+    let mut names = std::collections::BTreeSet::new();
+    for user in ["u1", "u2", "u3", "u4"] {
+        let session = granted(
+            &env,
+            &robot.access_token,
+            &lab,
+            &[("user", user), ("timeout", "1")],
+        )
+        .await;
+        assert!(
+            names.insert(session["name"].as_str().unwrap().to_string()),
+            "{user} got a name already given: {session}"
+        );
+        // The activation window (1 s, rounded up to the next whole second) lapses.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        labgate_tests::ttl::sweep_table(env.store().client(), env.store().table())
+            .await
+            .unwrap();
+    }
+    assert_eq!(names.len(), 4);
 }

@@ -120,6 +120,8 @@ pub async fn webhook(store: &Store, client_id: &str) -> Result<Option<Webhook>, 
         .get_item()
         .table_name(store.table())
         .set_key(Some(keys::client(client_id).item()))
+        // Consistent: a webhook changed or removed a second ago is not posted to any more.
+        .consistent_read(true)
         .projection_expression("webhook_url, webhook_version")
         .send()
         .await

@@ -114,7 +114,10 @@ impl Store {
     }
 }
 
-/// All items of a GSI1 partition whose sort key starts with `prefix`, every page.
+/// All items of a GSI1 partition whose sort key starts with `prefix`, every page. Eventually
+/// consistent, as every GSI read is (DynamoDB refuses `ConsistentRead` on one): a write of the
+/// last second may be missing. Use it for listings and counts shown to people, never for a
+/// decision that no conditional write guards.
 pub async fn query_index(
     store: &Store,
     partition: &str,
@@ -123,7 +126,8 @@ pub async fn query_index(
     query(store, Some(keys::GSI1), partition, prefix).await
 }
 
-/// All items of a table partition whose sort key starts with `prefix`, every page.
+/// All items of a table partition whose sort key starts with `prefix`, every page, strongly
+/// consistent.
 pub async fn query_partition(
     store: &Store,
     partition: &str,
@@ -147,6 +151,9 @@ async fn query(
         .query()
         .table_name(store.table())
         .set_index_name(index.map(str::to_string))
+        // Table reads are consistent (DynamoDB Local always is; AWS only when asked); an index
+        // cannot be, and DynamoDB refuses the request that asks.
+        .set_consistent_read(index.is_none().then_some(true))
         .expression_attribute_names("#pk", pk)
         .expression_attribute_values(":pk", attr::s(partition));
     request = if prefix.is_empty() {
@@ -223,7 +230,8 @@ pub fn find<'a>(items: &'a [attr::Item], key: &keys::Key) -> Option<&'a attr::It
         .find(|item| has(item, keys::PK, &key.pk) && has(item, keys::SK, &key.sk))
 }
 
-/// One item by key, strongly consistent (every read of ours that decides something is).
+/// One item by key, strongly consistent. Every read of ours by key is; the only eventual reads
+/// are of the indexes (`query_index`, the reaper's deadline query), each saying why that is safe.
 pub async fn get(
     store: &Store,
     key: &keys::Key,

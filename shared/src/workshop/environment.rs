@@ -1,19 +1,23 @@
 //! Workshop environments (the catalog) and their capacity slots.
 //!
 //! An environment of capacity N has up to N slot items in its partition. A live session holds
-//! one: the slot's `expires_at` is the session's activation deadline while it is pending and its
-//! expiry once it runs. A slot that is absent or past `expires_at` is free, so a session that
+//! one: the slot's `held_until` is the session's activation deadline while it is pending and its
+//! expiry once it runs. A slot that is absent or past `held_until` is free, so a session that
 //! misses its deadline stops counting against capacity that very second, whether or not anything
 //! has cleaned it up, and allocation claims a slot by a condition inside its transaction.
+//!
+//! Slots have no `expires_at`: TTL would delete a freed slot some time after its holder's
+//! deadline, and with it the generation that numbers the slot's next session (names would
+//! repeat). There are at most `capacity` of them per environment, so nothing accumulates.
 
 use crate::store::attr::{self, Item};
 use crate::store::conditions::ABSENT;
-use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
+use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// `expires_at` of a slot whose session never expires (year 9999).
+/// `held_until` of a slot whose session never expires, and `until` of such a session (year 9999).
 pub const NEVER: i64 = 253_402_300_799;
 
 /// Workshop details, shown in the catalog as Educates shows them.
@@ -108,8 +112,11 @@ impl Environment {
 /// index + 1`, so numbers never repeat while capacity stays at most this.
 pub const MAX_CAPACITY: i64 = 999;
 
-/// A slot: who holds it and until when. It also serves the catalog's session list. Slots are
-/// never deleted: a freed slot keeps its `generation`, which numbers its next session.
+/// The slot attribute saying until when its holder has it. Not the table's TTL attribute: a
+/// slot is never deleted, and a freed slot keeps its `generation`, which numbers its next session.
+pub const HELD_UNTIL: &str = "held_until";
+
+/// A slot: who holds it and until when. It also serves the catalog's session list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
     pub index: i64,
@@ -120,12 +127,12 @@ pub struct Slot {
     /// `pending` or `running`.
     pub state: String,
     pub started: Option<i64>,
-    pub expires_at: i64,
+    pub held_until: i64,
 }
 
 impl Slot {
     pub fn is_live(&self, now: i64) -> bool {
-        self.expires_at > now
+        self.held_until > now
     }
 
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
@@ -136,7 +143,7 @@ impl Slot {
             user: attr::get_s(item, "user")?,
             state: attr::get_s(item, "state")?,
             started: attr::opt_n(item, "started")?,
-            expires_at: attr::get_n(item, EXPIRES_AT)?,
+            held_until: attr::get_n(item, HELD_UNTIL)?,
         })
     }
 
@@ -150,7 +157,7 @@ impl Slot {
             ("session".to_string(), attr::s(&self.session)),
             ("user".to_string(), attr::s(&self.user)),
             ("state".to_string(), attr::s(&self.state)),
-            (EXPIRES_AT.to_string(), attr::n(self.expires_at)),
+            (HELD_UNTIL.to_string(), attr::n(self.held_until)),
             (
                 GSI1_PK.to_string(),
                 attr::s(keys::client_partition(&environment.client_id)),
@@ -235,7 +242,7 @@ fn kind(item: &Item) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// An environment and its slots, strongly consistent: one query of its partition.
+/// An environment and its slots, strongly consistent: one query of its partition (table).
 pub async fn load(store: &Store, name: &str) -> Result<Option<EnvironmentView>, StoreError> {
     let items =
         crate::store::query_partition(store, &keys::environment_partition(name), "").await?;
@@ -262,6 +269,8 @@ pub async fn with_slots(
 }
 
 /// Every environment of a tenant with its slots: one query of the tenant's index partition.
+/// Eventually consistent (an index): the catalog's counts may lag a write by about a second;
+/// allocation never uses them, it reads the slots from the table and claims one by condition.
 pub async fn list(store: &Store, client_id: &str) -> Result<Vec<EnvironmentView>, StoreError> {
     let items =
         crate::store::query_index(store, &keys::client_partition(client_id), "ENV#").await?;

@@ -29,6 +29,8 @@ pub struct Report {
 
 pub async fn reap(store: &Store, now: i64, limit: i32) -> Result<Report, TxError> {
     // Sort keys are `<until:012>#<name>`: everything below `<now + 1>` has `until <= now`.
+    // gsi2 is eventual: a stale hit is re-read consistently and ended only if still overdue (a
+    // condition of its transaction); a session missed now is found by the next run.
     let due = store
         .client()
         .query()

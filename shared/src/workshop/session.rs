@@ -2,7 +2,7 @@
 //!
 //! Three items move together, always in one transaction:
 //! - the session record (`WORKSHOPSESSION#<name>`), with its activation token's digest;
-//! - its capacity slot (see `environment`), whose `expires_at` is the session's `until`;
+//! - its capacity slot (see `environment`), whose `held_until` is the session's `until`;
 //! - the user's map of live sessions (`ws` on the user item), guarded by `ws_version`, which
 //!   makes "one live session per user and environment" and the per-user limit hold when requests
 //!   race: a request that read an old version fails its condition and reads again.
@@ -39,7 +39,7 @@ const LIVE: &str = "#state <> :ended AND #until > :now";
 const HELD_BY: &str = "#session = :name";
 /// The slot as read: never held, or free (its holder's time is up) at the generation read.
 const FREE_AT_GENERATION: &str =
-    "attribute_not_exists(pk) OR (expires_at <= :now AND generation = :generation)";
+    "attribute_not_exists(pk) OR (held_until <= :now AND generation = :generation)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkshopSession {
@@ -481,7 +481,7 @@ fn reuse(
         items.push(item::update_if(
             table,
             &keys::slot(&environment.name, slot_of(name)),
-            "SET expires_at = :until",
+            "SET held_until = :until",
             Item::from([
                 (":until".to_string(), attr::n(until)),
                 (":name".to_string(), attr::s(name)),
@@ -563,7 +563,7 @@ fn allocate(
         user: ask.user.clone(),
         state: PENDING.to_string(),
         started: None,
-        expires_at: until,
+        held_until: until,
     };
     let mut sessions: BTreeMap<String, UserSession> = user
         .live(now)
@@ -668,7 +668,7 @@ pub fn activation_items(
         item::update_if(
             table,
             &keys::slot(&session.environment, session.slot),
-            "SET #state = :running, started = :now, expires_at = :until",
+            "SET #state = :running, started = :now, held_until = :until",
             Item::from([
                 (":running".to_string(), attr::s(RUNNING)),
                 (NOW.to_string(), attr::n(now)),
@@ -790,7 +790,7 @@ pub async fn extend(
         item::update_if(
             table,
             &keys::slot(&session.environment, session.slot),
-            "SET expires_at = :until",
+            "SET held_until = :until",
             Item::from([
                 (":until".to_string(), attr::n(extended.until)),
                 (":name".to_string(), attr::s(&session.name)),
@@ -853,7 +853,7 @@ fn ending_items(
         items.push(item::update_if(
             table,
             &keys::slot(&session.environment, session.slot),
-            "SET expires_at = :until, #state = :ended",
+            "SET held_until = :until, #state = :ended",
             Item::from([
                 (":name".to_string(), attr::s(&session.name)),
                 (":until".to_string(), attr::n(ended.until)),

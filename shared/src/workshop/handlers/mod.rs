@@ -204,9 +204,9 @@ pub fn environment_json(
                         .map(educates_time)
                         .map_or(Value::Null, Value::from),
                 );
-                if slot.expires_at != super::environment::NEVER {
-                    s.insert("expires".into(), educates_time(slot.expires_at).into());
-                    s.insert("countdown".into(), (slot.expires_at - now).max(0).into());
+                if slot.held_until != super::environment::NEVER {
+                    s.insert("expires".into(), educates_time(slot.held_until).into());
+                    s.insert("countdown".into(), (slot.held_until - now).max(0).into());
                 }
                 Value::Object(s)
             })

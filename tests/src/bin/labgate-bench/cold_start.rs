@@ -7,6 +7,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use labgate_tests::runtime_api::http_event;
 use labgate_tests::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -145,31 +146,6 @@ impl RuntimeApi {
             }
         }
     }
-}
-
-/// An API Gateway HTTP API (payload 2.0) event.
-fn http_event(
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: Value,
-    body: Option<String>,
-) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {path}"),
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "bench", "domainName": API_HOST, "domainPrefix": "api",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "labgate-bench"},
-            "requestId": "bench", "routeKey": format!("{method} {path}"), "stage": "$default",
-            "time": "23/Nov/2026:18:00:00 +0000", "timeEpoch": 1_795_000_000_000i64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    })
 }
 
 /// Each function with an event whose handling makes the function's first DynamoDB call.
