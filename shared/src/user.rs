@@ -6,6 +6,22 @@ use crate::store::{Store, StoreError, keys};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::Serialize;
 
+/// The most licenses, and the most teams, one user holds. Launches only add them (at most 50
+/// and 20 names of at most 400 bytes each), so without a cap a user launched often enough with
+/// new names would pass DynamoDB's 400 KB item limit and every later launch of that user would
+/// fail. 200 of each is at most 160 KB of names; a launch that would pass a cap is refused with
+/// a 400 that says so (docs/api.md).
+pub const MAX_LICENSES: usize = 200;
+pub const MAX_TEAMS: usize = 200;
+
+/// How many licenses and teams the user was read to hold, exactly (sets only grow, so the same
+/// size is the same set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub licenses: usize,
+    pub teams: usize,
+}
+
 /// What a launch says about its user; `None` keeps what is stored.
 #[derive(Debug, Clone, Default)]
 pub struct UserUpsert {
@@ -19,6 +35,61 @@ pub struct UserUpsert {
     pub licenses: Vec<String>,
     /// Teams the user joins (a launch never makes a user leave one).
     pub teams: Vec<String>,
+    /// `None`: the caps are checked with room for every name as if new (no read needed); after
+    /// that condition failed, what a read found, and the write checks it is unchanged.
+    pub held: Option<Held>,
+}
+
+/// The condition that keeps a set within `max` once `adding` names are added to it.
+fn within_cap(
+    name: &str,
+    adding: usize,
+    max: usize,
+    held: Option<usize>,
+    values: &mut Item,
+) -> String {
+    let placeholder = format!(":{name}_size");
+    match held {
+        None => {
+            values.insert(
+                placeholder.clone(),
+                attr::n(max.saturating_sub(adding) as i64),
+            );
+            format!("(attribute_not_exists({name}) OR size({name}) <= {placeholder})")
+        }
+        Some(0) => format!("attribute_not_exists({name})"),
+        Some(n) => {
+            values.insert(placeholder.clone(), attr::n(n as i64));
+            format!("size({name}) = {placeholder}")
+        }
+    }
+}
+
+/// Why a launch may not add its names to what the user holds (`held`: the user's sets as read).
+pub fn over_cap(held: &Item, user: &UserUpsert) -> Result<Result<Held, String>, StoreError> {
+    let mut counts = [0usize; 2];
+    for (i, (name, adding, max)) in [
+        ("licenses", &user.licenses, MAX_LICENSES),
+        ("teams", &user.teams, MAX_TEAMS),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let has: std::collections::BTreeSet<String> =
+            attr::strings(held, name)?.into_iter().collect();
+        counts[i] = has.len();
+        let after = has.len() + adding.iter().filter(|n| !has.contains(*n)).count();
+        if after > max {
+            return Ok(Err(format!(
+                "User {} would hold {after} {name}, more than {max}.",
+                user.external_id
+            )));
+        }
+    }
+    Ok(Ok(Held {
+        licenses: counts[0],
+        teams: counts[1],
+    }))
 }
 
 /// The `SET` clauses and values that create a user or touch an existing one: the identity
@@ -84,16 +155,37 @@ pub fn upsert_items(
         values.insert(":teams".into(), attr::set(&user.teams));
     }
     let mut expression = format!("SET {}", sets.join(", "));
+    let mut caps = Vec::new();
     if !adds.is_empty() {
         expression.push_str(&format!(" ADD {}", adds.join(", ")));
     }
-
-    let mut items = vec![item::update(
-        table,
-        &keys::user(client_id, &user.external_id),
-        expression,
-        values,
-    )?];
+    if !user.licenses.is_empty() {
+        let held = user.held.map(|h| h.licenses);
+        caps.push(within_cap(
+            "licenses",
+            user.licenses.len(),
+            MAX_LICENSES,
+            held,
+            &mut values,
+        ));
+    }
+    if !user.teams.is_empty() {
+        let held = user.held.map(|h| h.teams);
+        caps.push(within_cap(
+            "teams",
+            user.teams.len(),
+            MAX_TEAMS,
+            held,
+            &mut values,
+        ));
+    }
+    // The user item is the first of the transaction: `TxError::Condition { index: 0 }` is a cap.
+    let key = keys::user(client_id, &user.external_id);
+    let mut items = vec![if caps.is_empty() {
+        item::update(table, &key, expression, values)?
+    } else {
+        item::update_if(table, &key, expression, values, None, &caps.join(" AND "))?
+    }];
     for team in &user.teams {
         let values = Item::from([
             (":team".into(), attr::s(team)),

@@ -213,6 +213,9 @@ fn launch_field_cases() -> Vec<(String, serde_json::Value)> {
         with("user_id", json!("\u{feff}u1")),
         with("user_id", json!("\u{ffff}")),
         with("user_id", json!("x".repeat(256))),
+        // Within 255 characters, past the 512 bytes a key can take (tests/tests/limits.rs).
+        with("user_id", json!("\u{1f600}".repeat(129))),
+        with("user_id", json!("\u{4e2d}".repeat(255))),
         with("user_id", json!("   ")),
         with("content_id", json!(null)),
         with("content_id", json!("../../etc/passwd")),
@@ -822,6 +825,25 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             "1 MiB form".into(),
             Body::Text(format!("{}&x={}", form(&client), "a".repeat(1 << 20))),
         ),
+        // Past DynamoDB's key size limits, were they looked up as keys.
+        (
+            "3,000-byte client id".into(),
+            Body::Text(form(&[
+                ("client_id", "c".repeat(3000).as_str()),
+                ("client_secret", client_secret.as_str()),
+                ("grant_type", "password"),
+                ("username", "robot"),
+                ("password", "x"),
+            ])),
+        ),
+        (
+            "3,000-byte username".into(),
+            Body::Text(format!(
+                "{}&grant_type=password&username={}&password=x",
+                form(&client),
+                "\u{1f600}".repeat(750)
+            )),
+        ),
     ];
     for (what, body) in forms {
         add(
@@ -841,6 +863,14 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             Body::Text(format!("{}&token=a&token=b", form(&client))),
         ),
         ("no client", Body::Text("token=abc".into())),
+        (
+            "3,000-byte client id",
+            Body::Text(form(&[
+                ("token", "abc"),
+                ("client_id", "c".repeat(3000).as_str()),
+                ("client_secret", client_secret.as_str()),
+            ])),
+        ),
     ] {
         add(
             format!("revoke form: {what}"),

@@ -472,6 +472,12 @@ async fn robots(store: &Store, command: RobotCommand) -> Result<(), String> {
     match command {
         RobotCommand::Create { client, username } => {
             let username = username.unwrap_or_else(|| format!("robot@{client}"));
+            if !oauth::is_valid_username(&username) {
+                return Err(format!(
+                    "a username is 1 to {} bytes, without control or invisible characters",
+                    oauth::MAX_USERNAME_BYTES
+                ));
+            }
             let created = oauth::create_robot(store, &client, &username)
                 .await
                 .map_err(|e| match e {

@@ -85,5 +85,6 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
             }
             Ok(response)
         }
+        LaunchOutcome::OverCap(refusal) => Err(ApiError::bad_request(refusal)),
     }
 }

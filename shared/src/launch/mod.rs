@@ -28,6 +28,8 @@ pub enum LaunchOutcome {
         url: String,
         token: Secret,
     },
+    /// The launch would give its user more licenses or teams than a user may hold (the words).
+    OverCap(String),
 }
 
 /// Where the browser lands after login: the client's app (or the domain's) at the content.
@@ -53,13 +55,9 @@ pub async fn create(
     domain: &Domain,
     launch: &LaunchPayload,
 ) -> Result<LaunchOutcome, TxError> {
-    let table = store.table();
-    let now = clock::now();
     let launch_id = uuid::Uuid::new_v4().to_string();
     let next = destination(client, domain, &launch.content_id);
-
-    let mut items = Vec::new();
-    let upsert = UserUpsert {
+    let mut upsert = UserUpsert {
         external_id: launch.user_id.clone(),
         email: launch.email.clone(),
         given_name: launch.given_name.clone(),
@@ -70,19 +68,74 @@ pub async fn create(
             .map(|roles| (roles.clone(), client.map_roles(roles))),
         licenses: launch.licenses.clone(),
         teams: launch.teams.clone(),
+        held: None,
     };
-    items.extend(user::upsert_items(table, &client.id, &upsert, now)?);
+    // The caps on licenses and teams are conditions on the user item: first with room for every
+    // name as new (no read); if that fails, near a cap, the user's sets are read and the launch
+    // is refused or written with the exact sizes read as its condition (a concurrent launch
+    // changing them makes it read again).
+    for _ in 0..MAX_CAP_READS {
+        let (token, items) = items(
+            store.table(),
+            config,
+            client,
+            launch,
+            &launch_id,
+            &next,
+            &upsert,
+        )?;
+        match tx::transact(store, "TransactWriteItems launch", items).await {
+            Ok(()) => {
+                return Ok(LaunchOutcome::Created {
+                    url: login_url(domain, &token, &next),
+                    launch_id,
+                    token,
+                });
+            }
+            Err(TxError::Condition { index: 0 }) => {
+                let key = keys::user(&client.id, &launch.user_id);
+                let held = crate::store::get(store, &key, "GetItem user").await?;
+                match user::over_cap(&held.unwrap_or_default(), &upsert)? {
+                    Ok(held) => upsert.held = Some(held),
+                    Err(refusal) => return Ok(LaunchOutcome::OverCap(refusal)),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Unavailable {
+        op: "TransactWriteItems launch",
+        detail: "the user's licenses or teams kept changing".into(),
+    }
+    .into())
+}
+
+/// Reads of the user's sets a launch makes near a cap before it gives up.
+const MAX_CAP_READS: usize = 5;
+
+/// The launch's transaction: the user and memberships, the record, the token, the event.
+fn items(
+    table: &str,
+    config: &Config,
+    client: &ApiClient,
+    launch: &LaunchPayload,
+    launch_id: &str,
+    next: &str,
+    upsert: &UserUpsert,
+) -> Result<(Secret, Vec<aws_sdk_dynamodb::types::TransactWriteItem>), StoreError> {
+    let now = clock::now();
+    let mut items = user::upsert_items(table, &client.id, upsert, now)?;
     items.push(item::put(
         table,
-        record(client, launch, &launch_id, now)?,
+        record(client, launch, launch_id, now)?,
         Some(ABSENT),
     )?);
     let (token, token_item) = launch_token::issue(
         table,
         &client.id,
-        &launch_id,
+        launch_id,
         &launch.user_id,
-        &next,
+        next,
         config.launch_token_ttl_secs,
     )?;
     items.push(token_item);
@@ -104,12 +157,7 @@ pub async fn create(
         .outbox(table)?,
     );
 
-    tx::transact(store, "TransactWriteItems launch", items).await?;
-    Ok(LaunchOutcome::Created {
-        url: login_url(domain, &token, &next),
-        launch_id,
-        token,
-    })
+    Ok((token, items))
 }
 
 fn record(

@@ -9,10 +9,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_CONTEXT_BYTES: usize = 16 * 1024;
 pub const MISSING_REQUIRED: &str = "Must provide `user_id` and `content_id` in payload.";
 pub const MISSING_RESOURCE_ID: &str = "Must provide `resource_id` in payload.";
-/// Teams per launch: each adds two items to the launch transaction (100 items at most).
+/// Teams per launch: each adds one item to the launch transaction (100 items at most).
 pub const MAX_TEAMS: usize = 20;
 pub const MAX_LIST_ITEMS: usize = 50;
 const MAX_ID_CHARS: usize = 255;
+/// `user_id` forms DynamoDB keys: sort keys hold at most 1,024 bytes, and a team membership's
+/// index key is `TEAM#<team>#<user_id>` (a team name is at most 100 characters, 400 bytes), so
+/// a `user_id` is held to 512 bytes besides its 255 characters (docs/data-model.md, "Key sizes").
+pub const MAX_USER_ID_BYTES: usize = 512;
 const MAX_NAME_CHARS: usize = 150;
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_LABEL_CHARS: usize = 100;
@@ -79,6 +83,11 @@ impl LaunchPayload {
             return Err(ApiError::bad_request(MISSING_REQUIRED));
         }
         text("user_id", &user_id, MAX_ID_CHARS)?;
+        if user_id.len() > MAX_USER_ID_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "`user_id` is longer than {MAX_USER_ID_BYTES} bytes (UTF-8)."
+            )));
+        }
         let content_id = parse_content_id(&content_id)
             .ok_or_else(|| ApiError::bad_request("`content_id` must be a UUID."))?;
 

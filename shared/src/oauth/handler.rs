@@ -107,7 +107,7 @@ fn client_credentials(
         description: "Client authentication failed.",
         basic_auth,
     };
-    match (basic, in_body) {
+    let credentials = match (basic, in_body) {
         (Some(_), Some(_)) => Err(oauth_error(
             Kind::InvalidRequest,
             "Use one client authentication method, not two.",
@@ -120,7 +120,12 @@ fn client_credentials(
             (Some(id), Some(secret)) => Ok((id.clone(), secret.clone(), false)),
             _ => Err(invalid(false)),
         },
+    }?;
+    // Every client id we issue has one shape; anything else is unknown, and never a key.
+    if !super::is_client_id_shape(&credentials.0) {
+        return Err(invalid(credentials.2));
     }
+    Ok(credentials)
 }
 
 fn require<'a>(
@@ -170,11 +175,15 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
         "password" => {
             let username = require(&params, "username", "The username parameter is required.")?;
             let password = require(&params, "password", "The password parameter is required.")?;
-            let robot_key = keys::robot(username);
-            let found =
-                store::batch_get(&state.store, &[app_key.clone(), robot_key.clone()]).await?;
+            // A name no robot can have is never looked up (nor made a key): invalid credentials.
+            let robot_key = super::is_valid_username(username).then(|| keys::robot(username));
+            let wanted: Vec<_> = std::iter::once(app_key.clone())
+                .chain(robot_key.clone())
+                .collect();
+            let found = store::batch_get(&state.store, &wanted).await?;
             let client = authenticated(store::find(&found, &app_key), &secret, basic_auth)?;
-            if !super::verify_robot(store::find(&found, &robot_key), &client, password)? {
+            let robot = robot_key.as_ref().and_then(|k| store::find(&found, k));
+            if !super::verify_robot(robot, &client, password)? {
                 return Err(oauth_error(Kind::InvalidGrant, "Invalid credentials given.").into());
             }
             (client, username.to_string(), Vec::new())

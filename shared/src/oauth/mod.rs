@@ -28,6 +28,22 @@ pub struct RobotCredentials {
     pub password: Secret,
 }
 
+/// OAuth client ids are 24 ASCII letters and digits (made by `create_robot`): anything else is
+/// refused before it reaches a key.
+pub const CLIENT_ID_LEN: usize = 24;
+
+pub fn is_client_id_shape(id: &str) -> bool {
+    id.len() == CLIENT_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Robot usernames form keys (`ROBOT#<username>`, and an index sort key): at most this many
+/// bytes, well inside DynamoDB's 1,024-byte sort key limit.
+pub const MAX_USERNAME_BYTES: usize = 150;
+
+pub fn is_valid_username(username: &str) -> bool {
+    (1..=MAX_USERNAME_BYTES).contains(&username.len()) && !crate::text::has_refused(username)
+}
+
 /// Creates the OAuth client and robot account of a tenant. `None` if the tenant is unknown;
 /// an error if the username is taken.
 pub async fn create_robot(
@@ -38,7 +54,7 @@ pub async fn create_robot(
     let Some(tenant) = api_client::get_client(store, tenant_id).await? else {
         return Ok(None);
     };
-    let client_id = secrets::new_api_token().expose()[..24].to_string();
+    let client_id = secrets::new_api_token().expose()[..CLIENT_ID_LEN].to_string();
     let client_secret = secrets::new_api_token();
     let password = secrets::new_api_token();
     let now = clock::now();
