@@ -115,6 +115,18 @@ check_advisories() {
 }
 ensure_cargo_fuzz() { ensure_cargo_tool cargo-fuzz fuzz "$CARGO_FUZZ_VERSION"; }
 
+# Headless Chromium (Debian's package) and playwright-core (npm, pinned in tests/browser) for the
+# browser checks of scripts/smoke; sets CHROMIUM.
+ensure_browser_tests() {
+  command -v chromium >/dev/null || apt_install chromium
+  CHROMIUM=$(command -v chromium)
+  if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+    command -v npm >/dev/null || apt_install nodejs npm
+    say "installing playwright-core (npm, tests/browser/package-lock.json)"
+    (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

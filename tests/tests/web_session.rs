@@ -113,3 +113,75 @@ async fn delete_logs_out_and_clears_the_cookie() {
         .unwrap();
     assert_eq!(env.call_session(again).await.status, StatusCode::NO_CONTENT);
 }
+
+/// `GET`/`DELETE /api/v1/session` as a page at `origin` sends it (a credentialed `fetch`).
+async fn from_origin(env: &TestEnv, method: &str, origin: &str, cookie: &str) -> TestResponse {
+    let req = request(method, API_HOST, "/api/v1/session")
+        .header("origin", origin)
+        .header("cookie", format!("labgate_session={cookie}"))
+        .body(Body::Empty)
+        .unwrap();
+    env.call_session(req).await
+}
+
+/// API Gateway answers no CORS without a `CorsConfiguration` (and `scripts/dev` runs `cargo
+/// lambda watch --disable-cors`): every CORS header comes from our code, for the tenant's
+/// origins only.
+#[tokio::test]
+async fn a_lab_app_at_an_origin_its_tenant_allows_reads_the_session_and_no_other_does() {
+    let env = TestEnv::new().await;
+    let cookie = env.login(&payload("u1")).await;
+    // The tenant's app (the configured app URL; the client has none of its own) and its allowed origin.
+    for allowed in [APP_URL, "https://lms.example.com"] {
+        let res = from_origin(&env, "GET", allowed, &cookie).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.header("access-control-allow-origin"), Some(allowed));
+        assert_eq!(res.header("access-control-allow-credentials"), Some("true"));
+        assert_eq!(res.header("vary"), Some("Origin"));
+    }
+    for foreign in [
+        "https://evil.example",
+        "https://app.labgate.test:8443",
+        "null",
+    ] {
+        let res = from_origin(&env, "GET", foreign, &cookie).await;
+        assert_eq!(res.header("access-control-allow-origin"), None, "{foreign}");
+        assert_eq!(res.header("access-control-allow-credentials"), None);
+        assert_eq!(res.header("vary"), Some("Origin"));
+    }
+
+    let preflight = env
+        .call_session(
+            request("OPTIONS", API_HOST, "/api/v1/session")
+                .header("origin", APP_URL)
+                .header("access-control-request-method", "DELETE")
+                .body(Body::Empty)
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(preflight.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some(APP_URL)
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("GET, DELETE")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-credentials"),
+        Some("true")
+    );
+
+    // A page elsewhere cannot log the learner out; the tenant's app can.
+    let refused = from_origin(&env, "DELETE", "https://evil.example", &cookie).await;
+    refused.assert_error(
+        StatusCode::FORBIDDEN,
+        json!({"error": "Origin https://evil.example may not end this session."}),
+    );
+    assert_eq!(env.whoami(&cookie).await.status, StatusCode::OK);
+    let out = from_origin(&env, "DELETE", APP_URL, &cookie).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(out.header("access-control-allow-origin"), Some(APP_URL));
+    assert_eq!(env.whoami(&cookie).await.status, StatusCode::UNAUTHORIZED);
+}

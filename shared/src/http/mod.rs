@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cookies;
+pub mod cors;
 pub mod error;
 
 pub use error::ApiError;

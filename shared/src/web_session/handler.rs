@@ -1,6 +1,6 @@
 //! `GET /api/v1/session` (who is logged in, for which launch) and `DELETE /api/v1/session`.
 
-use crate::http::{self, ApiError, cookies};
+use crate::http::{self, ApiError, cookies, cors};
 use crate::launch::Launch;
 use crate::state::AppState;
 use crate::store::{self, keys};
@@ -22,24 +22,42 @@ const READ_FAILED: &str = "Could not read the session.";
 #[tracing::instrument(skip_all)]
 async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let cookie = cookies::session_cookie(&req);
+    let origin = cors::origin(&req);
+    let domain = state
+        .config
+        .domain_for_host(http::header(&req, HOST.as_str()));
     match *req.method() {
+        Method::OPTIONS => Ok(cors::preflight(&req)),
         Method::GET => {
             let cookie = cookie.ok_or(ApiError::Unauthorized(NOT_LOGGED_IN))?;
-            whoami(state, &cookie).await
+            let (client, body) = whoami(state, &cookie).await?;
+            let mut response = http::json(StatusCode::OK, &body);
+            match origin {
+                Some(origin) if cors::allows(origin, &client, &domain) => {
+                    cors::allow(&mut response, origin)
+                }
+                // Another origin gets no CORS headers: the browser keeps the answer from it.
+                _ => cors::vary(response.headers_mut()),
+            }
+            Ok(response)
         }
         Method::DELETE => {
-            if let Some(cookie) = cookie {
-                crate::web_session::delete(&state.store, &cookie)
+            if let Some(cookie) = &cookie {
+                if let Some(origin) = origin {
+                    refuse_foreign_origin(state, cookie, origin, &domain).await?;
+                }
+                crate::web_session::delete(&state.store, cookie)
                     .await
                     .map_err(ApiError::store("Could not end the session."))?;
             }
-            let domain = state
-                .config
-                .domain_for_host(http::header(&req, HOST.as_str()));
             let mut response = http::empty(StatusCode::NO_CONTENT);
             let clear = cookies::clear_session(domain.cookie_domain.as_deref());
             if let Ok(value) = HeaderValue::from_str(&clear) {
                 response.headers_mut().insert(SET_COOKIE, value);
+            }
+            match origin {
+                Some(origin) => cors::allow(&mut response, origin),
+                None => cors::vary(response.headers_mut()),
             }
             Ok(response)
         }
@@ -47,8 +65,37 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
     }
 }
 
-/// Two round trips: the session, then the user and what they logged in through, together.
-async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiError> {
+/// A page at an origin the session's tenant does not allow may not log its learner out (the
+/// browser sends the cookie with a same-site request from any of the site's origins).
+async fn refuse_foreign_origin(
+    state: &AppState,
+    cookie: &str,
+    origin: &str,
+    domain: &crate::config::Domain,
+) -> Result<(), ApiError> {
+    let Some(session) = crate::web_session::find_live(&state.store, cookie)
+        .await
+        .map_err(ApiError::store(READ_FAILED))?
+    else {
+        return Ok(());
+    };
+    let client = crate::api_client::get_client(&state.store, &session.client_id)
+        .await
+        .map_err(ApiError::store(READ_FAILED))?;
+    match client {
+        Some(client) if cors::allows(origin, &client, domain) => Ok(()),
+        _ => Err(ApiError::Forbidden(format!(
+            "Origin {origin} may not end this session."
+        ))),
+    }
+}
+
+/// Two round trips: the session, then the user, what they logged in through and their tenant
+/// (whose origins decide CORS), together.
+async fn whoami(
+    state: &AppState,
+    cookie: &str,
+) -> Result<(crate::api_client::ApiClient, serde_json::Value), ApiError> {
     let session = crate::web_session::find_live(&state.store, cookie)
         .await
         .map_err(ApiError::store(READ_FAILED))?
@@ -59,16 +106,21 @@ async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiErr
         Origin::Launch(id) => keys::launch(id),
         Origin::WorkshopSession(name) => keys::workshop_session(name),
     };
-    let items = store::batch_get(&state.store, &[user_key.clone(), origin_key.clone()])
+    let client_key = keys::client(&session.client_id);
+    let wanted = [user_key.clone(), origin_key.clone(), client_key.clone()];
+    let items = store::batch_get(&state.store, &wanted)
         .await
         .map_err(ApiError::store(READ_FAILED))?;
-    let (Some(user), Some(origin)) = (
+    let (Some(user), Some(origin), Some(client)) = (
         store::find(&items, &user_key),
         store::find(&items, &origin_key),
+        store::find(&items, &client_key),
     ) else {
-        // The user or what they logged in through is gone: the session is worthless.
+        // The user, what they logged in through or their tenant is gone: the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
+    let client = crate::api_client::ApiClient::from_attr(client.get("client"))
+        .map_err(ApiError::store(READ_FAILED))?;
     let user = User::from_item(user).map_err(ApiError::store(READ_FAILED))?;
     let (launch, workshop_session) = match &session.origin {
         Origin::Launch(_) => (
@@ -85,13 +137,11 @@ async fn whoami(state: &AppState, cookie: &str) -> Result<Response<Body>, ApiErr
             )
         }
     };
-    Ok(http::json(
-        StatusCode::OK,
-        &json!({
-            "user": user,
-            "launch": launch,
-            "workshop_session": workshop_session,
-            "expires_at": crate::clock::rfc3339(session.expires_at),
-        }),
-    ))
+    let body = json!({
+        "user": user,
+        "launch": launch,
+        "workshop_session": workshop_session,
+        "expires_at": crate::clock::rfc3339(session.expires_at),
+    });
+    Ok((client, body))
 }
