@@ -42,11 +42,20 @@ impl StoreError {
     }
 }
 
-/// The HTTPS client of the AWS SDK: hyper 1 and rustls with ring (see Cargo.toml).
+/// The HTTPS client of the AWS SDK: hyper 1 and rustls with ring (see Cargo.toml), trusting
+/// only the compiled-in Amazon roots.
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    http_client_trusting(AWS_ROOTS)
+}
+
+/// The same client trusting other roots (PEM): tests drive the production client through a
+/// local TLS endpoint with a test root.
+pub fn http_client_trusting(
+    roots_pem: &[u8],
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let context = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(AWS_ROOTS))
+        .with_trust_store(TrustStore::empty().with_pem_certificate(roots_pem))
         .build()
         .expect("a TLS context from compiled-in certificates");
     aws_smithy_http_client::Builder::new()
