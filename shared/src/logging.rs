@@ -7,7 +7,7 @@
 //! Why the cap: at TRACE, `lambda_runtime` logs each raw event (`Authorization` and `Cookie`
 //! headers, `token=` query values, OAuth form bodies with passwords and client secrets), and
 //! the SDK logs every DynamoDB request and response body. `LogLevel` TRACE in the template is
-//! for our code's detail, and no level may write a secret (tests/tests/secrets_in_logs.rs runs
+//! for our code's detail, and no level may write a secret (tests/tests/runtime_logs.rs runs
 //! the real binaries at every level).
 
 use tracing_subscriber::filter::{LevelFilter, Targets};

@@ -145,39 +145,27 @@ pub fn upsert_items(
         values.insert(":lms_roles".into(), attr::list(lms_roles));
         values.insert(":app_roles".into(), attr::list(app_roles));
     }
-    let mut adds = Vec::new();
-    if !user.licenses.is_empty() {
-        adds.push("licenses :licenses");
-        values.insert(":licenses".into(), attr::set(&user.licenses));
-    }
-    if !user.teams.is_empty() {
-        adds.push("teams :teams");
-        values.insert(":teams".into(), attr::set(&user.teams));
+    // Launches only add licenses and teams, each within its cap (a condition of the write).
+    let (mut adds, mut caps) = (Vec::new(), Vec::new());
+    for (name, names, max, held) in [
+        (
+            "licenses",
+            &user.licenses,
+            MAX_LICENSES,
+            user.held.map(|h| h.licenses),
+        ),
+        ("teams", &user.teams, MAX_TEAMS, user.held.map(|h| h.teams)),
+    ] {
+        if names.is_empty() {
+            continue;
+        }
+        adds.push(format!("{name} :{name}"));
+        values.insert(format!(":{name}"), attr::set(names));
+        caps.push(within_cap(name, names.len(), max, held, &mut values));
     }
     let mut expression = format!("SET {}", sets.join(", "));
-    let mut caps = Vec::new();
     if !adds.is_empty() {
         expression.push_str(&format!(" ADD {}", adds.join(", ")));
-    }
-    if !user.licenses.is_empty() {
-        let held = user.held.map(|h| h.licenses);
-        caps.push(within_cap(
-            "licenses",
-            user.licenses.len(),
-            MAX_LICENSES,
-            held,
-            &mut values,
-        ));
-    }
-    if !user.teams.is_empty() {
-        let held = user.held.map(|h| h.teams);
-        caps.push(within_cap(
-            "teams",
-            user.teams.len(),
-            MAX_TEAMS,
-            held,
-            &mut values,
-        ));
     }
     // The user item is the first of the transaction: `TxError::Condition { index: 0 }` is a cap.
     let key = keys::user(client_id, &user.external_id);
