@@ -162,7 +162,7 @@ async fn a_user_holds_at_most_the_capped_licenses_and_teams_and_its_item_stays_s
         .map(|(name, value)| name.len() + format!("{value:?}").len())
         .sum();
     println!(
-        "user item at both caps of 400-byte names: about {} KB",
+        "user item at both caps of 388-byte names: about {} KB",
         bytes / 1024
     );
     assert!(bytes < 300 * 1024, "about {bytes} bytes");
