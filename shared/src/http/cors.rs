@@ -10,7 +10,6 @@
 //! itself; the request that follows is where the tenant's origins decide (a `DELETE` from an
 //! origin the tenant does not allow is refused, so no page elsewhere can log a learner out).
 
-use crate::api_client::ApiClient;
 use crate::config::Domain;
 use lambda_http::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
@@ -34,16 +33,24 @@ fn origin_of(url: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
+/// A tenant's origins, as its settings give them: its own app URL (else the domain's) and the
+/// origins it allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Tenant<'a> {
+    pub app_url: Option<&'a str>,
+    pub allowed_origins: &'a [String],
+}
+
 /// Whether a page at `origin` may read this tenant's sessions: the tenant's app, its allowed
 /// origins, or the API itself (same origin).
-pub fn allows(origin: &str, client: &ApiClient, domain: &Domain) -> bool {
+pub fn allows(origin: &str, tenant: Tenant<'_>, domain: &Domain) -> bool {
     let Some(origin) = origin_of(origin) else {
         return false;
     };
-    let app_url = client.app_url.as_deref().unwrap_or(&domain.app_url);
+    let app_url = tenant.app_url.unwrap_or(&domain.app_url);
     [app_url, domain.api_url.as_str()]
         .into_iter()
-        .chain(client.allowed_origins.iter().map(String::as_str))
+        .chain(tenant.allowed_origins.iter().map(String::as_str))
         .filter_map(origin_of)
         .any(|allowed| allowed == origin)
 }
@@ -92,19 +99,6 @@ pub fn preflight(req: &Request) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    fn client(app_url: Option<&str>, allowed: &[&str]) -> ApiClient {
-        ApiClient {
-            id: "c".into(),
-            name: "c".into(),
-            app_url: app_url.map(str::to_string),
-            allowed_origins: allowed.iter().map(|o| o.to_string()).collect(),
-            role_mapping: BTreeMap::new(),
-            require_resource_id: false,
-            created_at: 0,
-        }
-    }
 
     fn domain() -> Domain {
         Domain {
@@ -117,16 +111,17 @@ mod tests {
 
     #[test]
     fn the_tenants_app_its_allowed_origins_and_the_api_itself_are_allowed() {
-        let own = client(
-            Some("https://labs.acme.test/app/"),
-            &["https://lms.acme.test"],
-        );
+        let allowed = ["https://lms.acme.test".to_string()];
+        let own = Tenant {
+            app_url: Some("https://labs.acme.test/app/"),
+            allowed_origins: &allowed,
+        };
         for ok in [
             "https://labs.acme.test",
             "https://lms.acme.test",
             "https://api.labgate.test",
         ] {
-            assert!(allows(ok, &own, &domain()), "{ok}");
+            assert!(allows(ok, own, &domain()), "{ok}");
         }
         for refused in [
             "https://app.labgate.test",
@@ -136,12 +131,12 @@ mod tests {
             "null",
             "",
         ] {
-            assert!(!allows(refused, &own, &domain()), "{refused}");
+            assert!(!allows(refused, own, &domain()), "{refused}");
         }
-        assert!(allows(
-            "https://app.labgate.test",
-            &client(None, &[]),
-            &domain()
-        ));
+        let none = Tenant {
+            app_url: None,
+            allowed_origins: &[],
+        };
+        assert!(allows("https://app.labgate.test", none, &domain()));
     }
 }

@@ -1,5 +1,6 @@
 //! `GET /api/v1/session` (who is logged in, for which launch) and `DELETE /api/v1/session`.
 
+use crate::api_client::ApiClient;
 use crate::http::{self, ApiError, cookies, cors};
 use crate::launch::Launch;
 use crate::state::AppState;
@@ -33,7 +34,7 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
             let (client, body) = whoami(state, &cookie).await?;
             let mut response = http::json(StatusCode::OK, &body);
             match origin {
-                Some(origin) if cors::allows(origin, &client, &domain) => {
+                Some(origin) if cors::allows(origin, tenant(&client), &domain) => {
                     cors::allow(&mut response, origin)
                 }
                 // Another origin gets no CORS headers: the browser keeps the answer from it.
@@ -65,6 +66,14 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
     }
 }
 
+/// The origins whose pages may read a tenant's sessions.
+fn tenant(client: &ApiClient) -> cors::Tenant<'_> {
+    cors::Tenant {
+        app_url: client.app_url.as_deref(),
+        allowed_origins: &client.allowed_origins,
+    }
+}
+
 /// A page at an origin the session's tenant does not allow may not log its learner out (the
 /// browser sends the cookie with a same-site request from any of the site's origins).
 async fn refuse_foreign_origin(
@@ -83,7 +92,7 @@ async fn refuse_foreign_origin(
         .await
         .map_err(ApiError::store(READ_FAILED))?;
     match client {
-        Some(client) if cors::allows(origin, &client, domain) => Ok(()),
+        Some(client) if cors::allows(origin, tenant(&client), domain) => Ok(()),
         _ => Err(ApiError::Forbidden(format!(
             "Origin {origin} may not end this session."
         ))),
@@ -95,7 +104,7 @@ async fn refuse_foreign_origin(
 async fn whoami(
     state: &AppState,
     cookie: &str,
-) -> Result<(crate::api_client::ApiClient, serde_json::Value), ApiError> {
+) -> Result<(ApiClient, serde_json::Value), ApiError> {
     let session = crate::web_session::find_live(&state.store, cookie)
         .await
         .map_err(ApiError::store(READ_FAILED))?
@@ -119,8 +128,8 @@ async fn whoami(
         // The user, what they logged in through or their tenant is gone: the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
-    let client = crate::api_client::ApiClient::from_attr(client.get("client"))
-        .map_err(ApiError::store(READ_FAILED))?;
+    let client =
+        ApiClient::from_attr(client.get("client")).map_err(ApiError::store(READ_FAILED))?;
     let user = User::from_item(user).map_err(ApiError::store(READ_FAILED))?;
     let (launch, workshop_session) = match &session.origin {
         Origin::Launch(_) => (
