@@ -52,6 +52,12 @@ pub const DEFAULT_OAUTH_ACCESS_TOKEN_TTL_SECS: i64 = 36000;
 pub const DEFAULT_OAUTH_REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
 pub const DEFAULT_ACTIVATION_TIMEOUT_SECS: i64 = 60;
 
+/// No activation link outlives this: a pending workshop session's deadline is at most a day
+/// away, whatever `timeout` asks (a larger one is refused) or the workshop's duration gives when
+/// `timeout=0` (Educates would wait for ever when the environment has no duration either). A day
+/// leaves room for sharing a one-off session URL, what Educates' CLI uses long timeouts for.
+pub const MAX_ACTIVATION_TIMEOUT_SECS: i64 = 24 * 3600;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DomainEntry {
@@ -123,10 +129,11 @@ impl Config {
             signing_key: get("LABGATE_SIGNING_KEY")
                 .map(|raw| signing_key(&raw))
                 .transpose()?,
-            activation_timeout_secs: seconds(
+            activation_timeout_secs: seconds_at_most(
                 "LABGATE_ACTIVATION_TIMEOUT_SECONDS",
                 get("LABGATE_ACTIVATION_TIMEOUT_SECONDS"),
                 DEFAULT_ACTIVATION_TIMEOUT_SECS,
+                MAX_ACTIVATION_TIMEOUT_SECS,
             )?,
             allow_private_analytics_urls: matches!(
                 get("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS").as_deref(),
@@ -265,6 +272,21 @@ fn seconds(name: &'static str, raw: Option<String>, default: i64) -> Result<i64,
     }
 }
 
+fn seconds_at_most(
+    name: &'static str,
+    raw: Option<String>,
+    default: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    match seconds(name, raw, default)? {
+        v if v <= max => Ok(v),
+        v => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{v} is more than the {max} seconds allowed"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +319,20 @@ mod tests {
         assert_eq!(c.default_domain.host, "api.example.com");
         assert_eq!(c.launch_token_ttl_secs, 60);
         assert_eq!(c.web_session_ttl_secs, 43200);
+    }
+
+    #[test]
+    fn an_activation_timeout_past_a_day_fails_cold_start() {
+        let mut vars = BASE.to_vec();
+        vars.push(("LABGATE_ACTIVATION_TIMEOUT_SECONDS", "86401"));
+        let err = config(&vars).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "LABGATE_ACTIVATION_TIMEOUT_SECONDS is invalid: 86401 is more than the 86400 seconds allowed"
+        );
+        vars.pop();
+        vars.push(("LABGATE_ACTIVATION_TIMEOUT_SECONDS", "86400"));
+        assert_eq!(config(&vars).unwrap().activation_timeout_secs, 86400);
     }
 
     #[test]

@@ -208,6 +208,15 @@ async fn bad_request_parameters_are_400_not_500() {
             query(&[("timeout", "-1")]),
             "Invalid timeout value provided",
         ),
+        // Past the one-day cap on activation links.
+        (
+            query(&[("timeout", "86401")]),
+            "Invalid timeout value provided",
+        ),
+        (
+            query(&[("timeout", "4294967295")]),
+            "Invalid timeout value provided",
+        ),
         (
             query(&[("user", "a/b")]),
             "Invalid user identifier provided",
@@ -888,4 +897,38 @@ async fn a_slot_outlives_ttl_and_never_repeats_a_session_name() {
             .unwrap();
     }
     assert_eq!(names.len(), 4);
+}
+
+/// No activation link outlives a day: not with the longest `timeout`, and not with `timeout=0`
+/// in an environment without a duration (where Educates' link would never expire).
+#[tokio::test]
+async fn no_activation_link_outlives_a_day() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let day = labgate::config::MAX_ACTIVATION_TIMEOUT_SECS;
+    let endless = env.environment(2, |e| e.duration_secs = 0).await;
+    let long = env.environment(2, |e| e.duration_secs = 3 * day).await;
+    for (lab, timeout) in [(&endless, "0"), (&long, "0"), (&endless, "86400")] {
+        let now = labgate::clock::now();
+        let granted = granted(
+            &env,
+            &robot.access_token,
+            lab,
+            &[
+                ("user", &format!("u-{timeout}-{}", lab.len())),
+                ("timeout", timeout),
+            ],
+        )
+        .await;
+        let session =
+            labgate::workshop::session::get(env.store(), granted["name"].as_str().unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(
+            session.until > now && session.until <= now + 2 + day,
+            "{lab} timeout={timeout}: the link lasts {} s",
+            session.until - now
+        );
+    }
 }

@@ -369,11 +369,12 @@ pub async fn request(
 type Plan = (String, Secret, Vec<TransactWriteItem>);
 
 fn pending_until(ask: &SessionRequest, env_duration: i64, now: i64) -> i64 {
-    match (ask.timeout_secs, env_duration) {
-        (0, 0) => NEVER,
-        (0, duration) => now + 1 + duration,
-        (timeout, _) => now + 1 + timeout,
-    }
+    let wait = match (ask.timeout_secs, env_duration) {
+        (0, 0) => crate::config::MAX_ACTIVATION_TIMEOUT_SECS,
+        (0, duration) => duration,
+        (timeout, _) => timeout,
+    };
+    now + 1 + wait.min(crate::config::MAX_ACTIVATION_TIMEOUT_SECS)
 }
 
 fn names(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {

@@ -149,8 +149,10 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
         Some(t) => t
             .trim()
             .parse::<u32>()
-            .map_err(|_| bad("Invalid timeout value provided"))?
-            .into(),
+            .ok()
+            .map(i64::from)
+            .filter(|t| *t <= crate::config::MAX_ACTIVATION_TIMEOUT_SECS)
+            .ok_or_else(|| bad("Invalid timeout value provided"))?,
     };
     let analytics_url = match q("analytics_url").filter(|v| !v.is_empty()) {
         None => None,
