@@ -350,6 +350,21 @@ pub async fn authenticate_with(
     Ok((Ok(ApiClient::from_attr(item.get("client"))?), found))
 }
 
+/// How a failed authentication answers (`http` knows nothing of API clients: the arrow goes one
+/// way, from here to it).
+impl From<AuthError> for crate::http::ApiError {
+    fn from(e: AuthError) -> Self {
+        use crate::http::ApiError;
+        match e {
+            AuthError::Missing => {
+                ApiError::Unauthorized("Authentication credentials were not provided.")
+            }
+            AuthError::Invalid => ApiError::Unauthorized("Invalid token."),
+            forbidden @ AuthError::Forbidden(_) => ApiError::Forbidden(forbidden.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

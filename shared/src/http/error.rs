@@ -26,19 +26,6 @@ pub enum ApiError {
     Unavailable { what: &'static str, detail: String },
 }
 
-impl From<crate::api_client::AuthError> for ApiError {
-    fn from(e: crate::api_client::AuthError) -> Self {
-        use crate::api_client::AuthError;
-        match e {
-            AuthError::Missing => {
-                ApiError::Unauthorized("Authentication credentials were not provided.")
-            }
-            AuthError::Invalid => ApiError::Unauthorized("Invalid token."),
-            forbidden @ AuthError::Forbidden(_) => ApiError::Forbidden(forbidden.to_string()),
-        }
-    }
-}
-
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::BadRequest(message.into())
