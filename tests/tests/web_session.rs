@@ -84,6 +84,8 @@ async fn without_a_valid_cookie_the_answer_is_401() {
 #[tokio::test]
 async fn an_expired_session_is_refused() {
     let env = TestEnv::with_config(&[("LABGATE_WEB_SESSION_TTL_SECONDS", "1")]).await;
+    // TTL off for this table: the expired item stays, and the code must refuse it by itself.
+    env.without_ttl().await;
     let cookie = env.login(&payload("u1")).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(env.whoami(&cookie).await.status, StatusCode::UNAUTHORIZED);

@@ -932,3 +932,23 @@ async fn no_activation_link_outlives_a_day() {
         );
     }
 }
+
+/// A browser already logged in (an LMS launch earlier) that follows an activation link gets a
+/// fresh session, and its old one ends in the same transaction (a `DeleteItem` that IAM must
+/// allow: the recorder sees it only on this path).
+#[tokio::test]
+async fn activation_in_a_logged_in_browser_replaces_its_session() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(2, |_| {}).await;
+    let old = env.login(&payload("u1")).await;
+    let session = granted(&env, &robot.access_token, &lab, &[("user", "u1")]).await;
+    let res = env
+        .activate(session["url"].as_str().unwrap(), Some(&old))
+        .await;
+    assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
+    let new = res.session_cookie().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(env.whoami(&old).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(env.whoami(&new).await.status, StatusCode::OK);
+}

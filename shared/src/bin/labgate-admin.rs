@@ -166,7 +166,8 @@ struct CreateClient {
     /// Without it, the app URL of the domain the launch request arrived on.
     #[arg(long)]
     app_url: Option<String>,
-    /// An origin (scheme://host[:port]) that caller-supplied return URLs may point to. Repeatable.
+    /// An origin (scheme://host[:port]) that caller-supplied return URLs may point to, and whose
+    /// pages may read a logged-in user's session (CORS, with the app URL's origin). Repeatable.
     #[arg(long = "allowed-origin")]
     allowed_origins: Vec<String>,
     /// Map an LMS role to a labgate role, as LMS_ROLE=ROLE. Repeatable. Unmapped roles are

@@ -43,9 +43,10 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
             Ok(response)
         }
         Method::DELETE => {
+            let mut allowed = false;
             if let Some(cookie) = &cookie {
                 if let Some(origin) = origin {
-                    refuse_foreign_origin(state, cookie, origin, &domain).await?;
+                    allowed = origin_may_end(state, cookie, origin, &domain).await?;
                 }
                 crate::web_session::delete(&state.store, cookie)
                     .await
@@ -57,8 +58,8 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
                 response.headers_mut().insert(SET_COOKIE, value);
             }
             match origin {
-                Some(origin) => cors::allow(&mut response, origin),
-                None => cors::vary(response.headers_mut()),
+                Some(origin) if allowed => cors::allow(&mut response, origin),
+                _ => cors::vary(response.headers_mut()),
             }
             Ok(response)
         }
@@ -74,25 +75,27 @@ fn tenant(client: &ApiClient) -> cors::Tenant<'_> {
     }
 }
 
-/// A page at an origin the session's tenant does not allow may not log its learner out (the
-/// browser sends the cookie with a same-site request from any of the site's origins).
-async fn refuse_foreign_origin(
+/// Whether a page at `origin` may end this session: its tenant allows the origin (`true`, and
+/// the answer carries CORS headers), or there is no live session (`false`: nothing to end, no
+/// CORS headers). A page at an origin the tenant does not allow may not log its learner out
+/// (the browser sends the cookie with a same-site request from any of the site's origins).
+async fn origin_may_end(
     state: &AppState,
     cookie: &str,
     origin: &str,
     domain: &crate::config::Domain,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let Some(session) = crate::web_session::find_live(&state.store, cookie)
         .await
         .map_err(ApiError::store(READ_FAILED))?
     else {
-        return Ok(());
+        return Ok(false);
     };
     let client = crate::api_client::get_client(&state.store, &session.client_id)
         .await
         .map_err(ApiError::store(READ_FAILED))?;
     match client {
-        Some(client) if cors::allows(origin, tenant(&client), domain) => Ok(()),
+        Some(client) if cors::allows(origin, tenant(&client), domain) => Ok(true),
         _ => Err(ApiError::Forbidden(format!(
             "Origin {origin} may not end this session."
         ))),
