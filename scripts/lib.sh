@@ -164,7 +164,7 @@ use_dynamodb_local() {
 }
 
 # start_ttl_sweeper PORT BIN_DIR: DynamoDB TTL for the DynamoDB Local on PORT (which has none),
-# from BIN_DIR's labgate-ttl-sweeper: expired items are deleted within a second, as AWS may.
+# from BIN_DIR's labgate-ttl-sweeper: expired items are deleted within about a second, as AWS may.
 start_ttl_sweeper() {
   local bin="$2/labgate-ttl-sweeper"
   [ -x "$bin" ] || die "$bin is not built (cargo build -p labgate-tests --bin labgate-ttl-sweeper)"
