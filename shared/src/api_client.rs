@@ -287,7 +287,7 @@ fn token_scopes(item: &Item) -> Result<Vec<String>, StoreError> {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("Authentication credentials were not provided.")]
     Missing,
@@ -295,6 +295,9 @@ pub enum AuthError {
     Invalid,
     #[error("This token does not have the `{}` scope.", .0.as_str())]
     Forbidden(Scope),
+    /// The token could not be checked (the store failed).
+    #[error("{0}")]
+    Store(#[from] StoreError),
 }
 
 /// Authenticates `Authorization: Token <token>` for a scope. Unknown, malformed and revoked
@@ -303,7 +306,7 @@ pub async fn authenticate(
     store: &Store,
     authorization: Option<&str>,
     needed: Scope,
-) -> Result<Result<ApiClient, AuthError>, StoreError> {
+) -> Result<ApiClient, AuthError> {
     Ok(authenticate_with(store, authorization, needed, &[])
         .await?
         .0)
@@ -316,16 +319,14 @@ pub async fn authenticate_with(
     authorization: Option<&str>,
     needed: Scope,
     also: &[keys::Key],
-) -> Result<(Result<ApiClient, AuthError>, Vec<Item>), StoreError> {
-    let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else {
-        return Ok((Err(AuthError::Missing), Vec::new()));
-    };
-    let Some(token) = crate::http::auth::credentials(header, "token") else {
-        return Ok((Err(AuthError::Invalid), Vec::new()));
-    };
-    if !secrets::is_api_token_shape(token) {
-        return Ok((Err(AuthError::Invalid), Vec::new()));
-    }
+) -> Result<(ApiClient, Vec<Item>), AuthError> {
+    let header = authorization
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or(AuthError::Missing)?;
+    let token = crate::http::auth::credentials(header, "token")
+        .filter(|t| secrets::is_api_token_shape(t))
+        .ok_or(AuthError::Invalid)?;
     let digest = Digest::of(token);
     let token_key = keys::api_token(digest.as_str());
     let mut wanted = vec![token_key.clone()];
@@ -337,17 +338,17 @@ pub async fn authenticate_with(
         .position(|i| attr::opt_s(i, keys::PK).ok().flatten().as_deref() == Some(&token_key.pk))
     else {
         tracing::info!(token = digest.log_prefix(), "unknown API token");
-        return Ok((Err(AuthError::Invalid), Vec::new()));
+        return Err(AuthError::Invalid);
     };
     let item = found.swap_remove(at);
     if item.contains_key("revoked_at") {
         tracing::info!(token = digest.log_prefix(), "revoked API token");
-        return Ok((Err(AuthError::Invalid), Vec::new()));
+        return Err(AuthError::Invalid);
     }
     if !token_scopes(&item)?.iter().any(|s| s == needed.as_str()) {
-        return Ok((Err(AuthError::Forbidden(needed)), Vec::new()));
+        return Err(AuthError::Forbidden(needed));
     }
-    Ok((Ok(ApiClient::from_attr(item.get("client"))?), found))
+    Ok((ApiClient::from_attr(item.get("client"))?, found))
 }
 
 /// How a failed authentication answers (`http` knows nothing of API clients: the arrow goes one
@@ -361,6 +362,7 @@ impl From<AuthError> for crate::http::ApiError {
             }
             AuthError::Invalid => ApiError::Unauthorized("Invalid token."),
             forbidden @ AuthError::Forbidden(_) => ApiError::Forbidden(forbidden.to_string()),
+            AuthError::Store(e) => ApiError::from(e).said("Could not check the API token."),
         }
     }
 }

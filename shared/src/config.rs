@@ -189,20 +189,13 @@ fn parse_domains(raw: &str) -> Result<Vec<Domain>, ConfigError> {
         .collect()
 }
 
-/// An absolute http(s) URL with no query or fragment, returned without its trailing slash.
+/// An absolute http(s) URL with no query or fragment, returned without its trailing slash
+/// (`redirect::base_url`).
 pub fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
+    crate::redirect::base_url(raw).map_err(|reason| ConfigError::Invalid {
         name,
         reason: format!("{raw:?}: {reason}"),
-    };
-    let url = Url::parse(raw.trim()).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid("must be an http or https URL"));
-    }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(invalid("must not have a query, fragment or user info"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
+    })
 }
 
 /// A plain `host[:port]`, nothing that could bend a URL built from it.

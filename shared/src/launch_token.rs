@@ -6,12 +6,14 @@
 //! even while its item is still in the table.
 
 use crate::clock;
+use crate::events::{Event, EventType};
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::{self, ABSENT, LIVE, NOW};
 use crate::store::keys::{self, EXPIRES_AT};
-use crate::store::tx::item;
+use crate::store::tx::{self, TxError, item};
 use crate::store::{Store, StoreError};
+use crate::web_session;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// What a token is good for, as stored with it.
@@ -89,4 +91,42 @@ pub fn consume(table: &str, token: &LaunchToken) -> Result<TransactWriteItem, St
         &keys::launch_token(token.digest.as_str()),
         Some((LIVE, values)),
     )
+}
+
+/// Position of the token's conditional delete in the redemption transaction.
+const CONSUME: usize = 0;
+
+/// Uses the token and starts a web session in one transaction, with `launch.redeemed`, ending
+/// the browser's old session too (every login gets a fresh id). `None` if another redemption
+/// won or the token expired meanwhile.
+pub async fn redeem(
+    store: &Store,
+    token: &LaunchToken,
+    old_cookie: Option<&str>,
+    session_ttl_secs: i64,
+) -> Result<Option<Secret>, TxError> {
+    let table = store.table();
+    let (session, session_item) = web_session::start(
+        table,
+        &token.client_id,
+        &token.external_id,
+        &web_session::Origin::Launch(token.launch_id.clone()),
+        session_ttl_secs,
+    )?;
+    let redeemed = Event::new(
+        EventType::LaunchRedeemed,
+        &token.client_id,
+        serde_json::json!({"launch_id": token.launch_id, "user_id": token.external_id}),
+    );
+    let mut items = vec![
+        consume(table, token)?,
+        session_item,
+        redeemed.outbox(table)?,
+    ];
+    items.extend(web_session::end_old(table, old_cookie)?);
+    match tx::transact(store, "TransactWriteItems redeem launch token", items).await {
+        Ok(()) => Ok(Some(session)),
+        Err(TxError::Condition { index: CONSUME }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

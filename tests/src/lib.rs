@@ -224,15 +224,15 @@ impl TestEnv {
     }
 
     pub async fn call_launch(&self, req: Request) -> TestResponse {
-        invoke(labgate::launch::handler::handle, &self.state, req).await
+        invoke(labgate::handlers::launch::handle, &self.state, req).await
     }
 
     pub async fn call_auth(&self, req: Request) -> TestResponse {
-        invoke(labgate::launch_auth::handle, &self.state, req).await
+        invoke(labgate::handlers::launch_auth::handle, &self.state, req).await
     }
 
     pub async fn call_session(&self, req: Request) -> TestResponse {
-        invoke(labgate::web_session::handler::handle, &self.state, req).await
+        invoke(labgate::handlers::web_session::handle, &self.state, req).await
     }
 
     /// Follows a launch URL as a browser would: `GET` it on the host it names.
@@ -414,7 +414,7 @@ impl TestEnv {
             req = req.header("authorization", format!("Basic {basic}"));
         }
         invoke(
-            labgate::oauth::handler::token,
+            labgate::handlers::oauth_token::handle,
             &self.state,
             req.body(Body::Text(form)).unwrap(),
         )
@@ -426,7 +426,7 @@ impl TestEnv {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::Text(form))
             .unwrap();
-        invoke(labgate::oauth::handler::revoke, &self.state, req).await
+        invoke(labgate::handlers::oauth_revoke::handle, &self.state, req).await
     }
 
     /// An environment of this env's client (duration 1800 s unless `tune` says otherwise).
@@ -515,7 +515,7 @@ impl TestEnv {
     /// Requests a session through `GET /workshops/environment/<env>/request/?<query>`.
     pub async fn request_session(&self, token: &str, env: &str, query: &str) -> TestResponse {
         self.portal(
-            labgate::workshop::handlers::request::handle,
+            labgate::handlers::session_request::handle,
             "GET",
             &format!("/workshops/environment/{env}/request/?{query}"),
             token,
@@ -530,7 +530,7 @@ impl TestEnv {
             req = req.header("cookie", format!("labgate_session={cookie}"));
         }
         invoke(
-            labgate::workshop::handlers::activate::handle,
+            labgate::handlers::session_activate::handle,
             &self.state,
             req.body(Body::Empty).unwrap(),
         )

@@ -6,8 +6,8 @@
 // exceeded when their layout is computed on a cold build.
 #![recursion_limit = "256"]
 
+use labgate::handlers;
 use labgate::store::RoundTrips;
-use labgate::workshop::handlers::{catalog, manage};
 use labgate_tests::*;
 use lambda_http::http::StatusCode;
 use std::collections::BTreeMap;
@@ -95,7 +95,7 @@ async fn every_endpoint_answers_503_while_dynamodb_is_down_and_recovers() {
             (
                 "catalog",
                 env.portal(
-                    catalog::catalog,
+                    handlers::workshop_catalog::handle,
                     "GET",
                     "/workshops/catalog/environments/",
                     &robot.access_token,
@@ -125,7 +125,7 @@ async fn every_endpoint_answers_503_while_dynamodb_is_down_and_recovers() {
             let t = Instant::now();
             let res = env
                 .portal(
-                    manage::schedule,
+                    handlers::session_schedule::handle,
                     "GET",
                     &format!(
                         "/workshops/session/{}/schedule/",
@@ -278,7 +278,7 @@ async fn launch_and_follow(state: labgate::AppState, token: String, user: String
         .body(lambda_http::Body::Text(payload(&user).to_string()))
         .unwrap();
     let t = Instant::now();
-    let res = invoke(labgate::launch::handler::handle, &state, req).await;
+    let res = invoke(labgate::handlers::launch::handle, &state, req).await;
     let took_launch = t.elapsed();
     check("launch", &res, took_launch, 200);
     if res.status != StatusCode::OK {
@@ -297,7 +297,7 @@ async fn launch_and_follow(state: labgate::AppState, token: String, user: String
     .body(lambda_http::Body::Empty)
     .unwrap();
     let t = Instant::now();
-    let followed = invoke(labgate::launch_auth::handle, &state, req).await;
+    let followed = invoke(labgate::handlers::launch_auth::handle, &state, req).await;
     let took_follow = t.elapsed();
     check("redemption", &followed, took_follow, 302);
     Outcome {

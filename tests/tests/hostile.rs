@@ -12,8 +12,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use labgate::api_client::Scope;
+use labgate::handlers;
 use labgate::state::AppState;
-use labgate::workshop::handlers as portal;
 use labgate_tests::*;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
@@ -42,21 +42,21 @@ enum Endpoint {
 async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestResponse {
     use Endpoint::*;
     match endpoint {
-        Launch => invoke(labgate::launch::handler::handle, state, req).await,
-        LaunchAuth => invoke(labgate::launch_auth::handle, state, req).await,
-        WebSession => invoke(labgate::web_session::handler::handle, state, req).await,
-        Progress => invoke(labgate::launch::progress::handle, state, req).await,
-        Token => invoke(labgate::oauth::handler::token, state, req).await,
-        Revoke => invoke(labgate::oauth::handler::revoke, state, req).await,
-        Catalog => invoke(portal::catalog::catalog, state, req).await,
-        Status => invoke(portal::catalog::status, state, req).await,
-        SessionRequest => invoke(portal::request::handle, state, req).await,
-        Activate => invoke(portal::activate::handle, state, req).await,
-        Schedule => invoke(portal::manage::schedule, state, req).await,
-        Extend => invoke(portal::manage::extend, state, req).await,
-        Terminate => invoke(portal::manage::terminate, state, req).await,
-        Delete => invoke(portal::delete::handle, state, req).await,
-        UserSessions => invoke(portal::user_sessions::handle, state, req).await,
+        Launch => invoke(labgate::handlers::launch::handle, state, req).await,
+        LaunchAuth => invoke(labgate::handlers::launch_auth::handle, state, req).await,
+        WebSession => invoke(labgate::handlers::web_session::handle, state, req).await,
+        Progress => invoke(labgate::handlers::progress::handle, state, req).await,
+        Token => invoke(labgate::handlers::oauth_token::handle, state, req).await,
+        Revoke => invoke(labgate::handlers::oauth_revoke::handle, state, req).await,
+        Catalog => invoke(handlers::workshop_catalog::handle, state, req).await,
+        Status => invoke(handlers::environment_status::handle, state, req).await,
+        SessionRequest => invoke(handlers::session_request::handle, state, req).await,
+        Activate => invoke(handlers::session_activate::handle, state, req).await,
+        Schedule => invoke(handlers::session_schedule::handle, state, req).await,
+        Extend => invoke(handlers::session_extend::handle, state, req).await,
+        Terminate => invoke(handlers::session_terminate::handle, state, req).await,
+        Delete => invoke(handlers::session_delete::handle, state, req).await,
+        UserSessions => invoke(handlers::user_sessions::handle, state, req).await,
     }
 }
 

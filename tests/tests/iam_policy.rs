@@ -196,9 +196,9 @@ fn a_transaction_is_authorised_item_by_item() {
 #[test]
 fn every_http_function_is_found_by_its_handler() {
     use labgate_tests::iam::function_of;
-    assert_eq!(function_of(&labgate::launch::handler::handle), "launch");
+    assert_eq!(function_of(&labgate::handlers::launch::handle), "launch");
     assert_eq!(
-        function_of(&labgate::workshop::handlers::manage::extend),
+        function_of(&labgate::handlers::session_extend::handle),
         "session-extend"
     );
 }

@@ -7,7 +7,7 @@
 use labgate::api_client::Scope;
 use labgate::events::delivery::{self, DELIVERED, FAILED};
 use labgate::events::signing;
-use labgate::workshop::handlers::manage;
+use labgate::handlers;
 use labgate::workshop::{reaper, session};
 use labgate_tests::receiver::Receiver;
 use labgate_tests::*;
@@ -21,7 +21,7 @@ async fn progress(env: &TestEnv, token: &str, body: Value) -> TestResponse {
         .header("authorization", format!("Token {token}"))
         .body(Body::Text(body.to_string()))
         .unwrap();
-    invoke(labgate::launch::progress::handle, &env.state, req).await
+    invoke(labgate::handlers::progress::handle, &env.state, req).await
 }
 
 #[tokio::test]
@@ -67,14 +67,14 @@ async fn every_state_change_writes_its_event_in_the_same_transaction() {
     let name = s["name"].as_str().unwrap().to_string();
     env.activate(s["url"].as_str().unwrap(), None).await;
     env.portal(
-        manage::extend,
+        handlers::session_extend::handle,
         "GET",
         &format!("/workshops/session/{name}/extend/"),
         &robot.access_token,
     )
     .await;
     env.portal(
-        manage::terminate,
+        handlers::session_terminate::handle,
         "GET",
         &format!("/workshops/session/{name}/terminate/"),
         &robot.access_token,
@@ -604,7 +604,7 @@ async fn the_reaper_ends_exactly_the_overdue_sessions_once_with_their_reasons() 
     // The freed capacity is there at once.
     let status = env
         .portal(
-            labgate::workshop::handlers::catalog::status,
+            labgate::handlers::environment_status::handle,
             "GET",
             &format!("/workshops/environment/{quick}/status/"),
             &robot.access_token,

@@ -85,7 +85,7 @@ async fn the_longest_workshop_user_and_robot_username_work() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let listed = env
         .portal(
-            labgate::workshop::handlers::user_sessions::handle,
+            labgate::handlers::user_sessions::handle,
             "GET",
             &format!("/workshops/user/{user}/sessions/"),
             &robot.access_token,

@@ -5,7 +5,7 @@
 #![recursion_limit = "256"]
 
 use base64::Engine;
-use labgate::workshop::handlers::catalog::catalog;
+use labgate::handlers::workshop_catalog::handle as catalog;
 use labgate_tests::*;
 use lambda_http::http::StatusCode;
 use serde_json::json;

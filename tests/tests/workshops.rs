@@ -4,7 +4,7 @@
 // exceeded when their layout is computed on a cold build.
 #![recursion_limit = "256"]
 
-use labgate::workshop::handlers::{catalog, delete, manage, request, user_sessions};
+use labgate::handlers;
 use labgate_tests::*;
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
@@ -38,7 +38,7 @@ async fn catalog_lists_the_tenants_environments_in_the_educates_shape() {
 
     let res = env
         .portal(
-            catalog::catalog,
+            handlers::workshop_catalog::handle,
             "GET",
             "/workshops/catalog/environments/?sessions=true",
             &robot.access_token,
@@ -76,7 +76,7 @@ async fn catalog_lists_the_tenants_environments_in_the_educates_shape() {
     ] {
         let res = env
             .portal(
-                catalog::catalog,
+                handlers::workshop_catalog::handle,
                 "GET",
                 &format!("/workshops/catalog/environments{query}"),
                 &robot.access_token,
@@ -104,7 +104,7 @@ async fn status_of_an_environment_and_403_for_unknown_or_foreign_ones() {
 
     let res = env
         .portal(
-            catalog::status,
+            handlers::environment_status::handle,
             "GET",
             &format!("/workshops/environment/{lab}/status/"),
             &robot.access_token,
@@ -122,7 +122,7 @@ async fn status_of_an_environment_and_403_for_unknown_or_foreign_ones() {
     for name in [foreign.as_str(), "no-such-env", "..%2F..%2Fetc"] {
         let res = env
             .portal(
-                catalog::status,
+                handlers::environment_status::handle,
                 "GET",
                 &format!("/workshops/environment/{name}/status"),
                 &robot.access_token,
@@ -254,7 +254,7 @@ async fn bad_request_parameters_are_400_not_500() {
     ] {
         let res = env
             .portal_with_body(
-                request::handle,
+                handlers::session_request::handle,
                 "GET",
                 &format!("/workshops/environment/{lab}/request/?{}", query(&[])),
                 &robot.access_token,
@@ -274,7 +274,7 @@ async fn a_get_with_a_json_body_stores_the_parameters() {
     let body = r#"{"parameters": [{"name": "WORKSHOP_LEVEL", "value": "expert"}]}"#;
     let res = env
         .portal_with_body(
-            request::handle,
+            handlers::session_request::handle,
             "GET",
             &format!(
                 "/workshops/environment/{lab}/request?{}",
@@ -389,7 +389,7 @@ async fn thirty_parallel_requests_against_capacity_five_allocate_exactly_five() 
     assert_eq!((names.len(), refused), (5, 25));
     let status = env
         .portal(
-            catalog::status,
+            handlers::environment_status::handle,
             "GET",
             &format!("/workshops/environment/{lab}/status/"),
             &robot.access_token,
@@ -406,10 +406,9 @@ async fn thirty_parallel_requests_against_capacity_five_allocate_exactly_five() 
     let mut holders = Vec::new();
     for i in 0..30 {
         let user = format!("user{i}");
-        let held =
-            labgate::workshop::session::read_user_sessions(env.store(), &env.client.id, &user)
-                .await
-                .unwrap();
+        let held = labgate::workshop::session::user_map::read(env.store(), &env.client.id, &user)
+            .await
+            .unwrap();
         if held.live(labgate::clock::now()).count() > 0 {
             holders.push(user);
         }
@@ -472,12 +471,7 @@ async fn activation_works_once_logs_in_and_redirects_to_the_dashboard_in_two_rou
     let name = session["name"].as_str().unwrap();
 
     let head = env
-        .portal(
-            labgate::workshop::handlers::activate::handle,
-            "HEAD",
-            url,
-            "",
-        )
+        .portal(labgate::handlers::session_activate::handle, "HEAD", url, "")
         .await;
     assert_eq!(head.status, StatusCode::OK, "HEAD does not consume");
 
@@ -502,7 +496,7 @@ async fn activation_works_once_logs_in_and_redirects_to_the_dashboard_in_two_rou
     env.round_trips.reset();
     let schedule = env
         .portal(
-            manage::schedule,
+            handlers::session_schedule::handle,
             "GET",
             &format!("/workshops/session/{name}/schedule/"),
             &robot.access_token,
@@ -559,7 +553,7 @@ async fn a_late_activation_is_refused_and_the_slot_is_free_at_once() {
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     let status = env
         .portal(
-            catalog::status,
+            handlers::environment_status::handle,
             "GET",
             &format!("/workshops/environment/{lab}/status/"),
             &robot.access_token,
@@ -599,7 +593,7 @@ async fn extension_follows_the_rules_and_a_refusal_is_200() {
         let token = robot.access_token.clone();
         async move {
             env.portal(
-                manage::extend,
+                handlers::session_extend::handle,
                 "GET",
                 &format!("/workshops/session/{name}/extend/"),
                 &token,
@@ -636,7 +630,7 @@ async fn terminate_ends_the_session_and_frees_its_slot() {
     env.round_trips.reset();
     let res = env
         .portal(
-            manage::terminate,
+            handlers::session_terminate::handle,
             "GET",
             &format!("/workshops/session/{name}/terminate/"),
             &robot.access_token,
@@ -650,7 +644,7 @@ async fn terminate_ends_the_session_and_frees_its_slot() {
 
     let gone = env
         .portal(
-            manage::schedule,
+            handlers::session_schedule::handle,
             "GET",
             &format!("/workshops/session/{name}/schedule"),
             &robot.access_token,
@@ -663,7 +657,7 @@ async fn terminate_ends_the_session_and_frees_its_slot() {
     );
     let listed = env
         .portal(
-            user_sessions::handle,
+            handlers::user_sessions::handle,
             "GET",
             "/workshops/user/u1/sessions/",
             &robot.access_token,
@@ -688,7 +682,7 @@ async fn user_sessions_lists_live_sessions() {
     .await;
     let res = env
         .portal(
-            user_sessions::handle,
+            handlers::user_sessions::handle,
             "GET",
             "/workshops/user/ada%40example.com/sessions/",
             &robot.access_token,
@@ -712,7 +706,7 @@ async fn user_sessions_lists_live_sessions() {
     );
     let unknown = env
         .portal(
-            user_sessions::handle,
+            handlers::user_sessions::handle,
             "GET",
             "/workshops/user/nobody/sessions/",
             &robot.access_token,
@@ -736,7 +730,9 @@ async fn delete_ends_the_browsers_own_session_and_returns_to_the_index() {
         .unwrap();
 
     let path = format!("/workshops/session/{name}/delete/");
-    let stranger = env.portal(delete::handle, "GET", &path, "").await;
+    let stranger = env
+        .portal(handlers::session_delete::handle, "GET", &path, "")
+        .await;
     assert_eq!(
         stranger.status,
         StatusCode::NOT_FOUND,
@@ -747,7 +743,7 @@ async fn delete_ends_the_browsers_own_session_and_returns_to_the_index() {
         .header("cookie", format!("labgate_session={cookie}"))
         .body(Body::Empty)
         .unwrap();
-    let res = invoke(delete::handle, &env.state, req).await;
+    let res = invoke(handlers::session_delete::handle, &env.state, req).await;
     assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
     assert_eq!(
         res.header("location"),
@@ -755,7 +751,7 @@ async fn delete_ends_the_browsers_own_session_and_returns_to_the_index() {
     );
     let gone = env
         .portal(
-            manage::schedule,
+            handlers::session_schedule::handle,
             "GET",
             &format!("/workshops/session/{name}/schedule/"),
             &robot.access_token,
@@ -777,7 +773,7 @@ async fn another_tenant_can_neither_see_nor_touch_a_session() {
     let path = |action: &str| format!("/workshops/session/{name}/{action}/");
     assert_eq!(
         env.portal(
-            manage::schedule,
+            handlers::session_schedule::handle,
             "GET",
             &path("schedule"),
             &intruder.access_token
@@ -788,7 +784,7 @@ async fn another_tenant_can_neither_see_nor_touch_a_session() {
     );
     assert_eq!(
         env.portal(
-            manage::extend,
+            handlers::session_extend::handle,
             "GET",
             &path("extend"),
             &intruder.access_token
@@ -799,7 +795,7 @@ async fn another_tenant_can_neither_see_nor_touch_a_session() {
     );
     assert_eq!(
         env.portal(
-            manage::terminate,
+            handlers::session_terminate::handle,
             "GET",
             &path("terminate"),
             &intruder.access_token
@@ -817,7 +813,7 @@ async fn another_tenant_can_neither_see_nor_touch_a_session() {
     );
     let listed = env
         .portal(
-            user_sessions::handle,
+            handlers::user_sessions::handle,
             "GET",
             "/workshops/user/u1/sessions/",
             &intruder.access_token,
@@ -828,7 +824,7 @@ async fn another_tenant_can_neither_see_nor_touch_a_session() {
     // Still alive for its own tenant.
     let mine = env
         .portal(
-            manage::schedule,
+            handlers::session_schedule::handle,
             "GET",
             &path("schedule"),
             &robot.access_token,
@@ -845,7 +841,7 @@ async fn a_reused_slot_names_its_next_session_anew() {
     let first = granted(&env, &robot.access_token, &lab, &[("user", "u1")]).await;
     assert_eq!(first["name"], format!("{lab}-s001"));
     env.portal(
-        manage::terminate,
+        handlers::session_terminate::handle,
         "GET",
         &format!("/workshops/session/{lab}-s001/terminate/"),
         &robot.access_token,

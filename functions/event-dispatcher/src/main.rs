@@ -1,21 +1,15 @@
 //! Lambda function `event-dispatcher`: fed by the table's stream; delivers lifecycle events,
-//! signed, to webhooks and analytics URLs (see `labgate::events`).
+//! signed, to webhooks and analytics URLs (see `labgate::handlers::event_dispatcher`).
 
-use labgate::events::delivery::{Deliverer, Policy};
+use labgate::handlers::event_dispatcher;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     labgate::logging::init();
     let state = labgate::AppState::from_env().await?;
-    let deliverer = Deliverer::new(
-        state.config.require_signing_key()?.to_vec(),
-        Policy {
-            allow_private_analytics: state.config.allow_private_analytics_urls,
-            ..Policy::default()
-        },
-    )?;
+    let deliverer = event_dispatcher::deliverer(&state)?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        labgate::events::dispatch::handle(&state, &deliverer, event)
+        event_dispatcher::handle(&state, &deliverer, event)
     }))
     .await
 }

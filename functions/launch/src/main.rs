@@ -1,3 +1,3 @@
 //! Lambda function `launch`: see the handler in the shared crate.
 
-labgate::lambda_main!(labgate::launch::handler::handle);
+labgate::lambda_main!(labgate::handlers::launch::handle);

@@ -1,3 +1,3 @@
 //! Lambda function `progress`: POST /api/v1/progress. The handler is in the shared crate.
 
-labgate::lambda_main!(labgate::launch::progress::handle);
+labgate::lambda_main!(labgate::handlers::progress::handle);

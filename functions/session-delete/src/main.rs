@@ -1,3 +1,3 @@
 //! Lambda function `session-delete`: GET /workshops/session/{name}/delete/. The handler is in the shared crate.
 
-labgate::lambda_main!(labgate::workshop::handlers::delete::handle);
+labgate::lambda_main!(labgate::handlers::session_delete::handle);

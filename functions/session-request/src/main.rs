@@ -1,3 +1,3 @@
 //! Lambda function `session-request`: GET or POST /workshops/environment/{name}/request/. The handler is in the shared crate.
 
-labgate::lambda_main!(labgate::workshop::handlers::request::handle);
+labgate::lambda_main!(labgate::handlers::session_request::handle);

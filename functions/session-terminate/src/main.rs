@@ -1,3 +1,3 @@
 //! Lambda function `session-terminate`: GET /workshops/session/{name}/terminate/. The handler is in the shared crate.
 
-labgate::lambda_main!(labgate::workshop::handlers::manage::terminate);
+labgate::lambda_main!(labgate::handlers::session_terminate::handle);

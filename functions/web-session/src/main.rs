@@ -1,3 +1,3 @@
 //! Lambda function `web-session`: see the handler in the shared crate.
 
-labgate::lambda_main!(labgate::web_session::handler::handle);
+labgate::lambda_main!(labgate::handlers::web_session::handle);

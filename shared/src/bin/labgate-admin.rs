@@ -311,16 +311,6 @@ async fn main() -> ExitCode {
     }
 }
 
-fn origin(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
-    match url.origin() {
-        o @ url::Origin::Tuple(..) if matches!(url.scheme(), "http" | "https") => {
-            Ok(o.ascii_serialization())
-        }
-        _ => Err(format!("{raw:?} is not an http(s) origin")),
-    }
-}
-
 async fn run(store: &Store, command: Command) -> Result<(), String> {
     let err = |e: labgate::store::StoreError| e.to_string();
     match command {
@@ -353,7 +343,7 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
             let allowed_origins = args
                 .allowed_origins
                 .iter()
-                .map(|o| origin(o))
+                .map(|o| labgate::redirect::origin(o))
                 .collect::<Result<Vec<_>, _>>()?;
             let new = NewClient {
                 name: args.name,
@@ -527,10 +517,10 @@ async fn environments(store: &Store, command: EnvironmentCommand) -> Result<(), 
                 .dashboard_url
                 .replace("{session}", &format!("{}-s001", args.name));
             config::base_url("--dashboard-url", &sample).map_err(|e| e.to_string())?;
-            if args.capacity < 1 || args.capacity > environment::MAX_CAPACITY {
+            if args.capacity < 1 || args.capacity > labgate::workshop::slot::MAX_CAPACITY {
                 return Err(format!(
                     "--capacity must be between 1 and {}",
-                    environment::MAX_CAPACITY
+                    labgate::workshop::slot::MAX_CAPACITY
                 ));
             }
             if [args.duration, args.deadline, args.overtime, args.user_limit]

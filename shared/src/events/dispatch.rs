@@ -53,22 +53,3 @@ pub async fn dispatch(
     }
     Ok(deliveries)
 }
-
-/// The function's handler: one stream batch.
-pub async fn handle(
-    state: &crate::AppState,
-    deliverer: &Deliverer,
-    event: lambda_runtime::LambdaEvent<Event>,
-) -> Result<(), lambda_runtime::Error> {
-    let deliveries = dispatch(&state.store, deliverer, &event.payload).await?;
-    let failed = deliveries
-        .iter()
-        .filter(|d| d.status == super::delivery::FAILED)
-        .count();
-    tracing::info!(
-        delivered = deliveries.len() - failed,
-        failed,
-        "stream batch dispatched"
-    );
-    Ok(())
-}

@@ -1,8 +1,11 @@
 //! The web session cookie: `HttpOnly; Secure; SameSite=Lax; Path=/`, domain from configuration.
 
+use super::ApiError;
+use crate::config::Domain;
 use cookie::{Cookie, SameSite, time::Duration};
-use lambda_http::Request;
-use lambda_http::http::header::COOKIE;
+use lambda_http::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
 
 pub const SESSION_COOKIE: &str = "labgate_session";
 
@@ -52,4 +55,26 @@ pub fn clear_session(domain: Option<&str>) -> String {
         .expires(cookie::time::OffsetDateTime::UNIX_EPOCH)
         .build()
         .to_string()
+}
+
+/// The answer that logs a browser in: 302 to `location`, setting the session cookie `session`
+/// for the domain the request came to, for `max_age_secs`.
+pub fn login_redirect(
+    location: &str,
+    session: &str,
+    domain: &Domain,
+    max_age_secs: i64,
+) -> Result<Response<Body>, ApiError> {
+    let set_cookie = set_session(session, domain.cookie_domain.as_deref(), max_age_secs);
+    let header = |value: &str, detail: &str| {
+        HeaderValue::from_str(value).map_err(|_| ApiError::Internal {
+            what: "Could not start the session.",
+            detail: format!("{detail} is not a valid header value"),
+        })
+    };
+    let mut response = super::empty(StatusCode::FOUND);
+    let headers = response.headers_mut();
+    headers.insert(LOCATION, header(location, "the stored destination")?);
+    headers.insert(SET_COOKIE, header(&set_cookie, "the cookie")?);
+    Ok(response)
 }

@@ -29,8 +29,7 @@ pub fn origin(req: &Request) -> Option<&str> {
 
 /// `scheme://host[:port]` of a URL, as browsers write an `Origin`; `None` if it has none.
 fn origin_of(url: &str) -> Option<String> {
-    let origin = url::Url::parse(url).ok()?.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
+    crate::redirect::origin(url).ok()
 }
 
 /// A tenant's origins, as its settings give them: its own app URL (else the domain's) and the

@@ -6,6 +6,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::json;
 
+/// Words for a store failure where the handler has none of its own.
+const STORE_FAILED: &str = "Could not read or write the data.";
+
+/// Words for an unexpected failed condition where the handler has none of its own.
+const UPDATE_FAILED: &str = "Could not complete the update.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -31,28 +37,13 @@ impl ApiError {
         ApiError::BadRequest(message.into())
     }
 
-    /// Wraps a store failure with words for the caller: `.map_err(ApiError::store("..."))`.
-    pub fn store(what: &'static str) -> impl FnOnce(StoreError) -> ApiError {
-        move |err| match err {
-            StoreError::Unavailable { .. } => ApiError::Unavailable {
-                what,
-                detail: err.to_string(),
-            },
-            other => ApiError::Internal {
-                what,
-                detail: other.to_string(),
-            },
-        }
-    }
-
-    /// Like `store`, for a transaction whose failed condition the caller did not expect.
-    pub fn tx(what: &'static str) -> impl FnOnce(TxError) -> ApiError {
-        move |err| match err {
-            TxError::Store(e) => ApiError::store(what)(e),
-            cond @ TxError::Condition { .. } => ApiError::Internal {
-                what,
-                detail: cond.to_string(),
-            },
+    /// The same failure said to the caller in `what`'s words (server errors only: a client
+    /// error already says what is wrong).
+    pub fn said(self, what: &'static str) -> Self {
+        match self {
+            ApiError::Internal { detail, .. } => ApiError::Internal { what, detail },
+            ApiError::Unavailable { detail, .. } => ApiError::Unavailable { what, detail },
+            other => other,
         }
     }
 
@@ -67,9 +58,18 @@ impl ApiError {
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
+}
 
+/// Errors that answer a request. `http::respond` runs every handler and turns its error into
+/// the response with this: `ApiError` for our JSON shape, and the other dialects' error shapes
+/// (Educates' `PortalError`, OAuth's `oauth::http::Failure`) for theirs.
+pub trait ErrorResponse {
+    fn into_response(self, request_id: &str) -> Response<Body>;
+}
+
+impl ErrorResponse for ApiError {
     /// `{"error": "..."}`; server errors add the request id, which is also in the log line.
-    pub fn into_response(self, request_id: &str) -> Response<Body> {
+    fn into_response(self, request_id: &str) -> Response<Body> {
         let status = self.status();
         let body = match &self {
             ApiError::Internal { what, detail } | ApiError::Unavailable { what, detail } => {
@@ -82,5 +82,45 @@ impl ApiError {
             }
         };
         super::json(status, &body)
+    }
+}
+
+/// A store failure: 503 if the database is unreachable (the caller may retry), else 500.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable { .. } => ApiError::Unavailable {
+                what: STORE_FAILED,
+                detail: err.to_string(),
+            },
+            other => ApiError::Internal {
+                what: STORE_FAILED,
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// A transaction whose failed condition the caller did not expect is a server error.
+impl From<TxError> for ApiError {
+    fn from(err: TxError) -> Self {
+        match err {
+            TxError::Store(e) => e.into(),
+            cond @ TxError::Condition { .. } => ApiError::Internal {
+                what: UPDATE_FAILED,
+                detail: cond.to_string(),
+            },
+        }
+    }
+}
+
+/// `result.context("Could not …")`: a server failure said in words that matter to the caller.
+pub trait Context<T> {
+    fn context(self, what: &'static str) -> Result<T, ApiError>;
+}
+
+impl<T, E: Into<ApiError>> Context<T> for Result<T, E> {
+    fn context(self, what: &'static str) -> Result<T, ApiError> {
+        self.map_err(|e| e.into().said(what))
     }
 }

@@ -5,7 +5,7 @@ pub mod cookies;
 pub mod cors;
 pub mod error;
 
-pub use error::ApiError;
+pub use error::{ApiError, Context, ErrorResponse};
 
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
 use lambda_http::http::{HeaderMap, StatusCode};
@@ -15,11 +15,16 @@ use std::future::Future;
 
 pub const REFERRER_POLICY: HeaderName = HeaderName::from_static("referrer-policy");
 
-/// Runs a handler body and turns its error into the one error response; never fails the runtime.
-pub async fn respond<F, Fut>(req: Request, handler: F) -> Result<Response<Body>, lambda_http::Error>
+/// Runs a handler body and turns its error into its error response (`ErrorResponse`); never
+/// fails the runtime. Every handler runs through here.
+pub async fn respond<F, Fut, E>(
+    req: Request,
+    handler: F,
+) -> Result<Response<Body>, lambda_http::Error>
 where
     F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+    Fut: Future<Output = Result<Response<Body>, E>>,
+    E: ErrorResponse,
 {
     let request_id = request_id(&req);
     let response = match handler(req).await {
@@ -115,6 +120,16 @@ pub fn head_of_link() -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+/// The page for a one-time link that cannot be used (unknown, used, expired, altered): 400.
+pub fn link_page(title: &str, message: &str) -> Response<Body> {
+    html(StatusCode::BAD_REQUEST, page(title, message))
+}
+
+/// The domain a request came to (its `Host`, if it is one of ours; else the default API domain).
+pub fn domain(config: &crate::config::Config, req: &Request) -> crate::config::Domain {
+    config.domain_for_host(header(req, lambda_http::http::header::HOST.as_str()))
 }
 
 /// Responses that carry or consume a secret are never cached and never leak their URL onward.

@@ -1,6 +1,5 @@
 //! A launch: the record of one LMS user starting one lab, and the one-time URL that logs them in.
 
-pub mod handler;
 pub mod payload;
 pub mod progress;
 
@@ -203,6 +202,9 @@ fn record(
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Launch {
     pub id: String,
+    /// The LMS's id of the user (`user_id` in the API); the lab app knows it from the session.
+    #[serde(skip)]
+    pub user_id: String,
     pub content_id: String,
     pub resource_id: Option<String>,
     pub context: serde_json::Value,
@@ -219,6 +221,7 @@ impl Launch {
         let context = attr::get_s(record, "context")?;
         Ok(Launch {
             id: attr::get_s(record, "launch_id")?,
+            user_id: attr::get_s(record, "external_id")?,
             content_id: attr::get_s(record, "content_id")?,
             resource_id: attr::opt_s(record, "resource_id")?,
             context: serde_json::from_str(&context)

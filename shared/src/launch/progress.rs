@@ -1,19 +1,15 @@
-//! `POST /api/v1/progress`: a grading service reports a learner's progress on a launch; labgate
-//! keeps the latest report on the launch and emits `launch.progress` with the LMS's identifiers
-//! (`user_id`, `content_id`, `resource_id`, `context`) for delivery to the LMS.
+//! A progress report on a launch (`POST /api/v1/progress`): its rules (`parse`) and how it is
+//! recorded (`record`): the latest report kept on the launch, and `launch.progress` emitted with
+//! the LMS's identifiers (`user_id`, `content_id`, `resource_id`, `context`) in one transaction.
 
 use super::Launch;
-use crate::api_client::{self, Scope};
-use crate::clock;
 use crate::events::{Event, EventType};
-use crate::http::{self, ApiError};
-use crate::state::AppState;
+use crate::http::ApiError;
+use crate::store::Store;
 use crate::store::attr::{self, Item};
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item};
-use lambda_http::http::header::AUTHORIZATION;
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use crate::tenant::CLIENT_ID;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -97,47 +93,21 @@ pub fn parse(body: &[u8]) -> Result<(String, Progress), ApiError> {
     ))
 }
 
-pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    http::respond(req, |req| report(state, req)).await
-}
-
-#[tracing::instrument(skip_all)]
-async fn report(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    if req.method() != Method::POST {
-        return Err(ApiError::MethodNotAllowed);
-    }
-    // The launch is read with the token, in one round trip; a bad token is still refused first.
-    let parsed = parse(http::body_bytes(&req));
-    let launch_key = parsed.as_ref().ok().map(|(id, _)| keys::launch(id));
-    let (client, found) = api_client::authenticate_with(
-        &state.store,
-        http::header(&req, AUTHORIZATION.as_str()),
-        Scope::Grading,
-        launch_key.as_slice(),
-    )
-    .await
-    .map_err(ApiError::store("Could not check the API token."))?;
-    let client = client?;
-    let (launch_id, progress) = parsed?;
-    let not_found = || ApiError::NotFound(format!("Launch {launch_id} not found."));
-
-    let key = keys::launch(&launch_id);
-    let record = crate::store::find(&found, &key)
-        .filter(|r| attr::opt_s(r, "client_id").ok().flatten().as_deref() == Some(&client.id))
-        .ok_or_else(not_found)?;
-    let launch =
-        Launch::from_item(record).map_err(ApiError::store("Could not read the launch."))?;
-    let user_id = attr::get_s(record, "external_id")
-        .map_err(ApiError::store("Could not read the launch."))?;
-
-    let now = clock::now();
-    let stored = serde_json::to_string(&progress).unwrap_or_default();
+/// Keeps `progress` on a launch of `client_id` and emits `launch.progress`, in one transaction.
+/// `None` if the launch is not (or no longer) that client's.
+pub async fn record(
+    store: &Store,
+    client_id: &str,
+    launch: &Launch,
+    progress: &Progress,
+    now: i64,
+) -> Result<Option<Event>, TxError> {
     let event = Event::new(
         EventType::LaunchProgress,
-        &client.id,
+        client_id,
         json!({
             "launch_id": launch.id,
-            "user_id": user_id,
+            "user_id": launch.user_id,
             "content_id": launch.content_id,
             "resource_id": launch.resource_id,
             "context": launch.context,
@@ -148,40 +118,26 @@ async fn report(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
             "details": progress.details,
         }),
     );
-    let table = state.store.table();
+    let table = store.table();
+    let stored = serde_json::to_string(progress).unwrap_or_default();
     let items = vec![
         item::update_if(
             table,
-            &key,
+            &keys::launch(&launch.id),
             "SET latest_progress = :progress, progress_at = :now",
             Item::from([
                 (":progress".to_string(), attr::s(stored)),
                 (":now".to_string(), attr::n(now)),
-                (":cid".to_string(), attr::s(&client.id)),
+                (":cid".to_string(), attr::s(client_id)),
             ]),
             None,
-            "client_id = :cid",
-        )
-        .map_err(ApiError::store("Could not record the progress."))?,
-        event
-            .outbox(table)
-            .map_err(ApiError::store("Could not record the progress."))?,
+            &format!("{CLIENT_ID} = :cid"),
+        )?,
+        event.outbox(table)?,
     ];
-    match tx::transact(&state.store, "TransactWriteItems progress", items).await {
-        Ok(()) => {}
-        Err(TxError::Condition { .. }) => return Err(not_found()),
-        Err(e) => return Err(ApiError::tx("Could not record the progress.")(e)),
+    match tx::transact(store, "TransactWriteItems progress", items).await {
+        Ok(()) => Ok(Some(event)),
+        Err(TxError::Condition { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
-    tracing::info!(launch = %launch.id, event = %event.id, "progress recorded");
-    Ok(http::json(
-        StatusCode::OK,
-        &json!({
-            "launch_id": launch.id,
-            "progress": progress.progress,
-            "score": progress.score,
-            "max_score": progress.max_score,
-            "completed": progress.completed,
-            "updated_at": clock::rfc3339(now),
-        }),
-    ))
 }

@@ -5,7 +5,7 @@
 //! SHA-256 digests. Passwords are generated (about 238 bits), never chosen, so a fast hash is
 //! enough; a chosen password would need a slow one.
 
-pub mod handler;
+pub mod http;
 
 use crate::api_client::{self, ApiClient};
 use crate::clock;
@@ -151,7 +151,7 @@ pub struct Grant {
     pub partner_digest: String,
 }
 
-fn grant_from(record: &Item, partner: &str) -> Result<Grant, StoreError> {
+pub(crate) fn grant_from(record: &Item, partner: &str) -> Result<Grant, StoreError> {
     Ok(Grant {
         oauth_client_id: attr::get_s(record, "oauth_client_id")?,
         username: attr::get_s(record, "username")?,

@@ -258,6 +258,60 @@ pub async fn get(
     Ok(out.item)
 }
 
+/// Some attributes of one item by key, strongly consistent (names need no escaping: each is
+/// given as `#a<i>`).
+pub async fn get_projected(
+    store: &Store,
+    key: &keys::Key,
+    attributes: &[&str],
+    op: &'static str,
+) -> Result<Option<attr::Item>, StoreError> {
+    let placeholders: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+    let names = placeholders
+        .iter()
+        .cloned()
+        .zip(attributes.iter().map(|a| a.to_string()))
+        .collect();
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key.item()))
+        .consistent_read(true)
+        .projection_expression(placeholders.join(", "))
+        .set_expression_attribute_names(Some(names))
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk(op, e))?;
+    Ok(out.item)
+}
+
+/// Puts an item that must not exist yet: `false` (and nothing written) if its key is taken.
+pub async fn put_new(
+    store: &Store,
+    item: attr::Item,
+    op: &'static str,
+) -> Result<bool, StoreError> {
+    let result = store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression(conditions::ABSENT)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::from_sdk(op, e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rustls::pki_types::{CertificateDer, pem::PemObject};

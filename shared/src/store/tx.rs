@@ -63,6 +63,14 @@ pub async fn transact(
     }
 }
 
+/// Expression attribute names from `(placeholder, name)` pairs.
+pub fn names(pairs: &[(&str, &str)]) -> item::Names {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Builders for transaction items: the table, key and condition, nothing else to remember.
 pub mod item {
     use crate::store::StoreError;

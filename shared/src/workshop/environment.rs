@@ -1,15 +1,7 @@
-//! Workshop environments (the catalog) and their capacity slots.
-//!
-//! An environment of capacity N has up to N slot items in its partition. A live session holds
-//! one: the slot's `held_until` is the session's activation deadline while it is pending and its
-//! expiry once it runs. A slot that is absent or past `held_until` is free, so a session that
-//! misses its deadline stops counting against capacity that very second, whether or not anything
-//! has cleaned it up, and allocation claims a slot by a condition inside its transaction.
-//!
-//! Slots have no `expires_at`: TTL would delete a freed slot some time after its holder's
-//! deadline, and with it the generation that numbers the slot's next session (names would
-//! repeat). There are at most `capacity` of them per environment, so nothing accumulates.
+//! Workshop environments (the catalog): their definition, and how they are read with their
+//! capacity slots (the rule for capacity is in `slot`).
 
+use super::slot::{self, Slot};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::ABSENT;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
@@ -108,77 +100,6 @@ impl Environment {
     }
 }
 
-/// Session numbers per slot generation: a slot's sessions are numbered `generation * 1000 +
-/// index + 1`, so numbers never repeat while capacity stays at most this.
-pub const MAX_CAPACITY: i64 = 999;
-
-/// The slot attribute saying until when its holder has it. Not the table's TTL attribute: a
-/// slot is never deleted, and a freed slot keeps its `generation`, which numbers its next session.
-pub const HELD_UNTIL: &str = "held_until";
-
-/// A slot: who holds it and until when. It also serves the catalog's session list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
-    pub index: i64,
-    /// How many sessions have held this slot.
-    pub generation: i64,
-    pub session: String,
-    pub user: String,
-    /// `pending` or `running`.
-    pub state: String,
-    pub started: Option<i64>,
-    pub held_until: i64,
-}
-
-impl Slot {
-    pub fn is_live(&self, now: i64) -> bool {
-        self.held_until > now
-    }
-
-    pub fn from_item(item: &Item) -> Result<Self, StoreError> {
-        Ok(Slot {
-            index: attr::get_n(item, "slot")?,
-            generation: attr::opt_n(item, "generation")?.unwrap_or(0),
-            session: attr::get_s(item, "session")?,
-            user: attr::get_s(item, "user")?,
-            state: attr::get_s(item, "state")?,
-            started: attr::opt_n(item, "started")?,
-            held_until: attr::get_n(item, HELD_UNTIL)?,
-        })
-    }
-
-    pub fn to_item(&self, environment: &Environment) -> Item {
-        let mut item = keys::slot(&environment.name, self.index).item();
-        item.extend([
-            ("kind".to_string(), attr::s("slot")),
-            ("environment".to_string(), attr::s(&environment.name)),
-            ("slot".to_string(), attr::n(self.index)),
-            ("generation".to_string(), attr::n(self.generation)),
-            ("session".to_string(), attr::s(&self.session)),
-            ("user".to_string(), attr::s(&self.user)),
-            ("state".to_string(), attr::s(&self.state)),
-            (HELD_UNTIL.to_string(), attr::n(self.held_until)),
-            (
-                GSI1_PK.to_string(),
-                attr::s(keys::client_partition(&environment.client_id)),
-            ),
-            (
-                GSI1_SK.to_string(),
-                attr::s(format!(
-                    "{}{}{:05}",
-                    keys::environment_listing(&environment.name),
-                    keys::SLOT_PREFIX,
-                    self.index
-                )),
-            ),
-        ]);
-        if let Some(started) = self.started {
-            item.insert("started".into(), attr::n(started));
-        }
-        item
-    }
-}
-
 /// An environment with its slots, as one read sees them.
 #[derive(Debug, Clone)]
 pub struct EnvironmentView {
@@ -199,22 +120,9 @@ impl EnvironmentView {
         (self.environment.capacity - self.allocated(now)).max(0)
     }
 
-    /// A free slot below capacity, with the generation it has now: the lowest one, or after
-    /// a lost race a random one (so that racing requests spread out over the free slots).
+    /// A free slot below capacity and the generation it has now (`slot::pick_free`).
     pub fn free_slot(&self, now: i64, spread: bool) -> Option<(i64, i64)> {
-        use rand::seq::IndexedRandom;
-        let free: Vec<(i64, i64)> = (0..self.environment.capacity.min(MAX_CAPACITY))
-            .filter_map(|i| match self.slots.iter().find(|s| s.index == i) {
-                None => Some((i, 0)),
-                Some(s) if !s.is_live(now) => Some((i, s.generation)),
-                Some(_) => None,
-            })
-            .collect();
-        if spread {
-            free.choose(&mut rand::rng()).copied()
-        } else {
-            free.first().copied()
-        }
+        slot::pick_free(&self.slots, self.environment.capacity, now, spread)
     }
 
     /// Builds views from items of one or more environments (definition and slot items).

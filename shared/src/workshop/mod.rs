@@ -2,6 +2,7 @@
 //! (`docs/workshops.md`).
 
 pub mod environment;
-pub mod handlers;
+pub mod portal;
 pub mod reaper;
 pub mod session;
+pub mod slot;

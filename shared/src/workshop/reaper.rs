@@ -79,11 +79,3 @@ pub async fn reap(store: &Store, now: i64, limit: i32) -> Result<Report, TxError
     }
     Ok(report)
 }
-
-/// The scheduled function's handler (EventBridge sends a scheduled event; its content is unused).
-pub async fn handle(
-    state: &crate::AppState,
-    _event: lambda_runtime::LambdaEvent<serde_json::Value>,
-) -> Result<Report, lambda_runtime::Error> {
-    Ok(reap(&state.store, crate::clock::now(), BATCH).await?)
-}

@@ -1,6 +1,6 @@
 //! Per-request latency and round trips, against the floor of bare DynamoDB calls.
 
-use labgate::workshop::handlers::{catalog, manage};
+use labgate::handlers;
 use labgate_tests::*;
 use lambda_http::Body;
 use serde_json::json;
@@ -162,14 +162,14 @@ pub async fn cases(env: &TestEnv, samples: usize) -> Vec<Case> {
             .header("authorization", format!("Token {grading}"))
             .body(Body::Text(json!({"launch_id": launch_id, "progress": 0.5}).to_string()))
             .unwrap();
-        TestResponse::from(labgate::launch::progress::handle(&env.state, req).await.unwrap())
+        TestResponse::from(labgate::handlers::progress::handle(&env.state, req).await.unwrap())
     });
     case!(cases, env, samples, "OAuth token (password grant)", |_i| {} => {
         env.call_token(form(&[("grant_type", "password"), ("username", &robot.username), ("password", &robot.password),
             ("client_id", &robot.client_id), ("client_secret", &robot.client_secret)]), None).await
     });
     case!(cases, env, samples, "catalog", |_i| {} => {
-        env.portal(catalog::catalog, "GET", "/workshops/catalog/environments/", &bearer).await
+        env.portal(handlers::workshop_catalog::handle, "GET", "/workshops/catalog/environments/", &bearer).await
     });
     case!(cases, env, samples, "session request, new user", |i| {} => {
         env.request_session(&bearer, &lab, &query(&[("user", &format!("new-{i}"))])).await
@@ -182,15 +182,15 @@ pub async fn cases(env: &TestEnv, samples: usize) -> Vec<Case> {
             .as_str().unwrap().to_string();
     } => env.activate(&url, None).await);
     case!(cases, env, samples, "schedule", |_i| {} => {
-        env.portal(manage::schedule, "GET", &format!("/workshops/session/{lab}-s001/schedule/"), &bearer).await
+        env.portal(handlers::session_schedule::handle, "GET", &format!("/workshops/session/{lab}-s001/schedule/"), &bearer).await
     });
     // The activation case left sessions s<samples+1>.. running: extend, then end each.
     case!(cases, env, samples, "extend", |i| {
         let name = format!("{lab}-s{:03}", samples + 1 + i);
-    } => env.portal(manage::extend, "GET", &format!("/workshops/session/{name}/extend/"), &bearer).await);
+    } => env.portal(handlers::session_extend::handle, "GET", &format!("/workshops/session/{name}/extend/"), &bearer).await);
     case!(cases, env, samples, "terminate", |i| {
         let name = format!("{lab}-s{:03}", samples + 1 + i);
-    } => env.portal(manage::terminate, "GET", &format!("/workshops/session/{name}/terminate/"), &bearer).await);
+    } => env.portal(handlers::session_terminate::handle, "GET", &format!("/workshops/session/{name}/terminate/"), &bearer).await);
     cases
 }
 

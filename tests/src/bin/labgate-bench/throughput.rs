@@ -1,8 +1,8 @@
 //! Throughput under concurrency: launches, then redemptions (each link tried twice), then
 //! session requests against a small capacity, with integrity checks on the outcome.
 
+use labgate::handlers;
 use labgate::workshop::environment;
-use labgate::workshop::handlers::manage;
 use labgate_tests::*;
 use lambda_http::http::StatusCode;
 use std::sync::Arc;
@@ -161,7 +161,7 @@ pub async fn run(concurrency: usize, seconds: u64) {
                             counts.ok.fetch_add(1, Ordering::SeqCst);
                             let name = res.json()["name"].as_str().unwrap().to_string();
                             env.portal(
-                                manage::terminate,
+                                handlers::session_terminate::handle,
                                 "GET",
                                 &format!("/workshops/session/{name}/terminate/"),
                                 &token,

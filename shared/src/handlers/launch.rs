@@ -1,9 +1,10 @@
-//! `POST /api/v1/launch`.
+//! `POST /api/v1/launch`: upserts the user, records the launch and answers its one-time URL
+//! (`launch::create`).
 
-use super::LaunchOutcome;
-use super::payload::LaunchPayload;
 use crate::api_client::{self, Scope};
-use crate::http::{self, ApiError};
+use crate::http::{self, ApiError, Context};
+use crate::launch::payload::{self, LaunchPayload};
+use crate::launch::{self, LaunchOutcome};
 use crate::state::AppState;
 use lambda_http::http::header::{AUTHORIZATION, HOST};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
@@ -35,12 +36,10 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         Scope::Launch,
         content_key.as_slice(),
     )
-    .await
-    .map_err(ApiError::store("Could not check the API token."))?;
-    let client = client?;
+    .await?;
     let payload = payload?;
     if client.require_resource_id && payload.resource_id.is_none() {
-        return Err(ApiError::bad_request(super::payload::MISSING_RESOURCE_ID));
+        return Err(ApiError::bad_request(payload::MISSING_RESOURCE_ID));
     }
     let ours = found.iter().any(|item| {
         crate::store::attr::opt_s(item, "client_id")
@@ -64,9 +63,9 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         return Err(ApiError::bad_request("Missing or invalid Host header."));
     }
 
-    let outcome = super::create(&state.store, &state.config, &client, &domain, &payload)
+    let outcome = launch::create(&state.store, &state.config, &client, &domain, &payload)
         .await
-        .map_err(ApiError::tx("Could not record the launch."))?;
+        .context("Could not record the launch.")?;
     match outcome {
         LaunchOutcome::Created {
             launch_id,

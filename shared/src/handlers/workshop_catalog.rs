@@ -1,17 +1,17 @@
-//! `GET /workshops/catalog/environments/` and `GET /workshops/environment/{name}/status/`.
+//! `GET /workshops/catalog/environments/`: the tenant's environments, as Educates lists them.
 
-use super::{PortalError, environment_json, robot, run, truthy};
 use crate::clock;
 use crate::http;
 use crate::state::AppState;
 use crate::workshop::environment;
+use crate::workshop::portal::{PortalError, environment_json, robot, truthy};
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::HOST;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-pub async fn catalog(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    run(req, |req| list(state, req)).await
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    http::respond(req, |req| list(state, req)).await
 }
 
 fn query_all(req: &Request, name: &str) -> Vec<String> {
@@ -55,28 +55,5 @@ async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalEr
             },
             "environments": environments,
         }),
-    ))
-}
-
-pub async fn status(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    run(req, |req| environment_status(state, req)).await
-}
-
-#[tracing::instrument(skip_all)]
-async fn environment_status(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
-    let grant = robot(state, &req).await?;
-    let unknown = || PortalError::text(StatusCode::FORBIDDEN, "Environment does not exist");
-    let name = super::path_param(&req, "name").ok_or_else(unknown)?;
-    if !environment::is_valid_name(&name) {
-        return Err(unknown());
-    }
-    let view = environment::load(&state.store, &name)
-        .await?
-        .filter(|v| v.environment.client_id == grant.tenant.id)
-        .ok_or_else(unknown)?;
-    let with_sessions = truthy(http::query_param(&req, "sessions"));
-    Ok(http::json(
-        StatusCode::OK,
-        &environment_json(&view, clock::now(), false, with_sessions),
     ))
 }

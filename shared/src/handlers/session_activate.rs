@@ -1,19 +1,19 @@
 //! `GET /workshops/session/{name}/activate/?token=...`: uses the activation token once, starts
 //! the session clock, logs the browser in and sends it to the dashboard.
 
-use super::{PortalError, path_param, run};
 use crate::clock;
 use crate::http::{self, ApiError, cookies};
 use crate::state::AppState;
 use crate::store::tx::{self, TxError};
 use crate::web_session::{self, Origin};
+use crate::workshop::portal::{PortalError, path_param};
 use crate::workshop::session;
 use lambda_http::http::header::{HOST, LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    run(req, |req| activate(state, req)).await
+    http::respond(req, |req| activate(state, req)).await
 }
 
 fn not_valid() -> Response<Body> {

@@ -1,23 +1,16 @@
-//! HTTP handlers of the workshop API, one per endpoint, and what they share: robot
-//! authentication, Educates' error shapes and JSON shapes.
-
-pub mod activate;
-pub mod catalog;
-pub mod delete;
-pub mod manage;
-pub mod request;
-pub mod user_sessions;
+//! What the workshop API's handlers share: robot authentication, Educates' error shapes and
+//! the JSON shapes Educates answers with.
 
 use super::environment::{EnvironmentView, educates_time};
-use super::session::{self, RUNNING, WorkshopSession};
-use crate::http::{self, ApiError};
+use super::session::{self, PENDING, RUNNING, WorkshopSession};
+use crate::http::{self, ApiError, ErrorResponse};
 use crate::oauth::{self, Grant};
 use crate::state::AppState;
-use crate::store::{StoreError, keys};
+use crate::store::keys;
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Failures in the shapes the real Educates portal answers with.
 #[derive(Debug)]
@@ -41,15 +34,10 @@ impl PortalError {
     }
 }
 
-impl From<StoreError> for PortalError {
-    fn from(e: StoreError) -> Self {
-        PortalError::Server(ApiError::store("Could not read the workshop data.")(e))
-    }
-}
-
-impl From<crate::store::tx::TxError> for PortalError {
-    fn from(e: crate::store::tx::TxError) -> Self {
-        PortalError::Server(ApiError::tx("Could not update the workshop session.")(e))
+/// Store failures are ours: 500 or 503 in labgate's JSON shape.
+impl<E: Into<ApiError>> From<E> for PortalError {
+    fn from(e: E) -> Self {
+        PortalError::Server(e.into())
     }
 }
 
@@ -63,26 +51,19 @@ pub fn plain(status: StatusCode, message: &str) -> Response<Body> {
     response
 }
 
-/// Runs a portal handler: `PortalError`s become Educates' responses, server errors ours.
-pub async fn run<F, Fut>(req: Request, f: F) -> Result<Response<Body>, lambda_http::Error>
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: std::future::Future<Output = Result<Response<Body>, PortalError>>,
-{
-    http::respond(req, |req| async move {
-        match f(req).await {
-            Ok(response) => Ok(response),
+impl ErrorResponse for PortalError {
+    fn into_response(self, request_id: &str) -> Response<Body> {
+        match self {
             // Empty, as Educates answers; typed so that clients and checkers know what it is.
-            Err(PortalError::Forbidden) => Ok(plain(StatusCode::FORBIDDEN, "")),
-            Err(PortalError::Text(status, message)) => Ok(plain(status, &message)),
-            Err(PortalError::NoSession) => Ok(http::json(
+            PortalError::Forbidden => plain(StatusCode::FORBIDDEN, ""),
+            PortalError::Text(status, message) => plain(status, &message),
+            PortalError::NoSession => http::json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &json!({"error": "No session available"}),
-            )),
-            Err(PortalError::Server(e)) => Err(e),
+            ),
+            PortalError::Server(e) => e.into_response(request_id),
         }
-    })
-    .await
+    }
 }
 
 /// The robot behind the bearer token: its tenant. Anything else is 403 with an empty body.
@@ -219,4 +200,47 @@ pub fn environment_json(
 /// Whether a `sessions=` query value asks for sessions.
 pub fn truthy(value: Option<String>) -> bool {
     matches!(value.as_deref(), Some("true" | "1"))
+}
+
+/// The robot's live session named in the path (read with its token, in one round trip), and
+/// the time it was read at.
+pub async fn robots_session(
+    state: &AppState,
+    req: &Request,
+) -> Result<(WorkshopSession, i64), PortalError> {
+    let now = crate::clock::now();
+    let (_, found) = robot_and_session(state, req, now).await?;
+    Ok((found, now))
+}
+
+/// The body of `schedule/` and `extend/` (`extended` only for the latter).
+pub fn schedule_json(session: &WorkshopSession, now: i64, extended: Option<bool>) -> Value {
+    let plan = session::schedule(session, now);
+    let mut out = Map::new();
+    let status = if session.state == PENDING {
+        "Allocating"
+    } else {
+        "Allocated"
+    };
+    out.insert("status".into(), status.into());
+    timing(session, now, &mut out);
+    if session.expires().is_none() {
+        out.insert("expires".into(), Value::Null);
+    }
+    if let Some(extended) = extended {
+        out.insert("extended".into(), extended.into());
+    }
+    out.insert("expiring".into(), plan.expiring.into());
+    Value::Object(out)
+}
+
+/// User identifiers: 1 to 150 letters, digits and `@.+-_`, but not `.` or `..` (which read as
+/// path segments wherever the id is put into a path).
+pub fn is_valid_user(user: &str) -> bool {
+    (1..=150).contains(&user.len())
+        && user != "."
+        && user != ".."
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@.+-_".contains(&b))
 }

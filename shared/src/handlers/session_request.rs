@@ -1,13 +1,14 @@
 //! `GET` or `POST /workshops/environment/{name}/request/`: a session for a user, with a
 //! one-time activation URL.
 
-use super::{PortalError, run};
 use crate::api_client::ApiClient;
 use crate::http;
 use crate::oauth;
+use crate::redirect;
 use crate::state::AppState;
 use crate::store::{self, keys};
 use crate::workshop::environment;
+use crate::workshop::portal::{self, PortalError};
 use crate::workshop::session::{self, RequestOutcome, SessionRequest};
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{Method, StatusCode};
@@ -19,52 +20,17 @@ const MAX_PARAMETERS: usize = 100;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    run(req, |req| request(state, req)).await
+    http::respond(req, |req| request(state, req)).await
 }
 
 fn bad(message: &str) -> PortalError {
     PortalError::text(StatusCode::BAD_REQUEST, message)
 }
 
-/// User identifiers: 1 to 150 letters, digits and `@.+-_`, but not `.` or `..` (which read as
-/// path segments wherever the id is put into a path).
-pub fn is_valid_user(user: &str) -> bool {
-    (1..=150).contains(&user.len())
-        && user != "."
-        && user != ".."
-        && user
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@.+-_".contains(&b))
-}
-
 /// `index_url` must be an http(s) URL at an origin the tenant allows.
 fn index_url(tenant: &ApiClient, raw: &str) -> Result<String, PortalError> {
-    let refused = || bad("Redirect URL for workshop index is not allowed");
-    if has_control_chars(raw) {
-        return Err(refused());
-    }
-    let url = url::Url::parse(raw).map_err(|_| refused())?;
-    if !matches!(url.scheme(), "http" | "https")
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return Err(refused());
-    }
-    let origin = url.origin().ascii_serialization();
-    if !tenant.allowed_origins.iter().any(|o| o == &origin) {
-        return Err(refused());
-    }
-    Ok(url.to_string())
-}
-
-/// Raw or percent-encoded control characters (CR, LF, NUL, …) in a URL that is stored and later
-/// put into a `Location` header or fetched: refused outright rather than normalised away.
-fn has_control_chars(raw: &str) -> bool {
-    let lower = raw.to_ascii_lowercase();
-    crate::text::has_refused(raw)
-        || ["%0d", "%0a", "%00", "%09"]
-            .iter()
-            .any(|encoded| lower.contains(encoded))
+    redirect::allowed_index_url(&tenant.allowed_origins, raw)
+        .ok_or_else(|| bad("Redirect URL for workshop index is not allowed"))
 }
 
 fn name_part(value: Option<String>) -> Result<Option<String>, PortalError> {
@@ -128,7 +94,7 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
         .ok_or_else(|| bad("Need redirect URL for workshop index"))?;
     let user = match q("user") {
         None => uuid::Uuid::new_v4().to_string(),
-        Some(u) if is_valid_user(&u) => u,
+        Some(u) if portal::is_valid_user(&u) => u,
         Some(_) => return Err(bad("Invalid user identifier provided")),
     };
     let email = q("email").filter(|e| !e.is_empty());
@@ -156,17 +122,10 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
     };
     let analytics_url = match q("analytics_url").filter(|v| !v.is_empty()) {
         None => None,
-        Some(raw) => match url::Url::parse(&raw) {
-            Ok(u)
-                if matches!(u.scheme(), "http" | "https")
-                    && !has_control_chars(&raw)
-                    && (state.config.allow_private_analytics_urls
-                        || crate::net::is_public_host(&u)) =>
-            {
-                Some(u.to_string())
-            }
-            _ => return Err(bad("Invalid analytics URL provided")),
-        },
+        Some(raw) => Some(
+            redirect::analytics_url(&raw, state.config.allow_private_analytics_urls)
+                .ok_or_else(|| bad("Invalid analytics URL provided"))?,
+        ),
     };
     Ok(SessionRequest {
         user,
@@ -184,7 +143,7 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
 #[tracing::instrument(skip_all)]
 async fn request(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
     // The environment is read with the robot's token, in one round trip.
-    let name = super::path_param(&req, "name").filter(|n| environment::is_valid_name(n));
+    let name = portal::path_param(&req, "name").filter(|n| environment::is_valid_name(n));
     let wanted: Vec<_> = name.iter().map(|n| keys::environment(n)).collect();
     let (grant, found) = oauth::authenticate_bearer_with(
         &state.store,

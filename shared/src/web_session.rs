@@ -1,7 +1,5 @@
 //! Web sessions: what the session cookie stands for. A fresh id at every login.
 
-pub mod handler;
-
 use crate::clock;
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
@@ -28,6 +26,14 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// The key of the item the browser logged in through.
+    pub fn key(&self) -> keys::Key {
+        match self {
+            Origin::Launch(id) => keys::launch(id),
+            Origin::WorkshopSession(name) => keys::workshop_session(name),
+        }
+    }
+
     fn attribute(&self) -> (&'static str, &str) {
         match self {
             Origin::Launch(id) => ("launch_id", id),
@@ -63,6 +69,15 @@ pub fn start(
 /// The transaction item that ends the session a cookie names (a no-op if there is none).
 pub fn end(table: &str, cookie: &str) -> Result<TransactWriteItem, StoreError> {
     item::delete(table, &keys::web_session(Digest::of(cookie).as_str()), None)
+}
+
+/// The transaction item that ends the session a browser had before it logs in again, if its
+/// cookie has a session's shape.
+pub fn end_old(table: &str, cookie: Option<&str>) -> Result<Option<TransactWriteItem>, StoreError> {
+    cookie
+        .filter(|c| secrets::is_url_token_shape(c))
+        .map(|c| end(table, c))
+        .transpose()
 }
 
 /// The live session a cookie names; `None` for unknown, malformed or expired alike.

@@ -1,17 +1,17 @@
 //! `GET /workshops/user/{user}/sessions/`: a user's live sessions in this tenant.
 
-use super::{PortalError, path_param, robot, run};
 use crate::clock;
 use crate::http;
 use crate::state::AppState;
 use crate::workshop::environment::{NEVER, educates_time};
+use crate::workshop::portal::{PortalError, path_param, robot};
 use crate::workshop::session;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    run(req, |req| list(state, req)).await
+    http::respond(req, |req| list(state, req)).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -20,11 +20,11 @@ async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalEr
     // An unknown user simply has no sessions; an id that no user can have is refused, with
     // the words the session request uses.
     let user = path_param(&req, "user")
-        .filter(|u| super::request::is_valid_user(u))
+        .filter(|u| crate::workshop::portal::is_valid_user(u))
         .ok_or_else(|| {
             PortalError::text(StatusCode::BAD_REQUEST, "Invalid user identifier provided")
         })?;
-    let held = session::read_user_sessions(&state.store, &grant.tenant.id, &user).await?;
+    let held = session::user_map::read(&state.store, &grant.tenant.id, &user).await?;
     let now = clock::now();
     let sessions: Vec<Value> = held
         .live(now)

@@ -1,10 +1,11 @@
 //! `GET /workshops/session/{name}/delete/`: the dashboard's exit link. Ends the browser's own
 //! session and returns it to the `index_url` stored at request time.
 
-use super::{PortalError, path_param, run};
 use crate::clock;
 use crate::http::{self, cookies};
+use crate::redirect;
 use crate::state::AppState;
+use crate::workshop::portal::{PortalError, path_param};
 use crate::workshop::session;
 use lambda_http::http::header::LOCATION;
 use lambda_http::http::{HeaderValue, StatusCode};
@@ -20,7 +21,7 @@ const NOTIFICATIONS: [&str; 5] = [
 ];
 
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    run(req, |req| delete(state, req)).await
+    http::respond(req, |req| delete(state, req)).await
 }
 
 fn refused() -> Response<Body> {
@@ -59,19 +60,10 @@ async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, Portal
         .filter(|n| NOTIFICATIONS.contains(&n.as_str()))
         .unwrap_or_else(|| "session-deleted".to_string());
     // The stored index_url was checked against the tenant's allowed origins at request time.
-    let mut target = url::Url::parse(&found.index_url).map_err(|_| PortalError::not_found())?;
-    let kept: Vec<(String, String)> = target
-        .query_pairs()
-        .filter(|(k, _)| k != "notification")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    target
-        .query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("notification", &notification);
+    let target = redirect::with_notification(&found.index_url, &notification)
+        .ok_or_else(PortalError::not_found)?;
     let mut response = http::empty(StatusCode::FOUND);
-    let location = HeaderValue::from_str(target.as_str()).map_err(|_| PortalError::not_found())?;
+    let location = HeaderValue::from_str(&target).map_err(|_| PortalError::not_found())?;
     response.headers_mut().insert(LOCATION, location);
     Ok(response)
 }

@@ -1,14 +1,14 @@
 //! `GET /api/v1/session` (who is logged in, for which launch) and `DELETE /api/v1/session`.
 
 use crate::api_client::ApiClient;
-use crate::http::{self, ApiError, cookies, cors};
+use crate::http::{self, ApiError, Context, cookies, cors};
 use crate::launch::Launch;
 use crate::state::AppState;
 use crate::store::{self, keys};
 use crate::user::User;
 use crate::web_session::Origin;
 use crate::workshop::session::WorkshopSession;
-use lambda_http::http::header::{HOST, SET_COOKIE};
+use lambda_http::http::header::SET_COOKIE;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -18,15 +18,12 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, la
 }
 
 const NOT_LOGGED_IN: &str = "Not logged in.";
-const READ_FAILED: &str = "Could not read the session.";
 
 #[tracing::instrument(skip_all)]
 async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let cookie = cookies::session_cookie(&req);
     let origin = cors::origin(&req);
-    let domain = state
-        .config
-        .domain_for_host(http::header(&req, HOST.as_str()));
+    let domain = http::domain(&state.config, &req);
     match *req.method() {
         Method::OPTIONS => Ok(cors::preflight(&req)),
         Method::GET => {
@@ -50,7 +47,7 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
                 }
                 crate::web_session::delete(&state.store, cookie)
                     .await
-                    .map_err(ApiError::store("Could not end the session."))?;
+                    .context("Could not end the session.")?;
             }
             let mut response = http::empty(StatusCode::NO_CONTENT);
             let clear = cookies::clear_session(domain.cookie_domain.as_deref());
@@ -85,15 +82,10 @@ async fn origin_may_end(
     origin: &str,
     domain: &crate::config::Domain,
 ) -> Result<bool, ApiError> {
-    let Some(session) = crate::web_session::find_live(&state.store, cookie)
-        .await
-        .map_err(ApiError::store(READ_FAILED))?
-    else {
+    let Some(session) = crate::web_session::find_live(&state.store, cookie).await? else {
         return Ok(false);
     };
-    let client = crate::api_client::get_client(&state.store, &session.client_id)
-        .await
-        .map_err(ApiError::store(READ_FAILED))?;
+    let client = crate::api_client::get_client(&state.store, &session.client_id).await?;
     match client {
         Some(client) if cors::allows(origin, tenant(&client), domain) => Ok(true),
         _ => Err(ApiError::Forbidden(format!(
@@ -109,20 +101,14 @@ async fn whoami(
     cookie: &str,
 ) -> Result<(ApiClient, serde_json::Value), ApiError> {
     let session = crate::web_session::find_live(&state.store, cookie)
-        .await
-        .map_err(ApiError::store(READ_FAILED))?
+        .await?
         .ok_or(ApiError::Unauthorized(NOT_LOGGED_IN))?;
 
     let user_key = keys::user(&session.client_id, &session.external_id);
-    let origin_key = match &session.origin {
-        Origin::Launch(id) => keys::launch(id),
-        Origin::WorkshopSession(name) => keys::workshop_session(name),
-    };
+    let origin_key = session.origin.key();
     let client_key = keys::client(&session.client_id);
     let wanted = [user_key.clone(), origin_key.clone(), client_key.clone()];
-    let items = store::batch_get(&state.store, &wanted)
-        .await
-        .map_err(ApiError::store(READ_FAILED))?;
+    let items = store::batch_get(&state.store, &wanted).await?;
     let (Some(user), Some(origin), Some(client)) = (
         store::find(&items, &user_key),
         store::find(&items, &origin_key),
@@ -131,16 +117,12 @@ async fn whoami(
         // The user, what they logged in through or their tenant is gone: the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
-    let client =
-        ApiClient::from_attr(client.get("client")).map_err(ApiError::store(READ_FAILED))?;
-    let user = User::from_item(user).map_err(ApiError::store(READ_FAILED))?;
+    let client = ApiClient::from_attr(client.get("client"))?;
+    let user = User::from_item(user)?;
     let (launch, workshop_session) = match &session.origin {
-        Origin::Launch(_) => (
-            Some(Launch::from_item(origin).map_err(ApiError::store(READ_FAILED))?),
-            None,
-        ),
+        Origin::Launch(_) => (Some(Launch::from_item(origin)?), None),
         Origin::WorkshopSession(_) => {
-            let ws = WorkshopSession::from_item(origin).map_err(ApiError::store(READ_FAILED))?;
+            let ws = WorkshopSession::from_item(origin)?;
             (
                 None,
                 Some(

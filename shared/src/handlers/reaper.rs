@@ -1,0 +1,13 @@
+//! The `reaper` function, run every minute by an EventBridge schedule: ends overdue workshop
+//! sessions (`workshop::reaper`). The scheduled event's content is unused.
+
+use crate::state::AppState;
+use crate::workshop::reaper::{self, BATCH, Report};
+use lambda_runtime::LambdaEvent;
+
+pub async fn handle(
+    state: &AppState,
+    _event: LambdaEvent<serde_json::Value>,
+) -> Result<Report, lambda_runtime::Error> {
+    Ok(reaper::reap(&state.store, crate::clock::now(), BATCH).await?)
+}

@@ -1,0 +1,220 @@
+//! Workshop sessions: the record, and the rules of its life, one module each: `request` (reuse
+//! or allocate), `activation`, `schedule` (Educates' extension rules), `ending`, and the user's
+//! map of live sessions (`user_map`). Capacity is `workshop::slot`'s.
+//!
+//! Three items move together, always in one transaction:
+//! - the session record (`WORKSHOPSESSION#<name>`), with its activation token's digest;
+//! - its capacity slot (`workshop::slot`), whose `held_until` is the session's `until`;
+//! - the user's map of live sessions (`ws` on the user item), guarded by `ws_version`, which
+//!   makes "one live session per user and environment" and the per-user limit hold when requests
+//!   race: a request that read an old version fails its condition and reads again.
+//!
+//! A session is live while its state is not `ended` and `until > now`: `until` is the activation
+//! deadline while it is pending and its expiry once it runs (`environment::NEVER` for none).
+
+mod activation;
+mod ending;
+mod request;
+mod schedule;
+pub mod user_map;
+
+pub use activation::activation_items;
+pub use ending::{ACTIVATION_TIMEOUT, DELETED, EXPIRED, TERMINATED, end, expire};
+pub use request::{RequestOutcome, SessionRequest, request};
+pub use schedule::{Schedule, extend, schedule};
+pub use user_map::{UserSession, UserSessions};
+
+use super::environment::NEVER;
+use crate::clock;
+use crate::events::{Event, EventType};
+use crate::store::attr::{self, Item};
+use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
+use crate::store::{Store, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub const PENDING: &str = "pending";
+pub const RUNNING: &str = "running";
+pub const ENDED: &str = "ended";
+
+/// Retention of an ended session record (and of a never-activated one) before TTL removes it.
+pub const RETENTION_SECS: i64 = 36 * 3600;
+
+/// The condition that the session is live: not ended, and its deadline or expiry not passed
+/// (`is_live` is its read-side twin). Not `store::conditions::LIVE`, which is about `expires_at`.
+const LIVE_SESSION: &str = "#state <> :ended AND #until > :now";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkshopSession {
+    pub name: String,
+    pub environment: String,
+    pub client_id: String,
+    pub user: String,
+    pub state: String,
+    pub token_digest: Option<String>,
+    pub until: i64,
+    pub started: Option<i64>,
+    pub slot: i64,
+    pub index_url: String,
+    pub analytics_url: Option<String>,
+    pub parameters: Vec<(String, String)>,
+    pub dashboard_url: String,
+    pub workshop: String,
+    pub duration_secs: i64,
+    pub deadline_secs: i64,
+    pub overtime_secs: i64,
+    pub end_reason: Option<String>,
+}
+
+impl WorkshopSession {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.state != ENDED && self.until > now
+    }
+
+    /// A lifecycle event about this session (also sent to its `analytics_url`).
+    pub fn event(&self, kind: EventType, extra: serde_json::Value) -> Event {
+        let mut data = serde_json::json!({
+            "session": self.name,
+            "environment": self.environment,
+            "workshop": self.workshop,
+            "user": self.user,
+            "state": self.state,
+            "started": self.started.map(clock::rfc3339),
+            "expires": self.expires().map(clock::rfc3339),
+        });
+        if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+            data.extend(extra);
+        }
+        Event::new(kind, &self.client_id, data).to(self.analytics_url.as_deref())
+    }
+
+    pub fn expires(&self) -> Option<i64> {
+        (self.until != NEVER).then_some(self.until)
+    }
+
+    pub(crate) fn to_item(&self, created_at: i64) -> Item {
+        let mut record = keys::workshop_session(&self.name).item();
+        let parameters = AttributeValue::L(
+            self.parameters
+                .iter()
+                .map(|(n, v)| {
+                    AttributeValue::M(Item::from([
+                        ("name".to_string(), attr::s(n)),
+                        ("value".to_string(), attr::s(v)),
+                    ]))
+                })
+                .collect(),
+        );
+        record.extend([
+            ("name".to_string(), attr::s(&self.name)),
+            ("environment".to_string(), attr::s(&self.environment)),
+            ("client_id".to_string(), attr::s(&self.client_id)),
+            ("user".to_string(), attr::s(&self.user)),
+            ("state".to_string(), attr::s(&self.state)),
+            ("until".to_string(), attr::n(self.until)),
+            ("slot".to_string(), attr::n(self.slot)),
+            ("index_url".to_string(), attr::s(&self.index_url)),
+            ("parameters".to_string(), parameters),
+            ("dashboard_url".to_string(), attr::s(&self.dashboard_url)),
+            ("workshop".to_string(), attr::s(&self.workshop)),
+            ("duration".to_string(), attr::n(self.duration_secs)),
+            ("deadline".to_string(), attr::n(self.deadline_secs)),
+            ("overtime".to_string(), attr::n(self.overtime_secs)),
+            ("created_at".to_string(), attr::n(created_at)),
+            (EXPIRES_AT.to_string(), attr::n(retain_until(self.until))),
+            (
+                GSI1_PK.to_string(),
+                attr::s(keys::client_partition(&self.client_id)),
+            ),
+            (
+                GSI1_SK.to_string(),
+                attr::s(format!("SESSION#{}#{}", self.environment, self.name)),
+            ),
+            (GSI2_PK.to_string(), attr::s(keys::DEADLINES)),
+            (
+                GSI2_SK.to_string(),
+                attr::s(keys::deadline(self.until, &self.name)),
+            ),
+        ]);
+        if let Some(digest) = &self.token_digest {
+            record.insert("token_digest".into(), attr::s(digest));
+        }
+        if let Some(url) = &self.analytics_url {
+            record.insert("analytics_url".into(), attr::s(url));
+        }
+        record
+    }
+
+    pub fn from_item(record: &Item) -> Result<Self, StoreError> {
+        let parameters = match record.get("parameters") {
+            Some(AttributeValue::L(list)) => list
+                .iter()
+                .filter_map(|v| v.as_m().ok())
+                .map(|m| Ok((attr::get_s(m, "name")?, attr::get_s(m, "value")?)))
+                .collect::<Result<Vec<_>, StoreError>>()?,
+            _ => Vec::new(),
+        };
+        Ok(WorkshopSession {
+            name: attr::get_s(record, "name")?,
+            environment: attr::get_s(record, "environment")?,
+            client_id: attr::get_s(record, "client_id")?,
+            user: attr::get_s(record, "user")?,
+            state: attr::get_s(record, "state")?,
+            token_digest: attr::opt_s(record, "token_digest")?,
+            until: attr::get_n(record, "until")?,
+            started: attr::opt_n(record, "started")?,
+            slot: attr::get_n(record, "slot")?,
+            index_url: attr::get_s(record, "index_url")?,
+            analytics_url: attr::opt_s(record, "analytics_url")?,
+            parameters,
+            dashboard_url: attr::get_s(record, "dashboard_url")?,
+            workshop: attr::get_s(record, "workshop")?,
+            duration_secs: attr::get_n(record, "duration")?,
+            deadline_secs: attr::get_n(record, "deadline")?,
+            overtime_secs: attr::get_n(record, "overtime")?,
+            end_reason: attr::opt_s(record, "end_reason")?,
+        })
+    }
+}
+
+/// When TTL may remove a session record: a while after it can no longer be live.
+pub(crate) fn retain_until(until: i64) -> i64 {
+    until.saturating_add(RETENTION_SECS).min(NEVER)
+}
+
+pub async fn get(store: &Store, name: &str) -> Result<Option<WorkshopSession>, StoreError> {
+    // A name no session can have is not looked up (a 10 KB name is past DynamoDB's key limit).
+    if !is_valid_name(name) {
+        return Ok(None);
+    }
+    let item = crate::store::get(
+        store,
+        &keys::workshop_session(name),
+        "GetItem workshop session",
+    )
+    .await?;
+    item.as_ref().map(WorkshopSession::from_item).transpose()
+}
+
+/// Session names are `<environment>-s<number>` (at least three digits).
+pub fn is_valid_name(name: &str) -> bool {
+    name.rsplit_once("-s").is_some_and(|(environment, number)| {
+        super::environment::is_valid_name(environment)
+            && (3..=9).contains(&number.len())
+            && number.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// A tenant's session records (live and retained), optionally of one environment.
+pub async fn list(
+    store: &Store,
+    client_id: &str,
+    environment: Option<&str>,
+) -> Result<Vec<WorkshopSession>, StoreError> {
+    let prefix = match environment {
+        Some(env) => format!("SESSION#{env}#"),
+        None => "SESSION#".to_string(),
+    };
+    let items =
+        crate::store::query_index(store, &keys::client_partition(client_id), &prefix).await?;
+    items.iter().map(WorkshopSession::from_item).collect()
+}

@@ -1,0 +1,188 @@
+//! The user's map of live sessions (`ws` on the user item), guarded by `ws_version`: what makes
+//! "one live session per user and environment" and the per-user limit hold when requests race.
+//! Every change to it moves the version on; a request that read an old version fails its
+//! condition and reads again.
+
+use super::WorkshopSession;
+use super::request::SessionRequest;
+use crate::store::attr::{self, Item};
+use crate::store::conditions::NOW;
+use crate::store::keys;
+use crate::store::tx::{item, names};
+use crate::store::{Store, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use std::collections::BTreeMap;
+
+/// One entry of a user's map of live sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSession {
+    pub environment: String,
+    pub workshop: String,
+    pub state: String,
+    pub started: Option<i64>,
+    pub until: i64,
+}
+
+impl UserSession {
+    pub fn to_attr(&self) -> AttributeValue {
+        let mut m = Item::from([
+            ("environment".to_string(), attr::s(&self.environment)),
+            ("workshop".to_string(), attr::s(&self.workshop)),
+            ("state".to_string(), attr::s(&self.state)),
+            ("until".to_string(), attr::n(self.until)),
+        ]);
+        if let Some(started) = self.started {
+            m.insert("started".into(), attr::n(started));
+        }
+        AttributeValue::M(m)
+    }
+
+    fn from_attr(value: &AttributeValue) -> Result<Self, StoreError> {
+        let m = value
+            .as_m()
+            .map_err(|_| StoreError::Malformed("ws entry is not a map".into()))?;
+        Ok(UserSession {
+            environment: attr::get_s(m, "environment")?,
+            workshop: attr::get_s(m, "workshop")?,
+            state: attr::get_s(m, "state")?,
+            started: attr::opt_n(m, "started")?,
+            until: attr::get_n(m, "until")?,
+        })
+    }
+}
+
+/// A user's live sessions as read, with the version that guards them.
+#[derive(Debug, Clone, Default)]
+pub struct UserSessions {
+    pub version: Option<i64>,
+    pub sessions: BTreeMap<String, UserSession>,
+}
+
+impl UserSessions {
+    pub fn live(&self, now: i64) -> impl Iterator<Item = (&String, &UserSession)> {
+        self.sessions.iter().filter(move |(_, s)| s.until > now)
+    }
+}
+
+pub async fn read(store: &Store, client_id: &str, user: &str) -> Result<UserSessions, StoreError> {
+    let key = keys::user(client_id, user);
+    let found =
+        crate::store::get_projected(store, &key, &["ws", "ws_version"], "GetItem user sessions")
+            .await?;
+    let Some(record) = found else {
+        return Ok(UserSessions::default());
+    };
+    let sessions = match record.get("ws") {
+        Some(AttributeValue::M(m)) => m
+            .iter()
+            .map(|(name, v)| Ok((name.clone(), UserSession::from_attr(v)?)))
+            .collect::<Result<_, StoreError>>()?,
+        _ => BTreeMap::new(),
+    };
+    Ok(UserSessions {
+        version: attr::opt_n(&record, "ws_version")?,
+        sessions,
+    })
+}
+
+/// The user's map update, guarded by the version read.
+pub fn update(
+    table: &str,
+    tenant_id: &str,
+    ask: &SessionRequest,
+    user: &UserSessions,
+    sessions: BTreeMap<String, UserSession>,
+    now: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let key = keys::user(tenant_id, &ask.user);
+    let (mut sets, mut values) = crate::user::identity_upsert(tenant_id, &ask.user, now);
+    sets.extend(["ws = :ws", "ws_version = :next"]);
+    values.extend([
+        (
+            ":ws".to_string(),
+            AttributeValue::M(
+                sessions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_attr()))
+                    .collect(),
+            ),
+        ),
+        (":next".to_string(), attr::n(user.version.unwrap_or(0) + 1)),
+    ]);
+    // Details are stored when the user has none yet (Educates: when the user is created).
+    for (set, placeholder, value) in [
+        ("email = if_not_exists(email, :email)", ":email", &ask.email),
+        (
+            "given_name = if_not_exists(given_name, :given)",
+            ":given",
+            &ask.first_name,
+        ),
+        (
+            "family_name = if_not_exists(family_name, :family)",
+            ":family",
+            &ask.last_name,
+        ),
+    ] {
+        if let Some(value) = value {
+            sets.push(set);
+            values.insert(placeholder.to_string(), attr::s(value));
+        }
+    }
+    let condition = match user.version {
+        None => "attribute_not_exists(ws_version)".to_string(),
+        Some(v) => {
+            values.insert(":read".into(), attr::n(v));
+            "ws_version = :read".to_string()
+        }
+    };
+    item::update_if(
+        table,
+        &key,
+        format!("SET {}", sets.join(", ")),
+        values,
+        None,
+        &condition,
+    )
+}
+
+/// Rewrites the session's entry in its user's map (and moves the version on).
+pub fn update_entry(
+    table: &str,
+    session: &WorkshopSession,
+    now: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let entry = UserSession {
+        environment: session.environment.clone(),
+        workshop: session.workshop.clone(),
+        state: session.state.clone(),
+        started: session.started,
+        until: session.until,
+    };
+    item::update_if(
+        table,
+        &keys::user(&session.client_id, &session.user),
+        "SET ws.#name = :entry, updated_at = :now ADD ws_version :one",
+        Item::from([
+            (":entry".to_string(), entry.to_attr()),
+            (NOW.to_string(), attr::n(now)),
+            (":one".to_string(), attr::n(1)),
+        ]),
+        Some(names(&[("#name", &session.name)])),
+        "attribute_exists(ws)",
+    )
+}
+
+/// Drops an ended session from its user's map.
+pub fn remove_entry(
+    table: &str,
+    session: &WorkshopSession,
+) -> Result<TransactWriteItem, StoreError> {
+    item::update_if(
+        table,
+        &keys::user(&session.client_id, &session.user),
+        "REMOVE ws.#name ADD ws_version :one",
+        Item::from([(":one".to_string(), attr::n(1))]),
+        Some(names(&[("#name", &session.name)])),
+        "attribute_exists(pk)",
+    )
+}
