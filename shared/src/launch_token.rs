@@ -1,18 +1,19 @@
 //! The one-time launch token: issued with a launch, traded once for a web session.
 //!
-//! The rule for one use lives here: the token item is deleted by a conditional delete
-//! (`LIVE`: it exists and has not expired) inside the transaction that creates the web session,
+//! One use, by the rule of every one-time secret (`one_time`): the token item is deleted by a
+//! conditional delete (`one_time::USABLE`) inside the transaction that creates the web session,
 //! so of any number of parallel redemptions exactly one wins, and an expired token is refused
 //! even while its item is still in the table.
 
 use crate::clock;
 use crate::events::{Event, EventType};
-use crate::secrets::{self, Digest, Secret};
+use crate::one_time;
+use crate::secrets::{Digest, Secret};
 use crate::store::attr::{self, Item};
-use crate::store::conditions::{self, ABSENT, LIVE, NOW};
 use crate::store::keys::{self, EXPIRES_AT};
-use crate::store::tx::{self, TxError, item};
+use crate::store::tx::{self, TxError};
 use crate::store::{Store, StoreError};
+use crate::tenant::CLIENT_ID;
 use crate::web_session;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
@@ -37,45 +38,34 @@ pub fn issue(
     next: &str,
     ttl_secs: i64,
 ) -> Result<(Secret, TransactWriteItem), StoreError> {
-    let secret = secrets::new_url_token();
-    let mut record = keys::launch_token(secret.digest().as_str()).item();
-    record.extend([
-        ("client_id".to_string(), attr::s(client_id)),
+    let attributes = Item::from([
+        (CLIENT_ID.to_string(), attr::s(client_id)),
         ("launch_id".to_string(), attr::s(launch_id)),
         ("external_id".to_string(), attr::s(external_id)),
         ("next".to_string(), attr::s(next)),
-        ("created_at".to_string(), attr::n(clock::now())),
-        (
-            EXPIRES_AT.to_string(),
-            attr::n(clock::expiry_after(ttl_secs)),
-        ),
     ]);
-    Ok((secret, item::put(table, record, Some(ABSENT))?))
+    one_time::issue(table, keys::launch_token, attributes, ttl_secs)
 }
 
 /// Looks a presented token up; `None` for malformed, unknown, expired or used alike.
 pub async fn find_live(store: &Store, token: &str) -> Result<Option<LaunchToken>, StoreError> {
-    if !secrets::is_url_token_shape(token) {
-        return Ok(None);
-    }
-    let digest = Digest::of(token);
-    let item = crate::store::get(
-        store,
-        &keys::launch_token(digest.as_str()),
-        "GetItem launch token",
-    )
-    .await?;
-    let Some(record) = item else {
+    let Some(digest) = one_time::digest_of(token) else {
         return Ok(None);
     };
-    let token = from_item(digest, &record)?;
-    Ok(conditions::is_live(token.expires_at, clock::now()).then_some(token))
+    let key = keys::launch_token(digest.as_str());
+    let Some(record) = crate::store::get(store, &key, "GetItem launch token").await? else {
+        return Ok(None);
+    };
+    if !one_time::is_usable(&record, clock::now())? {
+        return Ok(None);
+    }
+    from_item(digest, &record).map(Some)
 }
 
 fn from_item(digest: Digest, record: &Item) -> Result<LaunchToken, StoreError> {
     Ok(LaunchToken {
         digest,
-        client_id: attr::get_s(record, "client_id")?,
+        client_id: attr::get_s(record, CLIENT_ID)?,
         launch_id: attr::get_s(record, "launch_id")?,
         external_id: attr::get_s(record, "external_id")?,
         next: attr::get_s(record, "next")?,
@@ -85,12 +75,7 @@ fn from_item(digest: Digest, record: &Item) -> Result<LaunchToken, StoreError> {
 
 /// The transaction item that uses the token up: it fails unless the token is still live.
 pub fn consume(table: &str, token: &LaunchToken) -> Result<TransactWriteItem, StoreError> {
-    let values = Item::from([(NOW.to_string(), conditions::now_value(clock::now()))]);
-    item::delete(
-        table,
-        &keys::launch_token(token.digest.as_str()),
-        Some((LIVE, values)),
-    )
+    one_time::consume(table, &keys::launch_token(token.digest.as_str()))
 }
 
 /// Position of the token's conditional delete in the redemption transaction.

@@ -12,6 +12,7 @@ pub mod launch_token;
 pub mod logging;
 pub mod net;
 pub mod oauth;
+pub mod one_time;
 pub mod redirect;
 pub mod secrets;
 pub mod state;

@@ -3,6 +3,7 @@
 use crate::clock;
 use crate::http;
 use crate::state::AppState;
+use crate::tenant;
 use crate::workshop::environment;
 use crate::workshop::portal::{PortalError, environment_json, path_param, robot, truthy};
 use lambda_http::http::StatusCode;
@@ -20,10 +21,8 @@ async fn environment_status(state: &AppState, req: Request) -> Result<Response<B
     if !environment::is_valid_name(&name) {
         return Err(unknown());
     }
-    let view = environment::load(&state.store, &name)
-        .await?
-        .filter(|v| v.environment.client_id == grant.tenant.id)
-        .ok_or_else(unknown)?;
+    let view = environment::load(&state.store, &name).await?;
+    let view = tenant::owned(view, &grant.tenant.id).ok_or_else(unknown)?;
     let with_sessions = truthy(http::query_param(&req, "sessions"));
     Ok(http::json(
         StatusCode::OK,

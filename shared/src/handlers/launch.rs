@@ -6,7 +6,9 @@ use crate::http::{self, ApiError, Context};
 use crate::launch::payload::{self, LaunchPayload};
 use crate::launch::{self, LaunchOutcome};
 use crate::state::AppState;
-use lambda_http::http::header::{AUTHORIZATION, HOST};
+use crate::store::keys;
+use crate::tenant;
+use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -26,10 +28,7 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     // The payload is parsed first so that its content is read with the token, in one round
     // trip; a bad token still answers 401 before a bad payload answers 400.
     let payload = LaunchPayload::parse(http::body_bytes(&req));
-    let content_key = payload
-        .as_ref()
-        .ok()
-        .map(|p| crate::store::keys::content(&p.content_id));
+    let content_key = payload.as_ref().ok().map(|p| keys::content(&p.content_id));
     let (client, found) = api_client::authenticate_with(
         &state.store,
         http::header(&req, AUTHORIZATION.as_str()),
@@ -41,23 +40,15 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     if client.require_resource_id && payload.resource_id.is_none() {
         return Err(ApiError::bad_request(payload::MISSING_RESOURCE_ID));
     }
-    let ours = found.iter().any(|item| {
-        crate::store::attr::opt_s(item, "client_id")
-            .ok()
-            .flatten()
-            .as_deref()
-            == Some(&client.id)
-    });
-    if !ours {
+    let content_key = keys::content(&payload.content_id);
+    if tenant::find_owned(&found, &content_key, &client.id).is_none() {
         // Unknown content and another client's look the same.
         return Err(ApiError::NotFound(format!(
             "Content {} not found.",
             payload.content_id
         )));
     }
-    let domain = state
-        .config
-        .domain_for_host(http::header(&req, HOST.as_str()));
+    let domain = http::domain(&state.config, &req);
     if domain.api_url.is_empty() {
         // Only without LABGATE_API_URL and without a usable Host header.
         return Err(ApiError::bad_request("Missing or invalid Host header."));

@@ -5,6 +5,7 @@ use crate::clock;
 use crate::http::{self, cookies};
 use crate::redirect;
 use crate::state::AppState;
+use crate::tenant;
 use crate::workshop::portal::{PortalError, path_param};
 use crate::workshop::session;
 use lambda_http::http::header::LOCATION;
@@ -45,9 +46,10 @@ async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, Portal
     let Some(found) = path_param(&req, "name") else {
         return Ok(refused());
     };
-    let Some(found) = session::get(&state.store, &found)
-        .await?
-        .filter(|s| s.client_id == viewer.client_id && s.user == viewer.external_id)
+    let found = session::get(&state.store, &found).await?;
+    // The viewer's own session only: their tenant's, and theirs.
+    let Some(found) =
+        tenant::owned(found, &viewer.client_id).filter(|s| s.user == viewer.external_id)
     else {
         return Ok(refused());
     };

@@ -6,7 +6,8 @@ use crate::http;
 use crate::oauth;
 use crate::redirect;
 use crate::state::AppState;
-use crate::store::{self, keys};
+use crate::store::keys;
+use crate::tenant;
 use crate::workshop::environment;
 use crate::workshop::portal::{self, PortalError};
 use crate::workshop::session::{self, RequestOutcome, SessionRequest};
@@ -161,10 +162,9 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
     let unknown = || PortalError::text(StatusCode::FORBIDDEN, "Environment does not exist");
     let environment = wanted
         .first()
-        .and_then(|key| store::find(&found, key))
+        .and_then(|key| tenant::find_owned(&found, key, &grant.tenant.id))
         .map(environment::Environment::from_item)
-        .transpose()?
-        .filter(|e| e.client_id == grant.tenant.id);
+        .transpose()?;
     if name.is_none() {
         return Err(unknown());
     }

@@ -10,10 +10,11 @@ pub mod http;
 use crate::api_client::{self, ApiClient};
 use crate::clock;
 use crate::config::Config;
+use crate::one_time;
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
-use crate::store::conditions::{self, ABSENT, LIVE, NOW};
-use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
+use crate::store::conditions::ABSENT;
+use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::tx::{self, TxError, item};
 use crate::store::{Store, StoreError};
 
@@ -197,7 +198,7 @@ pub fn live_grant(record: Option<&Item>, partner: &str) -> Result<Option<Grant>,
     let Some(record) = record else {
         return Ok(None);
     };
-    if !conditions::is_live(attr::get_n(record, EXPIRES_AT)?, clock::now()) {
+    if !one_time::is_usable(record, clock::now())? {
         return Ok(None);
     }
     grant_from(record, partner).map(Some)
@@ -221,16 +222,13 @@ pub fn issue_pair(
     let access = secrets::new_url_token();
     let refresh = secrets::new_url_token();
     let token_item = |key: keys::Key, partner: &str, partner_digest: &Digest, ttl: i64| {
-        let mut record = key.item();
-        record.extend([
+        let attributes = Item::from([
             ("client".to_string(), client.tenant.to_attr()),
             ("oauth_client_id".to_string(), attr::s(&client.client_id)),
             ("username".to_string(), attr::s(username)),
             (partner.to_string(), attr::s(partner_digest.as_str())),
-            ("created_at".to_string(), attr::n(clock::now())),
-            (EXPIRES_AT.to_string(), attr::n(clock::expiry_after(ttl))),
         ]);
-        item::put(table, record, Some(ABSENT))
+        item::put(table, one_time::record(key, attributes, ttl), Some(ABSENT))
     };
     let items = vec![
         token_item(
@@ -261,12 +259,7 @@ pub fn consume_refresh(
     table: &str,
     digest: &Digest,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let values = Item::from([(NOW.to_string(), conditions::now_value(clock::now()))]);
-    item::delete(
-        table,
-        &keys::refresh_token(digest.as_str()),
-        Some((LIVE, values)),
-    )
+    one_time::consume(table, &keys::refresh_token(digest.as_str()))
 }
 
 /// Like `authenticate_bearer`, and reads `also` in the same round trip (one `BatchGetItem`):

@@ -100,6 +100,12 @@ impl Environment {
     }
 }
 
+impl crate::tenant::Owned for EnvironmentView {
+    fn tenant_id(&self) -> &str {
+        &self.environment.client_id
+    }
+}
+
 /// An environment with its slots, as one read sees them.
 #[derive(Debug, Clone)]
 pub struct EnvironmentView {

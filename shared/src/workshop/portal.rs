@@ -7,6 +7,7 @@ use crate::http::{self, ApiError, ErrorResponse};
 use crate::oauth::{self, Grant};
 use crate::state::AppState;
 use crate::store::keys;
+use crate::tenant;
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -109,10 +110,10 @@ pub async fn robot_and_session(
     let grant = grant.ok_or(PortalError::Forbidden)?;
     let found = wanted
         .first()
-        .and_then(|key| crate::store::find(&found, key))
+        .and_then(|key| tenant::find_owned(&found, key, &grant.tenant.id))
         .map(WorkshopSession::from_item)
         .transpose()?
-        .filter(|s| s.client_id == grant.tenant.id && s.is_live(now))
+        .filter(|s| s.is_live(now))
         .ok_or_else(PortalError::not_found)?;
     Ok((grant, found))
 }

@@ -5,7 +5,8 @@ use super::{
     ENDED, LIVE_SESSION, NEVER, PENDING, RUNNING, WorkshopSession, retain_until, user_map,
 };
 use crate::events::EventType;
-use crate::secrets::{self, Digest};
+use crate::one_time::{self, DIGEST_MATCHES};
+use crate::secrets::Digest;
 use crate::store::StoreError;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
@@ -23,13 +24,8 @@ pub fn activation_items(
     presented: &str,
     now: i64,
 ) -> Result<Option<(WorkshopSession, Vec<TransactWriteItem>)>, StoreError> {
-    let valid = session.is_live(now)
-        && secrets::is_url_token_shape(presented)
-        && session
-            .token_digest
-            .as_deref()
-            .is_some_and(|d| secrets::matches(presented, d));
-    if !valid {
+    if !(session.is_live(now) && one_time::matches_kept(session.token_digest.as_deref(), presented))
+    {
         return Ok(None);
     }
     let digest = Digest::of(presented);
@@ -41,7 +37,7 @@ pub fn activation_items(
         (NOW.to_string(), attr::n(now)),
     ]);
     let names_all = names(&[("#state", "state"), ("#until", "until")]);
-    let condition = format!("{LIVE_SESSION} AND token_digest = :digest");
+    let condition = format!("{LIVE_SESSION} AND {DIGEST_MATCHES}");
     if session.state != PENDING {
         let items = vec![item::update_if(
             table,

@@ -65,6 +65,12 @@ pub struct WorkshopSession {
     pub end_reason: Option<String>,
 }
 
+impl crate::tenant::Owned for WorkshopSession {
+    fn tenant_id(&self) -> &str {
+        &self.client_id
+    }
+}
+
 impl WorkshopSession {
     pub fn is_live(&self, now: i64) -> bool {
         self.state != ENDED && self.until > now

@@ -1,0 +1,69 @@
+//! One-time secrets: launch tokens, workshop activation tokens and OAuth refresh tokens. The
+//! rule, for all three:
+//! - **issue**: a random URL-safe secret; only its SHA-256 digest is stored, with an expiry
+//!   (`record`), in a new item keyed by the digest (`issue`) or on the item it opens (an
+//!   activation token on its session);
+//! - **find**: a presented secret of the wrong shape is never looked up (`digest_of`), and a
+//!   stored one past its expiry counts as absent even while TTL has not deleted it
+//!   (`is_usable`: TTL deletes late, and DynamoDB Local never);
+//! - **consume**: used up by a conditional write inside the transaction that grants what it is
+//!   for, whose condition (`USABLE`, or `DIGEST_MATCHES` on the item it opens) fails for a used
+//!   or expired secret: of any number of parallel uses exactly one wins.
+
+use crate::clock;
+use crate::secrets::{self, Digest, Secret};
+use crate::store::StoreError;
+use crate::store::attr::{self, Item};
+use crate::store::conditions::{self, ABSENT, LIVE, NOW};
+use crate::store::keys::{EXPIRES_AT, Key};
+use crate::store::tx::item;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+/// The condition under which a secret's own item may be used up: it exists and has not expired.
+pub const USABLE: &str = LIVE;
+
+/// The condition under which a secret kept on the item it opens may be used up: the stored
+/// digest is the presented one (`:digest`). The caller adds the item's own liveness.
+pub const DIGEST_MATCHES: &str = "token_digest = :digest";
+
+/// The item of an issued secret: `key` with `attributes`, `created_at` and its expiry.
+pub fn record(key: Key, attributes: Item, ttl_secs: i64) -> Item {
+    let mut record = key.item();
+    record.extend(attributes);
+    record.insert("created_at".into(), attr::n(clock::now()));
+    record.insert(EXPIRES_AT.into(), attr::n(clock::expiry_after(ttl_secs)));
+    record
+}
+
+/// A new secret and the transaction item that stores its digest under `key_of(digest)`.
+pub fn issue(
+    table: &str,
+    key_of: impl FnOnce(&str) -> Key,
+    attributes: Item,
+    ttl_secs: i64,
+) -> Result<(Secret, TransactWriteItem), StoreError> {
+    let secret = secrets::new_url_token();
+    let stored = record(key_of(secret.digest().as_str()), attributes, ttl_secs);
+    Ok((secret, item::put(table, stored, Some(ABSENT))?))
+}
+
+/// The digest of a presented secret, if it has the shape of one we issue; else nothing to look up.
+pub fn digest_of(presented: &str) -> Option<Digest> {
+    secrets::is_url_token_shape(presented).then(|| Digest::of(presented))
+}
+
+/// Whether a stored secret's item is still usable at `now` (the read-side twin of `USABLE`).
+pub fn is_usable(record: &Item, now: i64) -> Result<bool, StoreError> {
+    Ok(conditions::is_live(attr::get_n(record, EXPIRES_AT)?, now))
+}
+
+/// Whether a presented secret is the one whose digest is kept on the item it opens.
+pub fn matches_kept(kept: Option<&str>, presented: &str) -> bool {
+    secrets::is_url_token_shape(presented) && kept.is_some_and(|d| secrets::matches(presented, d))
+}
+
+/// The transaction item that uses a secret's own item up: it fails unless it is still usable.
+pub fn consume(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError> {
+    let values = Item::from([(NOW.to_string(), conditions::now_value(clock::now()))]);
+    item::delete(table, key, Some((USABLE, values)))
+}

@@ -1,0 +1,100 @@
+//! `docs/data-model.md` is held to the code: every item of its "Items" table has exactly the
+//! `pk` and `sk` that `shared/src/store/keys.rs` builds, and every item that `keys.rs` builds
+//! has a row. No DynamoDB needed.
+
+use labgate::store::keys::{self, Key};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Each item the code keys, by its row name in the document, built with the document's
+/// placeholders as arguments.
+fn built() -> BTreeMap<&'static str, Key> {
+    BTreeMap::from([
+        ("API client", keys::client("<cid>")),
+        ("API token", keys::api_token("<digest>")),
+        ("Content", keys::content("<uuid>")),
+        (
+            "Team member",
+            keys::team_member("<cid>", "<name>", "<user_id>"),
+        ),
+        ("User", keys::user("<cid>", "<user_id>")),
+        ("Launch", keys::launch("<launch id>")),
+        ("Launch token", keys::launch_token("<digest>")),
+        ("Web session", keys::web_session("<digest>")),
+        ("OAuth client", keys::oauth_client("<oauth client id>")),
+        ("Robot", keys::robot("<username>")),
+        ("Access token", keys::access_token("<digest>")),
+        ("Refresh token", keys::refresh_token("<digest>")),
+        ("Environment", keys::environment("<name>")),
+        // Slot indexes are numbers, written with five digits: the document says `<index>`.
+        ("Capacity slot", slot_with_placeholder()),
+        ("Workshop session", keys::workshop_session("<name>")),
+        ("Event (outbox)", keys::event("<event id>")),
+        (
+            "Delivery",
+            keys::delivery("<event id>", "<webhook or analytics>"),
+        ),
+    ])
+}
+
+fn slot_with_placeholder() -> Key {
+    let slot = keys::slot("<name>", 0);
+    Key {
+        sk: slot.sk.replace("00000", "<index>"),
+        ..slot
+    }
+}
+
+/// The rows of the "Items" table: name → (`pk`, `sk`), backticks removed.
+fn documented() -> BTreeMap<String, (String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let text = std::fs::read_to_string(root.join("docs/data-model.md")).unwrap();
+    let section = text
+        .split("\n## Items\n")
+        .nth(1)
+        .expect("an Items section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    section
+        .lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| Item |"))
+        .map(|line| {
+            let cells: Vec<String> = line
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect();
+            (cells[1].clone(), (cells[2].clone(), cells[3].clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_documented_item_has_the_key_the_code_builds() {
+    let documented = documented();
+    let built = built();
+    for (name, key) in &built {
+        let (pk, sk) = documented
+            .get(*name)
+            .unwrap_or_else(|| panic!("docs/data-model.md has no row for {name}"));
+        assert_eq!(
+            (pk.as_str(), sk.as_str()),
+            (key.pk.as_str(), key.sk.as_str()),
+            "{name}"
+        );
+    }
+    let undocumented: Vec<_> = documented
+        .keys()
+        .filter(|name| !built.contains_key(name.as_str()))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "rows for items that nothing keys: {undocumented:?}"
+    );
+}
+
+#[test]
+fn the_table_is_read_whole() {
+    // A guard on the parser above: a table it cannot read would let the test pass vacuously.
+    assert_eq!(documented().len(), built().len());
+}
