@@ -6,7 +6,7 @@
 use crate::clock;
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
-use crate::store::conditions::{ABSENT, EXISTS};
+use crate::store::conditions::EXISTS;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -134,15 +134,7 @@ pub async fn create_client(store: &Store, new: NewClient) -> Result<ApiClient, S
     item.insert("client".into(), client.to_attr());
     item.insert(GSI1_PK.into(), attr::s(keys::ALL_CLIENTS));
     item.insert(GSI1_SK.into(), attr::s(&client.id));
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .condition_expression(ABSENT)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("PutItem client", e))?;
+    crate::store::create(store, item, "PutItem client").await?;
     Ok(client)
 }
 
@@ -215,26 +207,13 @@ pub async fn issue_token(
             )),
         ),
     ]);
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .condition_expression(ABSENT)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("PutItem API token", e))?;
+    crate::store::create(store, item, "PutItem API token").await?;
     Ok(Some((info, secret)))
 }
 
 pub async fn list_tokens(store: &Store, client_id: &str) -> Result<Vec<TokenInfo>, StoreError> {
-    let items = crate::store::query_index(
-        store,
-        &keys::client_partition(client_id),
-        keys::API_TOKEN_LISTING_PREFIX,
-    )
-    .await?;
-    items.iter().map(token_info).collect()
+    crate::store::list_for_tenant(store, client_id, keys::API_TOKEN_LISTING_PREFIX, token_info)
+        .await
 }
 
 fn token_info(item: &Item) -> Result<TokenInfo, StoreError> {

@@ -2,7 +2,6 @@
 
 use crate::clock;
 use crate::store::attr::{self, Item};
-use crate::store::conditions::ABSENT;
 use crate::store::{Store, StoreError, keys};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,26 +51,12 @@ pub async fn create_content(
         ("title".to_string(), attr::s(title)),
         ("created_at".to_string(), attr::n(content.created_at)),
     ]);
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .condition_expression(ABSENT)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("PutItem content", e))?;
+    crate::store::create(store, item, "PutItem content").await?;
     Ok(content)
 }
 
 pub async fn list_content(store: &Store, client_id: &str) -> Result<Vec<Content>, StoreError> {
-    let items = crate::store::query_index(
-        store,
-        &keys::client_partition(client_id),
-        keys::CONTENT_PREFIX,
-    )
-    .await?;
-    items.iter().map(from_item).collect()
+    crate::store::list_for_tenant(store, client_id, keys::CONTENT_PREFIX, from_item).await
 }
 
 pub fn from_item(item: &Item) -> Result<Content, StoreError> {

@@ -236,13 +236,8 @@ impl User {
 
 /// Every user of a client (admin CLI and tests).
 pub async fn list_users(store: &Store, client_id: &str) -> Result<Vec<User>, StoreError> {
-    let items = crate::store::query_index(
-        store,
-        &keys::client_partition(client_id),
-        keys::USER_LISTING_PREFIX,
-    )
-    .await?;
-    items.iter().map(User::from_item).collect()
+    crate::store::list_for_tenant(store, client_id, keys::USER_LISTING_PREFIX, User::from_item)
+        .await
 }
 
 /// The external ids of a team's members.

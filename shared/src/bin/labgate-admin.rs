@@ -4,15 +4,14 @@
 //! credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local.
 
 use clap::{Args, Parser, Subcommand};
-use labgate::api_client::{self, NewClient};
-use labgate::store::{Store, schema};
-use labgate::workshop::environment;
-use labgate::{clock, config, content, oauth, user};
-use std::collections::BTreeMap;
+use labgate::api_client;
+use labgate::store::Store;
 use std::process::ExitCode;
 
+#[path = "labgate-admin/commands.rs"]
+mod commands;
 #[path = "labgate-admin/views.rs"]
-mod admin_views;
+mod views;
 
 #[derive(Parser)]
 #[command(
@@ -311,265 +310,58 @@ async fn main() -> ExitCode {
     }
 }
 
+/// One command, one function: those that write in `commands.rs`, those that show in `views.rs`.
 async fn run(store: &Store, command: Command) -> Result<(), String> {
-    let err = |e: labgate::store::StoreError| e.to_string();
+    use ClientCommand as Client;
+    use ContentCommand as Content;
+    use EnvironmentCommand as Env;
     match command {
-        Command::Robot(command) => return robots(store, command).await,
-        Command::Session(command) => return admin_views::sessions(store, command).await,
-        Command::Launch(command) => return admin_views::launches(store, command).await,
-        Command::Delivery(command) => return admin_views::deliveries(store, command).await,
-        Command::User(UserCommand::Show {
-            client,
-            user,
-            email,
-        }) => return admin_views::user(store, &client, user, email).await,
-        Command::Client(ClientCommand::Webhook {
+        Command::Table(TableCommand::Create) => commands::create_table(store).await,
+        Command::Client(Client::Create(args)) => commands::create_client(store, args).await,
+        Command::Client(Client::List) => commands::list_clients(store).await,
+        Command::Client(Client::Webhook {
             client,
             url,
             rotate,
             remove,
-        }) => return admin_views::webhook(store, &client, url, rotate, remove).await,
-        Command::Environment(command) => return environments(store, command).await,
-        Command::Table(TableCommand::Create) => {
-            let created = schema::create_table(store).await.map_err(err)?;
-            let state = if created { "created" } else { "already exists" };
-            eprintln!("table {}: {state}", store.table());
+        }) => views::webhook(store, &client, url, rotate, remove).await,
+        Command::Token(command) => tokens(store, command).await,
+        Command::Content(Content::Create { client, title, id }) => {
+            commands::create_content(store, &client, id.as_deref(), &title).await
         }
-        Command::Client(ClientCommand::Create(args)) => {
-            let app_url = args
-                .app_url
-                .map(|u| config::base_url("--app-url", &u).map_err(|e| e.to_string()))
-                .transpose()?;
-            let allowed_origins = args
-                .allowed_origins
-                .iter()
-                .map(|o| labgate::redirect::origin(o))
-                .collect::<Result<Vec<_>, _>>()?;
-            let new = NewClient {
-                name: args.name,
-                app_url,
-                allowed_origins,
-                role_mapping: args.roles.into_iter().collect::<BTreeMap<_, _>>(),
-                require_resource_id: args.require_resource_id,
-            };
-            let client = api_client::create_client(store, new).await.map_err(err)?;
-            eprintln!("created client {:?}", client.name);
-            println!("{}", client.id);
+        Command::Content(Content::List { client }) => commands::list_content(store, &client).await,
+        Command::User(UserCommand::List { client }) => commands::list_users(store, &client).await,
+        Command::User(UserCommand::Show {
+            client,
+            user,
+            email,
+        }) => views::user(store, &client, user, email).await,
+        Command::Robot(RobotCommand::Create { client, username }) => {
+            commands::create_robot(store, &client, username).await
         }
-        Command::Client(ClientCommand::List) => {
-            for c in api_client::list_clients(store).await.map_err(err)? {
-                let roles: Vec<String> = c
-                    .role_mapping
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                println!(
-                    "{}\t{}\tapp_url={}\torigins={}\troles={}\tcreated={}",
-                    c.id,
-                    c.name,
-                    c.app_url.as_deref().unwrap_or("(domain default)"),
-                    c.allowed_origins.join(","),
-                    roles.join(","),
-                    clock::rfc3339(c.created_at)
-                );
-            }
+        Command::Robot(RobotCommand::List { client }) => {
+            commands::list_robots(store, &client).await
         }
-        Command::Token(TokenCommand::Issue {
+        Command::Environment(Env::Create(args)) => commands::create_environment(store, args).await,
+        Command::Environment(Env::List { client }) => {
+            commands::list_environments(store, &client).await
+        }
+        Command::Session(command) => views::sessions(store, command).await,
+        Command::Launch(command) => views::launches(store, command).await,
+        Command::Delivery(command) => views::deliveries(store, command).await,
+    }
+}
+
+async fn tokens(store: &Store, command: TokenCommand) -> Result<(), String> {
+    match command {
+        TokenCommand::Issue {
             client,
             label,
             scopes,
-        }) => {
-            let scopes = if scopes.is_empty() {
-                vec![api_client::Scope::Launch]
-            } else {
-                scopes
-            };
-            let (info, secret) = api_client::issue_token(store, &client, &label, &scopes)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| format!("no client {client:?}"))?;
-            eprintln!(
-                "token {} issued for client {client}; it is shown once, keep it secret:",
-                info.token_id
-            );
-            println!("{}", secret.expose());
-        }
-        Command::Token(TokenCommand::List { client }) => {
-            for t in api_client::list_tokens(store, &client).await.map_err(err)? {
-                let state = match t.revoked_at {
-                    Some(at) => format!("revoked {}", clock::rfc3339(at)),
-                    None => "live".to_string(),
-                };
-                println!(
-                    "{}\t{}\tscopes={}\tcreated={}\t{state}",
-                    t.token_id,
-                    t.label,
-                    t.scopes.join(","),
-                    clock::rfc3339(t.created_at)
-                );
-            }
-        }
-        Command::Token(TokenCommand::Revoke { client, token_id }) => {
-            if !api_client::revoke_token(store, &client, &token_id)
-                .await
-                .map_err(err)?
-            {
-                return Err(format!("no live token {token_id:?} for client {client:?}"));
-            }
-            eprintln!("token {token_id} revoked");
-        }
-        Command::Content(ContentCommand::Create { client, title, id }) => {
-            if api_client::get_client(store, &client)
-                .await
-                .map_err(err)?
-                .is_none()
-            {
-                return Err(format!("no client {client:?}"));
-            }
-            let c = content::create_content(store, &client, id.as_deref(), &title)
-                .await
-                .map_err(err)?;
-            eprintln!("created content {:?}", c.title);
-            println!("{}", c.id);
-        }
-        Command::Content(ContentCommand::List { client }) => {
-            for c in content::list_content(store, &client).await.map_err(err)? {
-                println!(
-                    "{}\t{}\tcreated={}",
-                    c.id,
-                    c.title,
-                    clock::rfc3339(c.created_at)
-                );
-            }
-        }
-        Command::User(UserCommand::List { client }) => {
-            for u in user::list_users(store, &client).await.map_err(err)? {
-                println!(
-                    "{}\t{}\temail={}\troles={}\tlicenses={}\tteams={}",
-                    u.external_id,
-                    u.id,
-                    u.email.as_deref().unwrap_or(""),
-                    u.roles.join(","),
-                    u.licenses.join(","),
-                    u.teams.join(",")
-                );
-            }
+        } => commands::issue_token(store, &client, &label, scopes).await,
+        TokenCommand::List { client } => commands::list_tokens(store, &client).await,
+        TokenCommand::Revoke { client, token_id } => {
+            commands::revoke_token(store, &client, &token_id).await
         }
     }
-    Ok(())
-}
-
-async fn robots(store: &Store, command: RobotCommand) -> Result<(), String> {
-    match command {
-        RobotCommand::Create { client, username } => {
-            let username = username.unwrap_or_else(|| format!("robot@{client}"));
-            if !oauth::is_valid_username(&username) {
-                return Err(format!(
-                    "a username is 1 to {} bytes, without control or invisible characters",
-                    oauth::MAX_USERNAME_BYTES
-                ));
-            }
-            let created = oauth::create_robot(store, &client, &username)
-                .await
-                .map_err(|e| match e {
-                    labgate::store::tx::TxError::Condition { .. } => {
-                        format!("username {username:?} is taken")
-                    }
-                    other => other.to_string(),
-                })?
-                .ok_or_else(|| format!("no client {client:?}"))?;
-            eprintln!("robot created; the secrets are shown once, keep them secret:");
-            println!("CLIENT_ID={}", created.client_id);
-            println!("CLIENT_SECRET={}", created.client_secret.expose());
-            println!("USERNAME={}", created.username);
-            println!("PASSWORD={}", created.password.expose());
-        }
-        RobotCommand::List { client } => {
-            let robots = oauth::list_robots(store, &client)
-                .await
-                .map_err(|e| e.to_string())?;
-            for r in robots {
-                println!(
-                    "{}\tclient_id={}\tcreated={}",
-                    r.username,
-                    r.oauth_client_id,
-                    clock::rfc3339(r.created_at)
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn environments(store: &Store, command: EnvironmentCommand) -> Result<(), String> {
-    let err = |e: labgate::store::StoreError| e.to_string();
-    match command {
-        EnvironmentCommand::Create(args) => {
-            if !environment::is_valid_name(&args.name) {
-                return Err(format!("{:?} is not a valid environment name", args.name));
-            }
-            let workshop: environment::Workshop = serde_json::from_str(&args.workshop)
-                .map_err(|e| format!("--workshop is not valid workshop JSON: {e}"))?;
-            if workshop.name.is_empty() {
-                return Err("--workshop needs a name".into());
-            }
-            let sample = args
-                .dashboard_url
-                .replace("{session}", &format!("{}-s001", args.name));
-            config::base_url("--dashboard-url", &sample).map_err(|e| e.to_string())?;
-            if args.capacity < 1 || args.capacity > labgate::workshop::slot::MAX_CAPACITY {
-                return Err(format!(
-                    "--capacity must be between 1 and {}",
-                    labgate::workshop::slot::MAX_CAPACITY
-                ));
-            }
-            if [args.duration, args.deadline, args.overtime, args.user_limit]
-                .iter()
-                .any(|v| *v < 0)
-            {
-                return Err("durations and limits cannot be negative".into());
-            }
-            if api_client::get_client(store, &args.client)
-                .await
-                .map_err(err)?
-                .is_none()
-            {
-                return Err(format!("no client {:?}", args.client));
-            }
-            let env = environment::Environment {
-                name: args.name,
-                client_id: args.client,
-                workshop,
-                capacity: args.capacity,
-                duration_secs: args.duration,
-                deadline_secs: args.deadline,
-                overtime_secs: args.overtime,
-                user_limit: args.user_limit,
-                dashboard_url: args.dashboard_url,
-                created_at: clock::now(),
-            };
-            if !environment::create(store, &env).await.map_err(err)? {
-                return Err(format!("an environment {:?} exists already", env.name));
-            }
-            eprintln!("created environment {:?}", env.name);
-            println!("{}", env.name);
-        }
-        EnvironmentCommand::List { client } => {
-            let now = clock::now();
-            for v in environment::list(store, &client).await.map_err(err)? {
-                let e = &v.environment;
-                println!(
-                    "{}\tworkshop={}\tcapacity={}\tallocated={}\tavailable={}\tduration={}s\tdashboard={}",
-                    e.name,
-                    e.workshop.name,
-                    e.capacity,
-                    v.allocated(now),
-                    v.available(now),
-                    e.duration_secs,
-                    e.dashboard_url
-                );
-            }
-        }
-    }
-    Ok(())
 }

@@ -143,7 +143,5 @@ pub async fn list(
     store: &crate::store::Store,
     client_id: &str,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let items =
-        crate::store::query_index(store, &keys::client_partition(client_id), "EVENT#").await?;
-    items.iter().map(StoredEvent::from_item).collect()
+    crate::store::list_for_tenant(store, client_id, "EVENT#", StoredEvent::from_item).await
 }

@@ -3,19 +3,27 @@
 
 use crate::http::{self, ApiError};
 use crate::oauth::http::{Failure, authenticated, client_credentials, form, oauth_error, require};
-use crate::oauth::{self, SCOPE};
+use crate::oauth::{self, OAuthClient, SCOPE};
 use crate::secrets::Digest;
 use crate::state::AppState;
 use crate::store::tx::{self, TxError};
 use crate::store::{self, keys};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use oauth2::basic::BasicErrorResponseType as Kind;
 use serde_json::json;
+use std::collections::HashMap;
 
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     http::respond(req, |req| issue(state, req)).await
 }
+
+/// The client's credentials as presented: id, secret, and whether by HTTP Basic.
+type Credentials = (String, String, bool);
+
+/// What a grant yields: the client, the robot's username, and the items that end an old pair.
+type Granted = (OAuthClient, String, Vec<TransactWriteItem>);
 
 #[tracing::instrument(skip_all)]
 async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure> {
@@ -28,52 +36,10 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
         "grant_type",
         "The grant_type parameter is required.",
     )?;
-    let (id, secret, basic_auth) = client_credentials(&req, &params)?;
-    let table = state.store.table();
-    let app_key = keys::oauth_client(&id);
-
+    let credentials = client_credentials(&req, &params)?;
     let (client, username, mut items) = match grant_type {
-        "password" => {
-            let username = require(&params, "username", "The username parameter is required.")?;
-            let password = require(&params, "password", "The password parameter is required.")?;
-            // A name no robot can have is never looked up (nor made a key): invalid credentials.
-            let robot_key = oauth::is_valid_username(username).then(|| keys::robot(username));
-            let wanted: Vec<_> = std::iter::once(app_key.clone())
-                .chain(robot_key.clone())
-                .collect();
-            let found = store::batch_get(&state.store, &wanted).await?;
-            let client = authenticated(store::find(&found, &app_key), &secret, basic_auth)?;
-            let robot = robot_key.as_ref().and_then(|k| store::find(&found, k));
-            if !oauth::verify_robot(robot, &client, password)? {
-                return Err(oauth_error(Kind::InvalidGrant, "Invalid credentials given.").into());
-            }
-            (client, username.to_string(), Vec::new())
-        }
-        "refresh_token" => {
-            let presented = require(
-                &params,
-                "refresh_token",
-                "The refresh_token parameter is required.",
-            )?;
-            let digest = Digest::of(presented);
-            let refresh_key = keys::refresh_token(digest.as_str());
-            let found =
-                store::batch_get(&state.store, &[app_key.clone(), refresh_key.clone()]).await?;
-            let client = authenticated(store::find(&found, &app_key), &secret, basic_auth)?;
-            let grant = oauth::live_grant(store::find(&found, &refresh_key), "access_digest")?
-                .filter(|g| g.oauth_client_id == client.client_id)
-                .ok_or(oauth_error(Kind::InvalidGrant, "Invalid refresh token."))?;
-            // Rotation: the old pair ends in the transaction that makes the new one.
-            let items = vec![
-                oauth::consume_refresh(table, &digest)?,
-                crate::store::tx::item::delete(
-                    table,
-                    &keys::access_token(&grant.partner_digest),
-                    None,
-                )?,
-            ];
-            (client, grant.username, items)
-        }
+        "password" => password_grant(state, &params, credentials).await?,
+        "refresh_token" => refresh_grant(state, &params, credentials).await?,
         _ => {
             return Err(oauth_error(
                 Kind::UnsupportedGrantType,
@@ -82,7 +48,7 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
             .into());
         }
     };
-
+    let table = state.store.table();
     let (pair, new_items) = oauth::issue_pair(table, &state.config, &client, &username)?;
     items.extend(new_items);
     match tx::transact(&state.store, "TransactWriteItems issue OAuth tokens", items).await {
@@ -98,6 +64,64 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
         grant_type,
         "OAuth tokens issued"
     );
+    Ok(token_response(&pair))
+}
+
+/// The password grant: the client and its robot, read together.
+async fn password_grant(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    (id, secret, basic_auth): Credentials,
+) -> Result<Granted, Failure> {
+    let username = require(params, "username", "The username parameter is required.")?;
+    let password = require(params, "password", "The password parameter is required.")?;
+    // A name no robot can have is never looked up (nor made a key): invalid credentials.
+    let app_key = keys::oauth_client(&id);
+    let robot_key = oauth::is_valid_username(username).then(|| keys::robot(username));
+    let wanted: Vec<_> = std::iter::once(app_key.clone())
+        .chain(robot_key.clone())
+        .collect();
+    let found = store::batch_get(&state.store, &wanted).await?;
+    let client = authenticated(store::find(&found, &app_key), &secret, basic_auth)?;
+    let robot = robot_key.as_ref().and_then(|k| store::find(&found, k));
+    if !oauth::verify_robot(robot, &client, password)? {
+        return Err(oauth_error(Kind::InvalidGrant, "Invalid credentials given.").into());
+    }
+    Ok((client, username.to_string(), Vec::new()))
+}
+
+/// The refresh_token grant. Rotation: the old pair ends in the transaction that makes the new
+/// one (the refresh token's use first, so that a lost race is told by its position).
+async fn refresh_grant(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    (id, secret, basic_auth): Credentials,
+) -> Result<Granted, Failure> {
+    let presented = require(
+        params,
+        "refresh_token",
+        "The refresh_token parameter is required.",
+    )?;
+    let digest = Digest::of(presented);
+    let (app_key, refresh_key) = (
+        keys::oauth_client(&id),
+        keys::refresh_token(digest.as_str()),
+    );
+    let found = store::batch_get(&state.store, &[app_key.clone(), refresh_key.clone()]).await?;
+    let client = authenticated(store::find(&found, &app_key), &secret, basic_auth)?;
+    let grant = oauth::live_grant(store::find(&found, &refresh_key), "access_digest")?
+        .filter(|g| g.oauth_client_id == client.client_id)
+        .ok_or(oauth_error(Kind::InvalidGrant, "Invalid refresh token."))?;
+    let table = state.store.table();
+    let access_key = keys::access_token(&grant.partner_digest);
+    let items = vec![
+        oauth::consume_refresh(table, &digest)?,
+        tx::item::delete(table, &access_key, None)?,
+    ];
+    Ok((client, grant.username, items))
+}
+
+fn token_response(pair: &oauth::TokenPair) -> Response<Body> {
     let mut response = http::json(
         StatusCode::OK,
         &json!({
@@ -111,5 +135,5 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
     response
         .headers_mut()
         .insert("pragma", HeaderValue::from_static("no-cache"));
-    Ok(response)
+    response
 }

@@ -117,22 +117,14 @@ pub struct RobotInfo {
 }
 
 pub async fn list_robots(store: &Store, tenant_id: &str) -> Result<Vec<RobotInfo>, StoreError> {
-    let items = crate::store::query_index(
-        store,
-        &keys::client_partition(tenant_id),
-        keys::ROBOT_LISTING_PREFIX,
-    )
-    .await?;
-    items
-        .iter()
-        .map(|i| {
-            Ok(RobotInfo {
-                username: attr::get_s(i, "username")?,
-                oauth_client_id: attr::get_s(i, "oauth_client_id")?,
-                created_at: attr::get_n(i, "created_at")?,
-            })
+    let read = |i: &Item| {
+        Ok(RobotInfo {
+            username: attr::get_s(i, "username")?,
+            oauth_client_id: attr::get_s(i, "oauth_client_id")?,
+            created_at: attr::get_n(i, "created_at")?,
         })
-        .collect()
+    };
+    crate::store::list_for_tenant(store, tenant_id, keys::ROBOT_LISTING_PREFIX, read).await
 }
 
 /// An authenticated OAuth client: the tenant it acts for.

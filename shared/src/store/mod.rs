@@ -246,20 +246,11 @@ pub async fn get(
     key: &keys::Key,
     op: &'static str,
 ) -> Result<Option<attr::Item>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(key.item()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk(op, e))?;
-    Ok(out.item)
+    get_projected(store, key, &[], op).await
 }
 
-/// Some attributes of one item by key, strongly consistent (names need no escaping: each is
-/// given as `#a<i>`).
+/// Some attributes of one item by key (all of them for none), strongly consistent. Names need
+/// no escaping: each is given as `#a<i>`.
 pub async fn get_projected(
     store: &Store,
     key: &keys::Key,
@@ -267,7 +258,7 @@ pub async fn get_projected(
     op: &'static str,
 ) -> Result<Option<attr::Item>, StoreError> {
     let placeholders: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
-    let names = placeholders
+    let names: std::collections::HashMap<String, String> = placeholders
         .iter()
         .cloned()
         .zip(attributes.iter().map(|a| a.to_string()))
@@ -278,12 +269,36 @@ pub async fn get_projected(
         .table_name(store.table())
         .set_key(Some(key.item()))
         .consistent_read(true)
-        .projection_expression(placeholders.join(", "))
-        .set_expression_attribute_names(Some(names))
+        .set_projection_expression((!attributes.is_empty()).then(|| placeholders.join(", ")))
+        .set_expression_attribute_names((!names.is_empty()).then_some(names))
         .send()
         .await
         .map_err(|e| StoreError::from_sdk(op, e))?;
     Ok(out.item)
+}
+
+/// Puts a new item whose key is fresh (a random id or digest): a taken key is a failure.
+pub async fn create(store: &Store, item: attr::Item, op: &'static str) -> Result<(), StoreError> {
+    if put_new(store, item, op).await? {
+        Ok(())
+    } else {
+        Err(StoreError::Failed {
+            op,
+            detail: "an item with this key exists".into(),
+        })
+    }
+}
+
+/// A tenant's items of one kind, read from its index partition (`gsi1`, eventual: for
+/// listings, never for decisions), each read into a `T`.
+pub async fn list_for_tenant<T>(
+    store: &Store,
+    tenant_id: &str,
+    prefix: &str,
+    read: impl Fn(&attr::Item) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let items = query_index(store, &keys::client_partition(tenant_id), prefix).await?;
+    items.iter().map(read).collect()
 }
 
 /// Puts an item that must not exist yet: `false` (and nothing written) if its key is taken.

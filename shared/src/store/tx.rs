@@ -103,11 +103,24 @@ pub mod item {
         expression: impl Into<String>,
         values: Item,
     ) -> Result<TransactWriteItem, StoreError> {
+        updated(table, key, expression.into(), values, None, None)
+    }
+
+    fn updated(
+        table: &str,
+        key: &Key,
+        expression: String,
+        values: Item,
+        names: Option<Names>,
+        condition: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(table)
             .set_key(Some(key.item()))
             .update_expression(expression)
             .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(names)
+            .set_condition_expression(condition.map(str::to_string))
             .build();
         Ok(TransactWriteItem::builder().update(built(update)?).build())
     }
@@ -139,15 +152,14 @@ pub mod item {
         names: Option<Names>,
         condition: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(table)
-            .set_key(Some(key.item()))
-            .update_expression(expression)
-            .set_expression_attribute_values(Some(values))
-            .set_expression_attribute_names(names)
-            .condition_expression(condition)
-            .build();
-        Ok(TransactWriteItem::builder().update(built(update)?).build())
+        updated(
+            table,
+            key,
+            expression.into(),
+            values,
+            names,
+            Some(condition),
+        )
     }
 
     /// A put that applies only if `condition` holds for the item it replaces.

@@ -3,7 +3,6 @@
 
 use super::slot::{self, Slot};
 use crate::store::attr::{self, Item};
-use crate::store::conditions::ABSENT;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -194,24 +193,7 @@ pub async fn list(store: &Store, client_id: &str) -> Result<Vec<EnvironmentView>
 /// Creates an environment. Names are global (they name sessions, which the browser reaches
 /// without a tenant); `false` if the name is taken.
 pub async fn create(store: &Store, environment: &Environment) -> Result<bool, StoreError> {
-    let result = store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(environment.to_item()?))
-        .condition_expression(ABSENT)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(StoreError::from_sdk("PutItem environment", e)),
-    }
+    crate::store::put_new(store, environment.to_item()?, "PutItem environment").await
 }
 
 /// Environment names: what Educates allows in a path segment, bounded.

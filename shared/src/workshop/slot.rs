@@ -13,6 +13,7 @@
 //! repeat). There are at most `capacity` of them per environment, so nothing accumulates.
 
 use super::environment::Environment;
+use super::{ENDED, RUNNING};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
@@ -135,91 +136,80 @@ pub fn claim(
     )
 }
 
+/// A held slot, as the session holding it knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    pub environment: &'a str,
+    pub index: i64,
+    pub session: &'a str,
+}
+
+/// An update of a slot that applies only while its holder still holds it (`HELD_BY`).
+fn update_held(
+    table: &str,
+    holder: Holder,
+    expression: &str,
+    mut values: Item,
+) -> Result<TransactWriteItem, StoreError> {
+    values.insert(":name".into(), attr::s(holder.session));
+    // DynamoDB refuses a name the expressions do not use.
+    let mut pairs = vec![("#session", "session")];
+    if expression.contains("#state") {
+        pairs.push(("#state", "state"));
+    }
+    let names = names(&pairs);
+    let key = keys::slot(holder.environment, holder.index);
+    item::update_if(table, &key, expression, values, Some(names), HELD_BY)
+}
+
 /// Moves the holder's time to `until` (a restarted activation deadline, an extension).
 pub fn hold_until(
     table: &str,
-    environment: &str,
-    index: i64,
-    session: &str,
+    holder: Holder,
     until: i64,
 ) -> Result<TransactWriteItem, StoreError> {
-    item::update_if(
-        table,
-        &keys::slot(environment, index),
-        "SET held_until = :until",
-        Item::from([
-            (":until".to_string(), attr::n(until)),
-            (":name".to_string(), attr::s(session)),
-        ]),
-        Some(names(&[("#session", "session")])),
-        HELD_BY,
-    )
+    let values = Item::from([(":until".to_string(), attr::n(until))]);
+    update_held(table, holder, "SET held_until = :until", values)
 }
 
 /// The holder started at `now` and holds the slot until `until` (activation).
 pub fn start(
     table: &str,
-    environment: &str,
-    index: i64,
-    session: &str,
+    holder: Holder,
     now: i64,
     until: i64,
 ) -> Result<TransactWriteItem, StoreError> {
-    item::update_if(
-        table,
-        &keys::slot(environment, index),
-        "SET #state = :running, started = :now, held_until = :until",
-        Item::from([
-            (":running".to_string(), attr::s(super::session::RUNNING)),
-            (NOW.to_string(), attr::n(now)),
-            (":until".to_string(), attr::n(until)),
-            (":name".to_string(), attr::s(session)),
-        ]),
-        Some(names(&[("#state", "state"), ("#session", "session")])),
-        HELD_BY,
-    )
+    let values = Item::from([
+        (":running".to_string(), attr::s(RUNNING)),
+        (NOW.to_string(), attr::n(now)),
+        (":until".to_string(), attr::n(until)),
+    ]);
+    let expression = "SET #state = :running, started = :now, held_until = :until";
+    update_held(table, holder, expression, values)
 }
 
 /// Frees the slot at `until` (its holder ended). Freed, not deleted: the slot keeps its
 /// generation, which numbers its next session.
-pub fn free(
-    table: &str,
-    environment: &str,
-    index: i64,
-    session: &str,
-    until: i64,
-) -> Result<TransactWriteItem, StoreError> {
-    item::update_if(
+pub fn free(table: &str, holder: Holder, until: i64) -> Result<TransactWriteItem, StoreError> {
+    let values = Item::from([
+        (":until".to_string(), attr::n(until)),
+        (":ended".to_string(), attr::s(ENDED)),
+    ]);
+    update_held(
         table,
-        &keys::slot(environment, index),
+        holder,
         "SET held_until = :until, #state = :ended",
-        Item::from([
-            (":name".to_string(), attr::s(session)),
-            (":until".to_string(), attr::n(until)),
-            (":ended".to_string(), attr::s(super::session::ENDED)),
-        ]),
-        Some(names(&[("#session", "session"), ("#state", "state")])),
-        HELD_BY,
+        values,
     )
 }
 
 /// Whether the slot is still held by `session` (strongly consistent): a session past its time
 /// may have lost its slot to a newer one, which must be left alone.
-pub async fn is_held_by(
-    store: &Store,
-    environment: &str,
-    index: i64,
-    session: &str,
-) -> Result<bool, StoreError> {
-    let holder = crate::store::get_projected(
-        store,
-        &keys::slot(environment, index),
-        &["session"],
-        "GetItem slot",
-    )
-    .await?;
-    Ok(holder
-        .is_some_and(|i| attr::opt_s(&i, "session").ok().flatten().as_deref() == Some(session)))
+pub async fn is_held_by(store: &Store, holder: Holder<'_>) -> Result<bool, StoreError> {
+    let key = keys::slot(holder.environment, holder.index);
+    let found = crate::store::get_projected(store, &key, &["session"], "GetItem slot").await?;
+    let held_by = |i: &Item| attr::opt_s(i, "session").ok().flatten();
+    Ok(found.is_some_and(|i| held_by(&i).as_deref() == Some(holder.session)))
 }
 
 /// Sessions are numbered by their slot and its generation: unique without a counter that every

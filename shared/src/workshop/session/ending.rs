@@ -52,14 +52,7 @@ fn ending_items(
         condition,
     )?];
     if free_slot {
-        let (environment, index) = (&session.environment, session.slot);
-        items.push(slot::free(
-            table,
-            environment,
-            index,
-            &session.name,
-            ended.until,
-        )?);
+        items.push(slot::free(table, session.holder(), ended.until)?);
     }
     items.push(user_map::remove_entry(table, session)?);
     items.push(
@@ -98,8 +91,7 @@ pub async fn expire(
     session: &WorkshopSession,
     now: i64,
 ) -> Result<Option<WorkshopSession>, TxError> {
-    let holds_slot =
-        slot::is_held_by(store, &session.environment, session.slot, &session.name).await?;
+    let holds_slot = slot::is_held_by(store, session.holder()).await?;
     let reason = if session.state == PENDING {
         ACTIVATION_TIMEOUT
     } else {

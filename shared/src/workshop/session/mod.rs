@@ -18,7 +18,7 @@ mod request;
 mod schedule;
 pub mod user_map;
 
-pub use activation::activation_items;
+pub use activation::{activate, activation_items};
 pub use ending::{ACTIVATION_TIMEOUT, DELETED, EXPIRED, TERMINATED, end, expire};
 pub use request::{RequestOutcome, SessionRequest, request};
 pub use schedule::{Schedule, extend, schedule};
@@ -32,9 +32,7 @@ use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-pub const PENDING: &str = "pending";
-pub const RUNNING: &str = "running";
-pub const ENDED: &str = "ended";
+pub use super::{ENDED, PENDING, RUNNING};
 
 /// Retention of an ended session record (and of a never-activated one) before TTL removes it.
 pub const RETENTION_SECS: i64 = 36 * 3600;
@@ -72,6 +70,15 @@ impl crate::tenant::Owned for WorkshopSession {
 }
 
 impl WorkshopSession {
+    /// The slot this session holds (or held).
+    pub fn holder(&self) -> crate::workshop::slot::Holder<'_> {
+        crate::workshop::slot::Holder {
+            environment: &self.environment,
+            index: self.slot,
+            session: &self.name,
+        }
+    }
+
     pub fn is_live(&self, now: i64) -> bool {
         self.state != ENDED && self.until > now
     }
@@ -220,7 +227,5 @@ pub async fn list(
         Some(env) => format!("SESSION#{env}#"),
         None => "SESSION#".to_string(),
     };
-    let items =
-        crate::store::query_index(store, &keys::client_partition(client_id), &prefix).await?;
-    items.iter().map(WorkshopSession::from_item).collect()
+    crate::store::list_for_tenant(store, client_id, &prefix, WorkshopSession::from_item).await
 }

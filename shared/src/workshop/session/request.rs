@@ -149,13 +149,12 @@ fn reuse(
         &format!("{LIVE_SESSION} AND #state = :state"),
     )?];
     if held.state == PENDING {
-        items.push(slot::hold_until(
-            table,
-            &environment.name,
-            slot::slot_of(name),
-            name,
-            until,
-        )?);
+        let holder = slot::Holder {
+            environment: &environment.name,
+            index: slot::slot_of(name),
+            session: name,
+        };
+        items.push(slot::hold_until(table, holder, until)?);
     }
     let mut sessions: BTreeMap<String, UserSession> = user
         .live(now)

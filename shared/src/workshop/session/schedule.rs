@@ -84,13 +84,7 @@ pub async fn extend(
             Some(names(&[("#state", "state"), ("#until", "until")])),
             &format!("{LIVE_SESSION} AND #until = :read"),
         )?,
-        slot::hold_until(
-            table,
-            &session.environment,
-            session.slot,
-            &session.name,
-            extended.until,
-        )?,
+        slot::hold_until(table, session.holder(), extended.until)?,
         user_map::update_entry(table, &extended, now)?,
         extended
             .event(EventType::SessionExtended, serde_json::json!({}))

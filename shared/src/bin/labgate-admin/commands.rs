@@ -1,0 +1,256 @@
+//! The commands of `labgate-admin` that write, one function each (`views.rs` has those that
+//! read and show).
+
+use super::{CreateClient, CreateEnvironment};
+use labgate::api_client::{self, NewClient};
+use labgate::store::{Store, StoreError, schema};
+use labgate::workshop::{environment, slot};
+use labgate::{clock, config, content, oauth, user};
+use std::collections::BTreeMap;
+
+fn err(e: StoreError) -> String {
+    e.to_string()
+}
+
+/// Fails unless the client exists.
+async fn require_client(store: &Store, client: &str) -> Result<(), String> {
+    match api_client::get_client(store, client).await.map_err(err)? {
+        Some(_) => Ok(()),
+        None => Err(format!("no client {client:?}")),
+    }
+}
+
+pub async fn create_table(store: &Store) -> Result<(), String> {
+    let created = schema::create_table(store).await.map_err(err)?;
+    let state = if created { "created" } else { "already exists" };
+    eprintln!("table {}: {state}", store.table());
+    Ok(())
+}
+
+pub async fn create_client(store: &Store, args: CreateClient) -> Result<(), String> {
+    let app_url = args
+        .app_url
+        .map(|u| config::base_url("--app-url", &u).map_err(|e| e.to_string()))
+        .transpose()?;
+    let allowed_origins = args
+        .allowed_origins
+        .iter()
+        .map(|o| labgate::redirect::origin(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let new = NewClient {
+        name: args.name,
+        app_url,
+        allowed_origins,
+        role_mapping: args.roles.into_iter().collect::<BTreeMap<_, _>>(),
+        require_resource_id: args.require_resource_id,
+    };
+    let client = api_client::create_client(store, new).await.map_err(err)?;
+    eprintln!("created client {:?}", client.name);
+    println!("{}", client.id);
+    Ok(())
+}
+
+pub async fn list_clients(store: &Store) -> Result<(), String> {
+    for c in api_client::list_clients(store).await.map_err(err)? {
+        let roles: Vec<String> = c
+            .role_mapping
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "{}\t{}\tapp_url={}\torigins={}\troles={}\tcreated={}",
+            c.id,
+            c.name,
+            c.app_url.as_deref().unwrap_or("(domain default)"),
+            c.allowed_origins.join(","),
+            roles.join(","),
+            clock::rfc3339(c.created_at)
+        );
+    }
+    Ok(())
+}
+
+pub async fn issue_token(
+    store: &Store,
+    client: &str,
+    label: &str,
+    mut scopes: Vec<api_client::Scope>,
+) -> Result<(), String> {
+    if scopes.is_empty() {
+        scopes.push(api_client::Scope::Launch);
+    }
+    let (info, secret) = api_client::issue_token(store, client, label, &scopes)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| format!("no client {client:?}"))?;
+    eprintln!(
+        "token {} issued for client {client}; it is shown once, keep it secret:",
+        info.token_id
+    );
+    println!("{}", secret.expose());
+    Ok(())
+}
+
+pub async fn list_tokens(store: &Store, client: &str) -> Result<(), String> {
+    for t in api_client::list_tokens(store, client).await.map_err(err)? {
+        let state = match t.revoked_at {
+            Some(at) => format!("revoked {}", clock::rfc3339(at)),
+            None => "live".to_string(),
+        };
+        println!(
+            "{}\t{}\tscopes={}\tcreated={}\t{state}",
+            t.token_id,
+            t.label,
+            t.scopes.join(","),
+            clock::rfc3339(t.created_at)
+        );
+    }
+    Ok(())
+}
+
+pub async fn revoke_token(store: &Store, client: &str, token_id: &str) -> Result<(), String> {
+    if !api_client::revoke_token(store, client, token_id)
+        .await
+        .map_err(err)?
+    {
+        return Err(format!("no live token {token_id:?} for client {client:?}"));
+    }
+    eprintln!("token {token_id} revoked");
+    Ok(())
+}
+
+pub async fn create_content(
+    store: &Store,
+    client: &str,
+    id: Option<&str>,
+    title: &str,
+) -> Result<(), String> {
+    require_client(store, client).await?;
+    let c = content::create_content(store, client, id, title)
+        .await
+        .map_err(err)?;
+    eprintln!("created content {:?}", c.title);
+    println!("{}", c.id);
+    Ok(())
+}
+
+pub async fn list_content(store: &Store, client: &str) -> Result<(), String> {
+    for c in content::list_content(store, client).await.map_err(err)? {
+        let created = clock::rfc3339(c.created_at);
+        println!("{}\t{}\tcreated={created}", c.id, c.title);
+    }
+    Ok(())
+}
+
+pub async fn list_users(store: &Store, client: &str) -> Result<(), String> {
+    for u in user::list_users(store, client).await.map_err(err)? {
+        let email = u.email.as_deref().unwrap_or("");
+        let (roles, licenses) = (u.roles.join(","), u.licenses.join(","));
+        let teams = u.teams.join(",");
+        println!(
+            "{}\t{}\temail={email}\troles={roles}\tlicenses={licenses}\tteams={teams}",
+            u.external_id, u.id
+        );
+    }
+    Ok(())
+}
+
+pub async fn create_robot(
+    store: &Store,
+    client: &str,
+    username: Option<String>,
+) -> Result<(), String> {
+    let username = username.unwrap_or_else(|| format!("robot@{client}"));
+    if !oauth::is_valid_username(&username) {
+        return Err(format!(
+            "a username is 1 to {} bytes, without control or invisible characters",
+            oauth::MAX_USERNAME_BYTES
+        ));
+    }
+    let created = oauth::create_robot(store, client, &username)
+        .await
+        .map_err(|e| match e {
+            labgate::store::tx::TxError::Condition { .. } => {
+                format!("username {username:?} is taken")
+            }
+            other => other.to_string(),
+        })?
+        .ok_or_else(|| format!("no client {client:?}"))?;
+    eprintln!("robot created; the secrets are shown once, keep them secret:");
+    println!("CLIENT_ID={}", created.client_id);
+    println!("CLIENT_SECRET={}", created.client_secret.expose());
+    println!("USERNAME={}", created.username);
+    println!("PASSWORD={}", created.password.expose());
+    Ok(())
+}
+
+pub async fn list_robots(store: &Store, client: &str) -> Result<(), String> {
+    for r in oauth::list_robots(store, client).await.map_err(err)? {
+        let created = clock::rfc3339(r.created_at);
+        println!(
+            "{}\tclient_id={}\tcreated={created}",
+            r.username, r.oauth_client_id
+        );
+    }
+    Ok(())
+}
+
+/// The environment `args` describe, checked as the functions will use it.
+fn environment_of(args: CreateEnvironment) -> Result<environment::Environment, String> {
+    if !environment::is_valid_name(&args.name) {
+        return Err(format!("{:?} is not a valid environment name", args.name));
+    }
+    let workshop: environment::Workshop = serde_json::from_str(&args.workshop)
+        .map_err(|e| format!("--workshop is not valid workshop JSON: {e}"))?;
+    if workshop.name.is_empty() {
+        return Err("--workshop needs a name".into());
+    }
+    let sample = args
+        .dashboard_url
+        .replace("{session}", &format!("{}-s001", args.name));
+    config::base_url("--dashboard-url", &sample).map_err(|e| e.to_string())?;
+    if args.capacity < 1 || args.capacity > slot::MAX_CAPACITY {
+        let max = slot::MAX_CAPACITY;
+        return Err(format!("--capacity must be between 1 and {max}"));
+    }
+    let counts = [args.duration, args.deadline, args.overtime, args.user_limit];
+    if counts.iter().any(|v| *v < 0) {
+        return Err("durations and limits cannot be negative".into());
+    }
+    Ok(environment::Environment {
+        name: args.name,
+        client_id: args.client,
+        workshop,
+        capacity: args.capacity,
+        duration_secs: args.duration,
+        deadline_secs: args.deadline,
+        overtime_secs: args.overtime,
+        user_limit: args.user_limit,
+        dashboard_url: args.dashboard_url,
+        created_at: clock::now(),
+    })
+}
+
+pub async fn create_environment(store: &Store, args: CreateEnvironment) -> Result<(), String> {
+    let env = environment_of(args)?;
+    require_client(store, &env.client_id).await?;
+    if !environment::create(store, &env).await.map_err(err)? {
+        return Err(format!("an environment {:?} exists already", env.name));
+    }
+    eprintln!("created environment {:?}", env.name);
+    println!("{}", env.name);
+    Ok(())
+}
+
+pub async fn list_environments(store: &Store, client: &str) -> Result<(), String> {
+    let now = clock::now();
+    for v in environment::list(store, client).await.map_err(err)? {
+        let e = &v.environment;
+        let (allocated, available) = (v.allocated(now), v.available(now));
+        println!(
+            "{}\tworkshop={}\tcapacity={}\tallocated={allocated}\tavailable={available}\tduration={}s\tdashboard={}",
+            e.name, e.workshop.name, e.capacity, e.duration_secs, e.dashboard_url
+        );
+    }
+    Ok(())
+}
