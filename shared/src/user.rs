@@ -146,23 +146,7 @@ pub fn upsert_items(
         values.insert(":app_roles".into(), attr::list(app_roles));
     }
     // Launches only add licenses and teams, each within its cap (a condition of the write).
-    let (mut adds, mut caps) = (Vec::new(), Vec::new());
-    for (name, names, max, held) in [
-        (
-            "licenses",
-            &user.licenses,
-            MAX_LICENSES,
-            user.held.map(|h| h.licenses),
-        ),
-        ("teams", &user.teams, MAX_TEAMS, user.held.map(|h| h.teams)),
-    ] {
-        if names.is_empty() {
-            continue;
-        }
-        adds.push(format!("{name} :{name}"));
-        values.insert(format!(":{name}"), attr::set(names));
-        caps.push(within_cap(name, names.len(), max, held, &mut values));
-    }
+    let (adds, caps) = additions(user, &mut values);
     let mut expression = format!("SET {}", sets.join(", "));
     if !adds.is_empty() {
         expression.push_str(&format!(" ADD {}", adds.join(", ")));
@@ -175,26 +159,60 @@ pub fn upsert_items(
         item::update_if(table, &key, expression, values, None, &caps.join(" AND "))?
     }];
     for team in &user.teams {
-        let values = Item::from([
-            (":team".into(), attr::s(team)),
-            (":cid".into(), attr::s(client_id)),
-            (":ext".into(), attr::s(&user.external_id)),
-            (":now".into(), attr::n(now)),
-            (":gpk".into(), attr::s(keys::client_partition(client_id))),
-            (
-                ":gsk".into(),
-                attr::s(format!("{}{team}#{}", keys::TEAM_PREFIX, user.external_id)),
-            ),
-        ]);
-        items.push(item::update(
-            table,
-            &keys::team_member(client_id, team, &user.external_id),
-            "SET team_name = :team, client_id = :cid, external_id = :ext, \
-             joined_at = if_not_exists(joined_at, :now), gsi1pk = :gpk, gsi1sk = :gsk",
-            values,
-        )?);
+        items.push(membership(table, client_id, &user.external_id, team, now)?);
     }
     Ok(items)
+}
+
+/// A team membership, written idempotently (its first join time kept).
+fn membership(
+    table: &str,
+    client_id: &str,
+    external_id: &str,
+    team: &str,
+    now: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let values = Item::from([
+        (":team".into(), attr::s(team)),
+        (":cid".into(), attr::s(client_id)),
+        (":ext".into(), attr::s(external_id)),
+        (":now".into(), attr::n(now)),
+        (":gpk".into(), attr::s(keys::client_partition(client_id))),
+        (
+            ":gsk".into(),
+            attr::s(format!("{}{team}#{external_id}", keys::TEAM_PREFIX)),
+        ),
+    ]);
+    item::update(
+        table,
+        &keys::team_member(client_id, team, external_id),
+        "SET team_name = :team, client_id = :cid, external_id = :ext, \
+         joined_at = if_not_exists(joined_at, :now), gsi1pk = :gpk, gsi1sk = :gsk",
+        values,
+    )
+}
+
+/// `ADD` clauses for the licenses and teams a launch brings, and the caps they must stay within.
+fn additions(user: &UserUpsert, values: &mut Item) -> (Vec<String>, Vec<String>) {
+    let (mut adds, mut caps) = (Vec::new(), Vec::new());
+    let sets = [
+        (
+            "licenses",
+            &user.licenses,
+            MAX_LICENSES,
+            user.held.map(|h| h.licenses),
+        ),
+        ("teams", &user.teams, MAX_TEAMS, user.held.map(|h| h.teams)),
+    ];
+    for (name, names, max, held) in sets {
+        if names.is_empty() {
+            continue;
+        }
+        adds.push(format!("{name} :{name}"));
+        values.insert(format!(":{name}"), attr::set(names));
+        caps.push(within_cap(name, names.len(), max, held, values));
+    }
+    (adds, caps)
 }
 
 /// A user as the lab app sees it.

@@ -1,7 +1,7 @@
 //! `POST /api/v1/launch`: upserts the user, records the launch and answers its one-time URL
 //! (`launch::create`).
 
-use crate::api_client::{self, Scope};
+use crate::api_client::{self, ApiClient, Scope};
 use crate::http::{self, ApiError, Context};
 use crate::launch::payload::{self, LaunchPayload};
 use crate::launch::{self, LaunchOutcome};
@@ -25,29 +25,7 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed);
     }
-    // The payload is parsed first so that its content is read with the token, in one round
-    // trip; a bad token still answers 401 before a bad payload answers 400.
-    let payload = LaunchPayload::parse(http::body_bytes(&req));
-    let content_key = payload.as_ref().ok().map(|p| keys::content(&p.content_id));
-    let (client, found) = api_client::authenticate_with(
-        &state.store,
-        http::header(&req, AUTHORIZATION.as_str()),
-        Scope::Launch,
-        content_key.as_slice(),
-    )
-    .await?;
-    let payload = payload?;
-    if client.require_resource_id && payload.resource_id.is_none() {
-        return Err(ApiError::bad_request(payload::MISSING_RESOURCE_ID));
-    }
-    let content_key = keys::content(&payload.content_id);
-    if tenant::find_owned(&found, &content_key, &client.id).is_none() {
-        // Unknown content and another client's look the same.
-        return Err(ApiError::NotFound(format!(
-            "Content {} not found.",
-            payload.content_id
-        )));
-    }
+    let (client, payload) = authenticated_payload(state, &req).await?;
     let domain = http::domain(&state.config, &req);
     if domain.api_url.is_empty() {
         // Only without LABGATE_API_URL and without a usable Host header.
@@ -69,12 +47,47 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
                 token = token.digest().log_prefix(),
                 "launch created"
             );
-            let mut response = http::json(StatusCode::OK, &json!({ "url": url }));
-            if let Ok(value) = HeaderValue::from_str(&launch_id) {
-                response.headers_mut().insert(LAUNCH_ID_HEADER, value);
-            }
-            Ok(response)
+            Ok(created(&launch_id, &url))
         }
         LaunchOutcome::OverCap(refusal) => Err(ApiError::bad_request(refusal)),
     }
+}
+
+/// The client behind the token and its valid payload, whose content is the client's.
+///
+/// The payload is parsed first so that its content is read with the token, in one round trip;
+/// a bad token still answers 401 before a bad payload answers 400.
+async fn authenticated_payload(
+    state: &AppState,
+    req: &Request,
+) -> Result<(ApiClient, LaunchPayload), ApiError> {
+    let payload = LaunchPayload::parse(http::body_bytes(req));
+    let content_key = payload.as_ref().ok().map(|p| keys::content(&p.content_id));
+    let (client, found) = api_client::authenticate_with(
+        &state.store,
+        http::header(req, AUTHORIZATION.as_str()),
+        Scope::Launch,
+        content_key.as_slice(),
+    )
+    .await?;
+    let payload = payload?;
+    if client.require_resource_id && payload.resource_id.is_none() {
+        return Err(ApiError::bad_request(payload::MISSING_RESOURCE_ID));
+    }
+    let content_key = keys::content(&payload.content_id);
+    if tenant::find_owned(&found, &content_key, &client.id).is_none() {
+        // Unknown content and another client's look the same.
+        let id = &payload.content_id;
+        return Err(ApiError::NotFound(format!("Content {id} not found.")));
+    }
+    Ok((client, payload))
+}
+
+/// `{"url": ...}`, with the launch's id in `LAUNCH_ID_HEADER`.
+fn created(launch_id: &str, url: &str) -> Response<Body> {
+    let mut response = http::json(StatusCode::OK, &json!({ "url": url }));
+    if let Ok(value) = HeaderValue::from_str(launch_id) {
+        response.headers_mut().insert(LAUNCH_ID_HEADER, value);
+    }
+    response
 }

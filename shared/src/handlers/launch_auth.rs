@@ -19,6 +19,14 @@ fn link_not_valid() -> Response<Body> {
     )
 }
 
+/// A link whose `next` is not the destination its launch stored.
+fn link_altered() -> Response<Body> {
+    http::link_page(
+        "This lab link has been altered",
+        "The link does not match the lab it was made for. Go back to your course and open the lab again.",
+    )
+}
+
 #[tracing::instrument(skip_all)]
 async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     if req.method() == Method::HEAD {
@@ -42,12 +50,9 @@ async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     {
         tracing::info!(
             token = token.digest.log_prefix(),
-            "next differs from the stored destination"
+            "next is not the stored one"
         );
-        return Ok(http::link_page(
-            "This lab link has been altered",
-            "The link does not match the lab it was made for. Go back to your course and open the lab again.",
-        ));
+        return Ok(link_altered());
     }
     let old_cookie = cookies::session_cookie(&req);
     let ttl = state.config.web_session_ttl_secs;

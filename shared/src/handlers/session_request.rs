@@ -3,15 +3,13 @@
 
 use crate::api_client::ApiClient;
 use crate::http;
-use crate::oauth;
 use crate::redirect;
+use crate::secrets::Secret;
 use crate::state::AppState;
 use crate::store::keys;
-use crate::tenant;
 use crate::workshop::environment;
 use crate::workshop::portal::{self, PortalError};
 use crate::workshop::session::{self, RequestOutcome, SessionRequest};
-use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -98,61 +96,66 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
         Some(u) if portal::is_valid_user(&u) => u,
         Some(_) => return Err(bad("Invalid user identifier provided")),
     };
-    let email = q("email").filter(|e| !e.is_empty());
-    if let Some(email) = &email {
-        let valid = email.len() <= 254
-            && !email
-                .chars()
-                .any(|c| c.is_whitespace() || crate::text::is_refused(c))
-            && email
-                .split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
-        if !valid {
-            return Err(bad("Invalid email address provided"));
-        }
+    let analytics_url = q("analytics_url").filter(|v| !v.is_empty());
+    let allow_private = state.config.allow_private_analytics_urls;
+    Ok(SessionRequest {
+        user,
+        email: email(q("email"))?,
+        first_name: name_part(q("first_name").or_else(|| q("firstname")))?,
+        last_name: name_part(q("last_name").or_else(|| q("lastname")))?,
+        session: q("session").filter(|s| !s.is_empty()),
+        timeout_secs: timeout(state, q("timeout"))?,
+        index_url: index_url(tenant, &index)?,
+        analytics_url: analytics_url
+            .map(|raw| {
+                redirect::analytics_url(&raw, allow_private)
+                    .ok_or_else(|| bad("Invalid analytics URL provided"))
+            })
+            .transpose()?,
+        parameters: parameters(req)?,
+    })
+}
+
+/// An email address, loosely: something@domain.tld, no spaces or control characters.
+fn email(value: Option<String>) -> Result<Option<String>, PortalError> {
+    let Some(email) = value.filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    let valid = email.len() <= 254
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || crate::text::is_refused(c))
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+    if valid {
+        Ok(Some(email))
+    } else {
+        Err(bad("Invalid email address provided"))
     }
-    let timeout_secs = match q("timeout") {
-        None => state.config.activation_timeout_secs,
+}
+
+/// The activation timeout: seconds up to a day (`config::MAX_ACTIVATION_TIMEOUT_SECS`); the
+/// configured one if not given.
+fn timeout(state: &AppState, value: Option<String>) -> Result<i64, PortalError> {
+    match value {
+        None => Ok(state.config.activation_timeout_secs),
         Some(t) => t
             .trim()
             .parse::<u32>()
             .ok()
             .map(i64::from)
             .filter(|t| *t <= crate::config::MAX_ACTIVATION_TIMEOUT_SECS)
-            .ok_or_else(|| bad("Invalid timeout value provided"))?,
-    };
-    let analytics_url = match q("analytics_url").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(raw) => Some(
-            redirect::analytics_url(&raw, state.config.allow_private_analytics_urls)
-                .ok_or_else(|| bad("Invalid analytics URL provided"))?,
-        ),
-    };
-    Ok(SessionRequest {
-        user,
-        email,
-        first_name: name_part(q("first_name").or_else(|| q("firstname")))?,
-        last_name: name_part(q("last_name").or_else(|| q("lastname")))?,
-        session: q("session").filter(|s| !s.is_empty()),
-        timeout_secs,
-        index_url: index_url(tenant, &index)?,
-        analytics_url,
-        parameters: parameters(req)?,
-    })
+            .ok_or_else(|| bad("Invalid timeout value provided")),
+    }
 }
 
 #[tracing::instrument(skip_all)]
 async fn request(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
     // The environment is read with the robot's token, in one round trip.
     let name = portal::path_param(&req, "name").filter(|n| environment::is_valid_name(n));
-    let wanted: Vec<_> = name.iter().map(|n| keys::environment(n)).collect();
-    let (grant, found) = oauth::authenticate_bearer_with(
-        &state.store,
-        http::header(&req, AUTHORIZATION.as_str()),
-        &wanted,
-    )
-    .await?;
-    let grant = grant.ok_or(PortalError::Forbidden)?;
+    let wanted = name.as_deref().map(keys::environment);
+    let (grant, found) = portal::robot_with(state, &req, wanted).await?;
     if !matches!(*req.method(), Method::GET | Method::POST) {
         return Err(PortalError::text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -160,9 +163,8 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
         ));
     }
     let unknown = || PortalError::text(StatusCode::FORBIDDEN, "Environment does not exist");
-    let environment = wanted
-        .first()
-        .and_then(|key| tenant::find_owned(&found, key, &grant.tenant.id))
+    let environment = found
+        .as_ref()
         .map(environment::Environment::from_item)
         .transpose()?;
     if name.is_none() {
@@ -170,7 +172,6 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
     }
     let ask = ask(state, &req, &grant.tenant)?;
     let environment = environment.ok_or_else(unknown)?;
-
     match session::request(&state.store, &grant.tenant, &environment, &ask).await? {
         RequestOutcome::Unavailable => Err(PortalError::NoSession),
         RequestOutcome::Granted { session, token } => {
@@ -179,22 +180,33 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
                 token = token.digest().log_prefix(),
                 "workshop session granted"
             );
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("token", token.expose())
-                .append_pair("index_url", &ask.index_url)
-                .finish();
-            Ok(http::json(
-                StatusCode::OK,
-                &json!({
-                    "name": session,
-                    "session": session,
-                    "user": ask.user,
-                    "url": format!("/workshops/session/{session}/activate/?{query}"),
-                    "namespace": session,
-                    "workshop": environment.workshop.name,
-                    "environment": environment.name,
-                }),
-            ))
+            Ok(granted(&environment, &ask, &session, &token))
         }
     }
+}
+
+/// The answer to a granted request: the session and its activation URL (relative, as Educates
+/// gives it).
+fn granted(
+    environment: &environment::Environment,
+    ask: &SessionRequest,
+    session: &str,
+    token: &Secret,
+) -> Response<Body> {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token.expose())
+        .append_pair("index_url", &ask.index_url)
+        .finish();
+    http::json(
+        StatusCode::OK,
+        &json!({
+            "name": session,
+            "session": session,
+            "user": ask.user,
+            "url": format!("/workshops/session/{session}/activate/?{query}"),
+            "namespace": session,
+            "workshop": environment.workshop.name,
+            "environment": environment.name,
+        }),
+    )
 }

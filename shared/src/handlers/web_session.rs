@@ -1,9 +1,11 @@
 //! `GET /api/v1/session` (who is logged in, for which launch) and `DELETE /api/v1/session`.
 
 use crate::api_client::ApiClient;
+use crate::config::Domain;
 use crate::http::{self, ApiError, Context, cookies, cors};
 use crate::launch::Launch;
 use crate::state::AppState;
+use crate::store::attr::Item;
 use crate::store::{self, keys};
 use crate::user::User;
 use crate::web_session::Origin;
@@ -39,29 +41,38 @@ async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
             }
             Ok(response)
         }
-        Method::DELETE => {
-            let mut allowed = false;
-            if let Some(cookie) = &cookie {
-                if let Some(origin) = origin {
-                    allowed = origin_may_end(state, cookie, origin, &domain).await?;
-                }
-                crate::web_session::delete(&state.store, cookie)
-                    .await
-                    .context("Could not end the session.")?;
-            }
-            let mut response = http::empty(StatusCode::NO_CONTENT);
-            let clear = cookies::clear_session(domain.cookie_domain.as_deref());
-            if let Ok(value) = HeaderValue::from_str(&clear) {
-                response.headers_mut().insert(SET_COOKIE, value);
-            }
-            match origin {
-                Some(origin) if allowed => cors::allow(&mut response, origin),
-                _ => cors::vary(response.headers_mut()),
-            }
-            Ok(response)
-        }
+        Method::DELETE => log_out(state, cookie.as_deref(), origin, &domain).await,
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+/// `DELETE`: ends the session (if any) and clears the cookie; CORS headers only for an origin
+/// the tenant allows.
+async fn log_out(
+    state: &AppState,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    domain: &Domain,
+) -> Result<Response<Body>, ApiError> {
+    let mut allowed = false;
+    if let Some(cookie) = cookie {
+        if let Some(origin) = origin {
+            allowed = origin_may_end(state, cookie, origin, domain).await?;
+        }
+        crate::web_session::delete(&state.store, cookie)
+            .await
+            .context("Could not end the session.")?;
+    }
+    let mut response = http::empty(StatusCode::NO_CONTENT);
+    let clear = cookies::clear_session(domain.cookie_domain.as_deref());
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    match origin {
+        Some(origin) if allowed => cors::allow(&mut response, origin),
+        _ => cors::vary(response.headers_mut()),
+    }
+    Ok(response)
 }
 
 /// The origins whose pages may read a tenant's sessions.
@@ -80,7 +91,7 @@ async fn origin_may_end(
     state: &AppState,
     cookie: &str,
     origin: &str,
-    domain: &crate::config::Domain,
+    domain: &Domain,
 ) -> Result<bool, ApiError> {
     let Some(session) = crate::web_session::find_live(&state.store, cookie).await? else {
         return Ok(false);
@@ -118,24 +129,25 @@ async fn whoami(
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
     let client = ApiClient::from_attr(client.get("client"))?;
-    let user = User::from_item(user)?;
-    let (launch, workshop_session) = match &session.origin {
-        Origin::Launch(_) => (Some(Launch::from_item(origin)?), None),
-        Origin::WorkshopSession(_) => {
-            let ws = WorkshopSession::from_item(origin)?;
-            (
-                None,
-                Some(
-                    json!({"name": ws.name, "environment": ws.environment, "workshop": ws.workshop}),
-                ),
-            )
-        }
-    };
     let body = json!({
-        "user": user,
-        "launch": launch,
-        "workshop_session": workshop_session,
+        "user": User::from_item(user)?,
+        "launch": match session.origin {
+            Origin::Launch(_) => Some(Launch::from_item(origin)?),
+            Origin::WorkshopSession(_) => None,
+        },
+        "workshop_session": workshop_session(&session.origin, origin)?,
         "expires_at": crate::clock::rfc3339(session.expires_at),
     });
     Ok((client, body))
+}
+
+/// The workshop session the browser logged in through, if it did through one.
+fn workshop_session(origin: &Origin, item: &Item) -> Result<Option<serde_json::Value>, ApiError> {
+    let Origin::WorkshopSession(_) = origin else {
+        return Ok(None);
+    };
+    let ws = WorkshopSession::from_item(item)?;
+    Ok(Some(
+        json!({"name": ws.name, "environment": ws.environment, "workshop": ws.workshop}),
+    ))
 }

@@ -6,7 +6,8 @@ use super::session::{self, PENDING, RUNNING, WorkshopSession};
 use crate::http::{self, ApiError, ErrorResponse};
 use crate::oauth::{self, Grant};
 use crate::state::AppState;
-use crate::store::keys;
+use crate::store::attr::Item;
+use crate::store::keys::{self, Key};
 use crate::tenant;
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, StatusCode};
@@ -92,6 +93,25 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
+/// The robot behind the bearer token, and the item `wanted` if its tenant owns it, read in
+/// one round trip; 403 (empty) for a bad token.
+pub async fn robot_with(
+    state: &AppState,
+    req: &Request,
+    wanted: Option<Key>,
+) -> Result<(Grant, Option<Item>), PortalError> {
+    let wanted: Vec<Key> = wanted.into_iter().collect();
+    let authorization = http::header(req, AUTHORIZATION.as_str());
+    let (grant, found) =
+        oauth::authenticate_bearer_with(&state.store, authorization, &wanted).await?;
+    let grant = grant.ok_or(PortalError::Forbidden)?;
+    let owned = wanted
+        .first()
+        .and_then(|key| tenant::find_owned(&found, key, &grant.tenant.id))
+        .cloned();
+    Ok((grant, owned))
+}
+
 /// The robot behind the bearer token and the live session of its tenant named in the path,
 /// read in one round trip; 403 (empty) for a bad token, then 404 for anything else.
 pub async fn robot_and_session(
@@ -100,17 +120,9 @@ pub async fn robot_and_session(
     now: i64,
 ) -> Result<(Grant, WorkshopSession), PortalError> {
     let name = path_param(req, "name").filter(|n| session::is_valid_name(n));
-    let wanted: Vec<_> = name.iter().map(|n| keys::workshop_session(n)).collect();
-    let (grant, found) = oauth::authenticate_bearer_with(
-        &state.store,
-        http::header(req, AUTHORIZATION.as_str()),
-        &wanted,
-    )
-    .await?;
-    let grant = grant.ok_or(PortalError::Forbidden)?;
-    let found = wanted
-        .first()
-        .and_then(|key| tenant::find_owned(&found, key, &grant.tenant.id))
+    let (grant, found) = robot_with(state, req, name.map(|n| keys::workshop_session(&n))).await?;
+    let found = found
+        .as_ref()
         .map(WorkshopSession::from_item)
         .transpose()?
         .filter(|s| s.is_live(now))

@@ -16,7 +16,6 @@ use crate::store::{Store, StoreError};
 use crate::workshop::environment::{self, Environment, EnvironmentView};
 use crate::workshop::slot::{self, Slot};
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use std::collections::BTreeMap;
 
 /// How often a request re-reads after losing a race before it gives up with "unavailable".
 const MAX_ATTEMPTS: u32 = 40;
@@ -57,38 +56,12 @@ pub async fn request(
 ) -> Result<RequestOutcome, TxError> {
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
-            // Jittered backoff: racing requests must not re-read and collide again in step.
-            let cap_ms = 4u64 << attempt.min(5);
-            let pause = rand::Rng::random_range(&mut rand::rng(), 1..=cap_ms);
-            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            backoff(attempt).await;
         }
-        let user = user_map::read(store, &tenant.id, &ask.user).await?;
-        let now = clock::now();
-        let existing = user
-            .live(now)
-            .find(|(_, s)| s.environment == environment.name)
-            .map(|(name, s)| (name.clone(), s.clone()));
-        let plan = match (existing, &ask.session) {
-            (Some((name, _)), Some(wanted)) if &name != wanted => {
-                return Ok(RequestOutcome::Unavailable);
-            }
-            (Some((name, held)), _) => {
-                reuse(store.table(), environment, &user, ask, &name, &held, now)?
-            }
-            (None, Some(_)) => return Ok(RequestOutcome::Unavailable),
-            (None, None) => {
-                let limit = environment.user_limit;
-                if limit > 0 && user.live(now).count() as i64 >= limit {
-                    return Ok(RequestOutcome::Unavailable);
-                }
-                let view = environment::with_slots(store, environment.clone()).await?;
-                let Some(slot) = view.free_slot(now, attempt > 0) else {
-                    return Ok(RequestOutcome::Unavailable);
-                };
-                allocate(store.table(), tenant, &view, &user, ask, slot, now)?
-            }
+        let Some((session, token, items)) = plan(store, tenant, environment, ask, attempt).await?
+        else {
+            return Ok(RequestOutcome::Unavailable);
         };
-        let (session, token, items) = plan;
         match tx::transact(store, "TransactWriteItems workshop session request", items).await {
             Ok(()) => return Ok(RequestOutcome::Granted { session, token }),
             // Another request got there first (slot, counter or the user's map): read again.
@@ -101,6 +74,55 @@ pub async fn request(
         "session request lost every race"
     );
     Ok(RequestOutcome::Unavailable)
+}
+
+/// Jittered backoff: racing requests must not re-read and collide again in step.
+async fn backoff(attempt: u32) {
+    let cap_ms = 4u64 << attempt.min(5);
+    let pause = rand::Rng::random_range(&mut rand::rng(), 1..=cap_ms);
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+}
+
+/// What one attempt would write, from fresh reads: the user's live session in the environment
+/// renewed, or a new one in a free slot; `None` if the request cannot be granted.
+async fn plan(
+    store: &Store,
+    tenant: &ApiClient,
+    environment: &Environment,
+    ask: &SessionRequest,
+    attempt: u32,
+) -> Result<Option<Plan>, TxError> {
+    let user = user_map::read(store, &tenant.id, &ask.user).await?;
+    let now = clock::now();
+    let existing = user
+        .live(now)
+        .find(|(_, s)| s.environment == environment.name)
+        .map(|(name, s)| (name.clone(), s.clone()));
+    let table = store.table();
+    match (existing, &ask.session) {
+        (Some((name, _)), Some(wanted)) if &name != wanted => Ok(None),
+        (Some((name, held)), _) => Ok(Some(reuse(
+            table,
+            environment,
+            &user,
+            ask,
+            &name,
+            &held,
+            now,
+        )?)),
+        (None, Some(_)) => Ok(None),
+        (None, None) => {
+            let limit = environment.user_limit;
+            if limit > 0 && user.live(now).count() as i64 >= limit {
+                return Ok(None);
+            }
+            let view = environment::with_slots(store, environment.clone()).await?;
+            let Some(slot) = view.free_slot(now, attempt > 0) else {
+                return Ok(None);
+            };
+            Ok(Some(allocate(table, tenant, &view, &user, ask, slot, now)?))
+        }
+    }
 }
 
 type Plan = (String, Secret, Vec<TransactWriteItem>);
@@ -124,30 +146,13 @@ fn reuse(
     now: i64,
 ) -> Result<Plan, StoreError> {
     let token = secrets::new_url_token();
-    let tenant_id = &environment.client_id;
     let until = if held.state == PENDING {
         // A pending session's deadline restarts from now.
         pending_until(ask, environment.duration_secs, now)
     } else {
         held.until
     };
-    let mut session_values = Item::from([
-        (":digest".to_string(), attr::s(token.digest().as_str())),
-        (":until".to_string(), attr::n(until)),
-        (":retain".to_string(), attr::n(retain_until(until))),
-        (":ended".to_string(), attr::s(ENDED)),
-        (NOW.to_string(), attr::n(now)),
-    ]);
-    session_values.insert(":state".into(), attr::s(&held.state));
-    session_values.insert(":deadline".into(), attr::s(keys::deadline(until, name)));
-    let mut items = vec![item::update_if(
-        table,
-        &keys::workshop_session(name),
-        "SET token_digest = :digest, #until = :until, expires_at = :retain, gsi2sk = :deadline",
-        session_values,
-        Some(names(&[("#state", "state"), ("#until", "until")])),
-        &format!("{LIVE_SESSION} AND #state = :state"),
-    )?];
+    let mut items = vec![renew(table, name, held, &token, until, now)?];
     if held.state == PENDING {
         let holder = slot::Holder {
             environment: &environment.name,
@@ -156,21 +161,47 @@ fn reuse(
         };
         items.push(slot::hold_until(table, holder, until)?);
     }
-    let mut sessions: BTreeMap<String, UserSession> = user
-        .live(now)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    sessions.insert(
-        name.to_string(),
-        UserSession {
-            until,
-            ..held.clone()
-        },
-    );
+    let entry = UserSession {
+        until,
+        ..held.clone()
+    };
+    let sessions = user.with(now, name, entry);
+    let tenant_id = &environment.client_id;
     items.push(user_map::update(
         table, tenant_id, ask, user, sessions, now,
     )?);
     Ok((name.to_string(), token, items))
+}
+
+/// A live session's new activation token, and its deadline (`until`), if still in the state read.
+fn renew(
+    table: &str,
+    name: &str,
+    held: &UserSession,
+    token: &Secret,
+    until: i64,
+    now: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let values = Item::from([
+        (":digest".to_string(), attr::s(token.digest().as_str())),
+        (":until".to_string(), attr::n(until)),
+        (":retain".to_string(), attr::n(retain_until(until))),
+        (":ended".to_string(), attr::s(ENDED)),
+        (NOW.to_string(), attr::n(now)),
+        (":state".to_string(), attr::s(&held.state)),
+        (
+            ":deadline".to_string(),
+            attr::s(keys::deadline(until, name)),
+        ),
+    ]);
+    item::update_if(
+        table,
+        &keys::workshop_session(name),
+        "SET token_digest = :digest, #until = :until, expires_at = :retain, gsi2sk = :deadline",
+        values,
+        Some(names(&[("#state", "state"), ("#until", "until")])),
+        &format!("{LIVE_SESSION} AND #state = :state"),
+    )
 }
 
 fn allocate(
@@ -186,8 +217,47 @@ fn allocate(
     let token = secrets::new_url_token();
     let name = slot::session_name(&env.name, slot, generation);
     let until = pending_until(ask, env.duration_secs, now);
-    let session = WorkshopSession {
-        name: name.clone(),
+    let session = pending_session(tenant, env, ask, (&name, slot), &token, until);
+    let held = Slot {
+        index: slot,
+        generation: generation + 1,
+        session: name.clone(),
+        user: ask.user.clone(),
+        state: PENDING.to_string(),
+        started: None,
+        held_until: until,
+    };
+    let entry = UserSession {
+        environment: env.name.clone(),
+        workshop: env.workshop.name.clone(),
+        state: PENDING.to_string(),
+        started: None,
+        until,
+    };
+    let sessions = user.with(now, &name, entry);
+    let items = vec![
+        // Of racing requests for this slot exactly one wins; the others read again.
+        slot::claim(table, env, &held, generation, now)?,
+        item::put(table, session.to_item(now), Some(ABSENT))?,
+        user_map::update(table, &tenant.id, ask, user, sessions, now)?,
+        session
+            .event(EventType::SessionAllocated, serde_json::json!({}))
+            .outbox(table)?,
+    ];
+    Ok((name, token, items))
+}
+
+/// A new session, waiting for activation until `until`, in slot `slot` as `name`.
+fn pending_session(
+    tenant: &ApiClient,
+    env: &Environment,
+    ask: &SessionRequest,
+    (name, slot): (&str, i64),
+    token: &Secret,
+    until: i64,
+) -> WorkshopSession {
+    WorkshopSession {
+        name: name.to_string(),
         environment: env.name.clone(),
         client_id: tenant.id.clone(),
         user: ask.user.clone(),
@@ -199,44 +269,11 @@ fn allocate(
         index_url: ask.index_url.clone(),
         analytics_url: ask.analytics_url.clone(),
         parameters: ask.parameters.clone(),
-        dashboard_url: env.dashboard_for(&name),
+        dashboard_url: env.dashboard_for(name),
         workshop: env.workshop.name.clone(),
         duration_secs: env.duration_secs,
         deadline_secs: env.deadline_secs,
         overtime_secs: env.overtime_secs,
         end_reason: None,
-    };
-    let held = Slot {
-        index: slot,
-        generation: generation + 1,
-        session: name.clone(),
-        user: ask.user.clone(),
-        state: PENDING.to_string(),
-        started: None,
-        held_until: until,
-    };
-    let mut sessions: BTreeMap<String, UserSession> = user
-        .live(now)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    sessions.insert(
-        name.clone(),
-        UserSession {
-            environment: env.name.clone(),
-            workshop: env.workshop.name.clone(),
-            state: PENDING.to_string(),
-            started: None,
-            until,
-        },
-    );
-    let items = vec![
-        // Of racing requests for this slot exactly one wins; the others read again.
-        slot::claim(table, env, &held, generation, now)?,
-        item::put(table, session.to_item(now), Some(ABSENT))?,
-        user_map::update(table, &tenant.id, ask, user, sessions, now)?,
-        session
-            .event(EventType::SessionAllocated, serde_json::json!({}))
-            .outbox(table)?,
-    ];
-    Ok((name, token, items))
+    }
 }

@@ -62,6 +62,16 @@ impl UserSessions {
     pub fn live(&self, now: i64) -> impl Iterator<Item = (&String, &UserSession)> {
         self.sessions.iter().filter(move |(_, s)| s.until > now)
     }
+
+    /// The live sessions with `name` set to `entry`: the map a request writes.
+    pub fn with(&self, now: i64, name: &str, entry: UserSession) -> BTreeMap<String, UserSession> {
+        let mut sessions: BTreeMap<String, UserSession> = self
+            .live(now)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        sessions.insert(name.to_string(), entry);
+        sessions
+    }
 }
 
 pub async fn read(store: &Store, client_id: &str, user: &str) -> Result<UserSessions, StoreError> {
