@@ -6,7 +6,7 @@
 use crate::clock;
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
-use crate::store::conditions::EXISTS;
+use crate::store::fields::*;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -74,7 +74,7 @@ impl ApiClient {
     pub(crate) fn to_attr(&self) -> AttributeValue {
         let mut m = Item::from([
             ("id".to_string(), attr::s(&self.id)),
-            ("name".to_string(), attr::s(&self.name)),
+            (NAME.to_string(), attr::s(&self.name)),
             (
                 "allowed_origins".to_string(),
                 attr::list(&self.allowed_origins),
@@ -84,7 +84,7 @@ impl ApiClient {
                 "require_resource_id".to_string(),
                 AttributeValue::Bool(self.require_resource_id),
             ),
-            ("created_at".to_string(), attr::n(self.created_at)),
+            (CREATED_AT.to_string(), attr::n(self.created_at)),
         ]);
         if let Some(app_url) = &self.app_url {
             m.insert("app_url".into(), attr::s(app_url));
@@ -98,7 +98,7 @@ impl ApiClient {
         };
         Ok(ApiClient {
             id: attr::get_s(m, "id")?,
-            name: attr::get_s(m, "name")?,
+            name: attr::get_s(m, NAME)?,
             app_url: attr::opt_s(m, "app_url")?,
             allowed_origins: attr::strings(m, "allowed_origins")?,
             role_mapping: attr::string_map(m, "role_mapping")?,
@@ -106,7 +106,7 @@ impl ApiClient {
                 m.get("require_resource_id"),
                 Some(AttributeValue::Bool(true))
             ),
-            created_at: attr::get_n(m, "created_at")?,
+            created_at: attr::get_n(m, CREATED_AT)?,
         })
     }
 }
@@ -131,7 +131,7 @@ pub async fn create_client(store: &Store, new: NewClient) -> Result<ApiClient, S
         created_at: clock::now(),
     };
     let mut item = keys::client(&client.id).item();
-    item.insert("client".into(), client.to_attr());
+    item.insert(CLIENT.into(), client.to_attr());
     item.insert(GSI1_PK.into(), attr::s(keys::ALL_CLIENTS));
     item.insert(GSI1_SK.into(), attr::s(&client.id));
     crate::store::create(store, item, "PutItem client").await?;
@@ -140,7 +140,7 @@ pub async fn create_client(store: &Store, new: NewClient) -> Result<ApiClient, S
 
 pub async fn get_client(store: &Store, client_id: &str) -> Result<Option<ApiClient>, StoreError> {
     let item = crate::store::get(store, &keys::client(client_id), "GetItem client").await?;
-    item.map(|item| ApiClient::from_attr(item.get("client")))
+    item.map(|item| ApiClient::from_attr(item.get(CLIENT)))
         .transpose()
 }
 
@@ -148,7 +148,7 @@ pub async fn list_clients(store: &Store) -> Result<Vec<ApiClient>, StoreError> {
     let items = crate::store::query_index(store, keys::ALL_CLIENTS, "").await?;
     items
         .iter()
-        .map(|item| ApiClient::from_attr(item.get("client")))
+        .map(|item| ApiClient::from_attr(item.get(CLIENT)))
         .collect()
 }
 
@@ -187,13 +187,13 @@ pub async fn issue_token(
     };
     let mut item = keys::api_token(digest.as_str()).item();
     item.extend([
-        ("client".to_string(), client.to_attr()),
-        ("client_id".to_string(), attr::s(&client.id)),
-        ("token_id".to_string(), attr::s(&info.token_id)),
-        ("digest".to_string(), attr::s(&info.digest)),
-        ("label".to_string(), attr::s(label)),
-        ("scopes".to_string(), attr::list(&info.scopes)),
-        ("created_at".to_string(), attr::n(info.created_at)),
+        (CLIENT.to_string(), client.to_attr()),
+        (CLIENT_ID.to_string(), attr::s(&client.id)),
+        (TOKEN_ID.to_string(), attr::s(&info.token_id)),
+        (DIGEST.to_string(), attr::s(&info.digest)),
+        (LABEL.to_string(), attr::s(label)),
+        (SCOPES.to_string(), attr::list(&info.scopes)),
+        (CREATED_AT.to_string(), attr::n(info.created_at)),
         (
             GSI1_PK.to_string(),
             attr::s(keys::client_partition(&client.id)),
@@ -218,13 +218,13 @@ pub async fn list_tokens(store: &Store, client_id: &str) -> Result<Vec<TokenInfo
 
 fn token_info(item: &Item) -> Result<TokenInfo, StoreError> {
     Ok(TokenInfo {
-        token_id: attr::get_s(item, "token_id")?,
-        client_id: attr::get_s(item, "client_id")?,
-        label: attr::opt_s(item, "label")?.unwrap_or_default(),
+        token_id: attr::get_s(item, TOKEN_ID)?,
+        client_id: attr::get_s(item, CLIENT_ID)?,
+        label: attr::opt_s(item, LABEL)?.unwrap_or_default(),
         scopes: token_scopes(item)?,
-        created_at: attr::get_n(item, "created_at")?,
-        revoked_at: attr::opt_n(item, "revoked_at")?,
-        digest: attr::get_s(item, "digest")?,
+        created_at: attr::get_n(item, CREATED_AT)?,
+        revoked_at: attr::opt_n(item, REVOKED_AT)?,
+        digest: attr::get_s(item, DIGEST)?,
     })
 }
 
@@ -243,24 +243,24 @@ pub async fn revoke_token(
     else {
         return Ok(false);
     };
-    store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(keys::api_token(&token.digest).item()))
-        .update_expression("SET revoked_at = :now")
-        .expression_attribute_values(":now", attr::n(clock::now()))
-        .condition_expression(EXISTS)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("UpdateItem revoke API token", e))?;
+    let key = keys::api_token(&token.digest);
+    let values = Item::from([(":now".to_string(), attr::n(clock::now()))]);
+    let expression = "SET revoked_at = :now".to_string();
+    crate::store::update_existing(
+        store,
+        &key,
+        expression,
+        values,
+        "UpdateItem revoke API token",
+    )
+    .await?;
     Ok(true)
 }
 
 /// A token's scopes; a token from before scopes may launch.
 fn token_scopes(item: &Item) -> Result<Vec<String>, StoreError> {
-    if item.contains_key("scopes") {
-        attr::strings(item, "scopes")
+    if item.contains_key(SCOPES) {
+        attr::strings(item, SCOPES)
     } else {
         Ok(vec![Scope::Launch.as_str().to_string()])
     }
@@ -320,14 +320,14 @@ pub async fn authenticate_with(
         return Err(AuthError::Invalid);
     };
     let item = found.swap_remove(at);
-    if item.contains_key("revoked_at") {
+    if item.contains_key(REVOKED_AT) {
         tracing::info!(token = digest.log_prefix(), "revoked API token");
         return Err(AuthError::Invalid);
     }
     if !token_scopes(&item)?.iter().any(|s| s == needed.as_str()) {
         return Err(AuthError::Forbidden(needed));
     }
-    Ok((ApiClient::from_attr(item.get("client"))?, found))
+    Ok((ApiClient::from_attr(item.get(CLIENT))?, found))
 }
 
 /// How a failed authentication answers (`http` knows nothing of API clients: the arrow goes one

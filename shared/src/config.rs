@@ -73,6 +73,7 @@ impl Config {
     }
 
     /// Builds the configuration from any variable source; `from_env` and the tests use it.
+    // Long: one line per setting, read and checked in the order docs/configuration.md lists them.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));

@@ -2,6 +2,7 @@
 
 use crate::clock;
 use crate::store::attr::{self, Item};
+use crate::store::fields::*;
 use crate::store::{Store, StoreError, keys};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +47,10 @@ pub async fn create_content(
             keys::GSI1_SK.to_string(),
             attr::s(format!("{}{}", keys::CONTENT_PREFIX, content.id)),
         ),
-        ("content_id".to_string(), attr::s(&content.id)),
-        ("client_id".to_string(), attr::s(client_id)),
-        ("title".to_string(), attr::s(title)),
-        ("created_at".to_string(), attr::n(content.created_at)),
+        (CONTENT_ID.to_string(), attr::s(&content.id)),
+        (CLIENT_ID.to_string(), attr::s(client_id)),
+        (TITLE.to_string(), attr::s(title)),
+        (CREATED_AT.to_string(), attr::n(content.created_at)),
     ]);
     crate::store::create(store, item, "PutItem content").await?;
     Ok(content)
@@ -61,9 +62,9 @@ pub async fn list_content(store: &Store, client_id: &str) -> Result<Vec<Content>
 
 pub fn from_item(item: &Item) -> Result<Content, StoreError> {
     Ok(Content {
-        id: attr::get_s(item, "content_id")?,
-        client_id: attr::get_s(item, "client_id")?,
-        title: attr::get_s(item, "title")?,
-        created_at: attr::get_n(item, "created_at")?,
+        id: attr::get_s(item, CONTENT_ID)?,
+        client_id: attr::get_s(item, CLIENT_ID)?,
+        title: attr::get_s(item, TITLE)?,
+        created_at: attr::get_n(item, CREATED_AT)?,
     })
 }

@@ -5,11 +5,11 @@
 //! so of any number of parallel redemptions exactly one wins, and an expired token is refused
 //! even while its item is still in the table.
 
-use crate::clock;
 use crate::events::{Event, EventType};
 use crate::one_time;
 use crate::secrets::{Digest, Secret};
 use crate::store::attr::{self, Item};
+use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT};
 use crate::store::tx::{self, TxError};
 use crate::store::{Store, StoreError};
@@ -40,35 +40,29 @@ pub fn issue(
 ) -> Result<(Secret, TransactWriteItem), StoreError> {
     let attributes = Item::from([
         (CLIENT_ID.to_string(), attr::s(client_id)),
-        ("launch_id".to_string(), attr::s(launch_id)),
-        ("external_id".to_string(), attr::s(external_id)),
-        ("next".to_string(), attr::s(next)),
+        (LAUNCH_ID.to_string(), attr::s(launch_id)),
+        (EXTERNAL_ID.to_string(), attr::s(external_id)),
+        (NEXT.to_string(), attr::s(next)),
     ]);
     one_time::issue(table, keys::launch_token, attributes, ttl_secs)
 }
 
 /// Looks a presented token up; `None` for malformed, unknown, expired or used alike.
 pub async fn find_live(store: &Store, token: &str) -> Result<Option<LaunchToken>, StoreError> {
-    let Some(digest) = one_time::digest_of(token) else {
-        return Ok(None);
-    };
-    let key = keys::launch_token(digest.as_str());
-    let Some(record) = crate::store::get(store, &key, "GetItem launch token").await? else {
-        return Ok(None);
-    };
-    if !one_time::is_usable(&record, clock::now())? {
-        return Ok(None);
-    }
-    from_item(digest, &record).map(Some)
+    let found =
+        one_time::find_usable(store, token, keys::launch_token, "GetItem launch token").await?;
+    found
+        .map(|(digest, record)| from_item(digest, &record))
+        .transpose()
 }
 
 fn from_item(digest: Digest, record: &Item) -> Result<LaunchToken, StoreError> {
     Ok(LaunchToken {
         digest,
         client_id: attr::get_s(record, CLIENT_ID)?,
-        launch_id: attr::get_s(record, "launch_id")?,
-        external_id: attr::get_s(record, "external_id")?,
-        next: attr::get_s(record, "next")?,
+        launch_id: attr::get_s(record, LAUNCH_ID)?,
+        external_id: attr::get_s(record, EXTERNAL_ID)?,
+        next: attr::get_s(record, NEXT)?,
         expires_at: attr::get_n(record, EXPIRES_AT)?,
     })
 }

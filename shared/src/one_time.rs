@@ -12,11 +12,12 @@
 
 use crate::clock;
 use crate::secrets::{self, Digest, Secret};
-use crate::store::StoreError;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::{self, ABSENT, LIVE, NOW};
+use crate::store::fields::*;
 use crate::store::keys::{EXPIRES_AT, Key};
 use crate::store::tx::item;
+use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// The condition under which a secret's own item may be used up: it exists and has not expired.
@@ -30,7 +31,7 @@ pub const DIGEST_MATCHES: &str = "token_digest = :digest";
 pub fn record(key: Key, attributes: Item, ttl_secs: i64) -> Item {
     let mut record = key.item();
     record.extend(attributes);
-    record.insert("created_at".into(), attr::n(clock::now()));
+    record.insert(CREATED_AT.into(), attr::n(clock::now()));
     record.insert(EXPIRES_AT.into(), attr::n(clock::expiry_after(ttl_secs)));
     record
 }
@@ -50,6 +51,24 @@ pub fn issue(
 /// The digest of a presented secret, if it has the shape of one we issue; else nothing to look up.
 pub fn digest_of(presented: &str) -> Option<Digest> {
     secrets::is_url_token_shape(presented).then(|| Digest::of(presented))
+}
+
+/// The item a presented secret names, if it has a secret's shape and is still usable at `now`
+/// (strongly consistent), with the secret's digest; `None` for malformed, unknown, used or
+/// expired alike. `key_of` builds the item's key from the digest.
+pub async fn find_usable(
+    store: &Store,
+    presented: &str,
+    key_of: impl FnOnce(&str) -> Key,
+    op: &'static str,
+) -> Result<Option<(Digest, Item)>, StoreError> {
+    let Some(digest) = digest_of(presented) else {
+        return Ok(None);
+    };
+    let Some(record) = crate::store::get(store, &key_of(digest.as_str()), op).await? else {
+        return Ok(None);
+    };
+    Ok(is_usable(&record, clock::now())?.then_some((digest, record)))
 }
 
 /// Whether a stored secret's item is still usable at `now` (the read-side twin of `USABLE`).

@@ -8,7 +8,7 @@ use crate::store::attr::{self, Item};
 use crate::store::keys::Key;
 
 /// The attribute that names an item's tenant (the API client's id).
-pub const CLIENT_ID: &str = "client_id";
+pub use crate::store::fields::CLIENT_ID;
 
 /// Records that belong to a tenant.
 pub trait Owned {

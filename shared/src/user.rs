@@ -1,6 +1,7 @@
 //! Users of a client, upserted by the platform's `user_id` (stored as `external_id`), and teams.
 
 use crate::store::attr::{self, Item};
+use crate::store::fields::*;
 use crate::store::tx::item;
 use crate::store::{Store, StoreError, keys};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -234,20 +235,20 @@ pub struct User {
 
 impl User {
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
-        let mut roles = attr::strings(item, "app_roles")?;
+        let mut roles = attr::strings(item, APP_ROLES)?;
         if roles.is_empty() {
             roles.push(crate::api_client::DEFAULT_ROLE.to_string());
         }
         Ok(User {
             id: attr::get_s(item, "user_id")?,
-            external_id: attr::get_s(item, "external_id")?,
-            email: attr::opt_s(item, "email")?,
-            given_name: attr::opt_s(item, "given_name")?,
-            family_name: attr::opt_s(item, "family_name")?,
-            lms_roles: attr::strings(item, "lms_roles")?,
+            external_id: attr::get_s(item, EXTERNAL_ID)?,
+            email: attr::opt_s(item, EMAIL)?,
+            given_name: attr::opt_s(item, GIVEN_NAME)?,
+            family_name: attr::opt_s(item, FAMILY_NAME)?,
+            lms_roles: attr::strings(item, LMS_ROLES)?,
             roles,
-            licenses: attr::strings(item, "licenses")?,
-            teams: attr::strings(item, "teams")?,
+            licenses: attr::strings(item, LICENSES)?,
+            teams: attr::strings(item, TEAMS)?,
         })
     }
 }
@@ -268,7 +269,7 @@ pub async fn team_members(
     let items = crate::store::query_partition(store, &partition, "").await?;
     items
         .iter()
-        .map(|item| attr::get_s(item, "external_id"))
+        .map(|item| attr::get_s(item, EXTERNAL_ID))
         .collect()
 }
 
@@ -280,7 +281,7 @@ pub async fn teams(store: &Store, client_id: &str) -> Result<Vec<String>, StoreE
             .await?;
     let mut names = items
         .iter()
-        .map(|item| attr::get_s(item, "team_name"))
+        .map(|item| attr::get_s(item, TEAM_NAME))
         .collect::<Result<Vec<_>, _>>()?;
     names.dedup();
     Ok(names)

@@ -3,7 +3,8 @@
 use crate::clock;
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
-use crate::store::conditions::{self, ABSENT};
+use crate::store::conditions::ABSENT;
+use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT};
 use crate::store::tx::item;
 use crate::store::{Store, StoreError};
@@ -54,10 +55,10 @@ pub fn start(
     let mut record = keys::web_session(secret.digest().as_str()).item();
     let (origin_name, origin_value) = origin.attribute();
     record.extend([
-        ("client_id".to_string(), attr::s(client_id)),
-        ("external_id".to_string(), attr::s(external_id)),
+        (CLIENT_ID.to_string(), attr::s(client_id)),
+        (EXTERNAL_ID.to_string(), attr::s(external_id)),
         (origin_name.to_string(), attr::s(origin_value)),
-        ("created_at".to_string(), attr::n(clock::now())),
+        (CREATED_AT.to_string(), attr::n(clock::now())),
         (
             EXPIRES_AT.to_string(),
             attr::n(clock::expiry_after(ttl_secs)),
@@ -82,31 +83,21 @@ pub fn end_old(table: &str, cookie: Option<&str>) -> Result<Option<TransactWrite
 
 /// The live session a cookie names; `None` for unknown, malformed or expired alike.
 pub async fn find_live(store: &Store, cookie: &str) -> Result<Option<WebSession>, StoreError> {
-    if !secrets::is_url_token_shape(cookie) {
-        return Ok(None);
-    }
-    let item = crate::store::get(
-        store,
-        &keys::web_session(Digest::of(cookie).as_str()),
-        "GetItem web session",
-    )
-    .await?;
-    let Some(record) = item else {
-        return Ok(None);
-    };
-    let session = from_item(&record)?;
-    Ok(conditions::is_live(session.expires_at, clock::now()).then_some(session))
+    let found =
+        crate::one_time::find_usable(store, cookie, keys::web_session, "GetItem web session")
+            .await?;
+    found.map(|(_, record)| from_item(&record)).transpose()
 }
 
 fn from_item(record: &Item) -> Result<WebSession, StoreError> {
     Ok(WebSession {
-        client_id: attr::get_s(record, "client_id")?,
-        external_id: attr::get_s(record, "external_id")?,
-        origin: match attr::opt_s(record, "launch_id")? {
+        client_id: attr::get_s(record, CLIENT_ID)?,
+        external_id: attr::get_s(record, EXTERNAL_ID)?,
+        origin: match attr::opt_s(record, LAUNCH_ID)? {
             Some(id) => Origin::Launch(id),
-            None => Origin::WorkshopSession(attr::get_s(record, "workshop_session")?),
+            None => Origin::WorkshopSession(attr::get_s(record, WORKSHOP_SESSION)?),
         },
-        created_at: attr::get_n(record, "created_at")?,
+        created_at: attr::get_n(record, CREATED_AT)?,
         expires_at: attr::get_n(record, EXPIRES_AT)?,
     })
 }
@@ -116,13 +107,6 @@ pub async fn delete(store: &Store, cookie: &str) -> Result<(), StoreError> {
     if !secrets::is_url_token_shape(cookie) {
         return Ok(());
     }
-    store
-        .client()
-        .delete_item()
-        .table_name(store.table())
-        .set_key(Some(keys::web_session(Digest::of(cookie).as_str()).item()))
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("DeleteItem web session", e))?;
-    Ok(())
+    let key = keys::web_session(Digest::of(cookie).as_str());
+    crate::store::delete(store, &key, "DeleteItem web session").await
 }

@@ -7,6 +7,7 @@ use super::StoredEvent;
 use super::signing;
 use crate::clock;
 use crate::store::attr::{self, Item};
+use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
 use crate::store::{Store, StoreError};
 use std::time::Duration;
@@ -64,13 +65,13 @@ impl Delivery {
     fn to_item(&self) -> Item {
         let mut record = keys::delivery(&self.event_id, &self.target).item();
         record.extend([
-            ("event_id".to_string(), attr::s(&self.event_id)),
-            ("client_id".to_string(), attr::s(&self.client_id)),
-            ("target".to_string(), attr::s(&self.target)),
-            ("url".to_string(), attr::s(&self.url)),
-            ("status".to_string(), attr::s(&self.status)),
-            ("attempts".to_string(), attr::n(self.attempts)),
-            ("updated_at".to_string(), attr::n(self.updated_at)),
+            (EVENT_ID.to_string(), attr::s(&self.event_id)),
+            (CLIENT_ID.to_string(), attr::s(&self.client_id)),
+            (TARGET.to_string(), attr::s(&self.target)),
+            (URL.to_string(), attr::s(&self.url)),
+            (STATUS.to_string(), attr::s(&self.status)),
+            (ATTEMPTS.to_string(), attr::n(self.attempts)),
+            (UPDATED_AT.to_string(), attr::n(self.updated_at)),
             (
                 EXPIRES_AT.to_string(),
                 attr::n(self.updated_at + super::RETENTION_SECS),
@@ -88,21 +89,21 @@ impl Delivery {
             ),
         ]);
         if let Some(error) = &self.last_error {
-            record.insert("last_error".into(), attr::s(error));
+            record.insert(LAST_ERROR.into(), attr::s(error));
         }
         record
     }
 
     fn from_item(record: &Item) -> Result<Self, StoreError> {
         Ok(Delivery {
-            event_id: attr::get_s(record, "event_id")?,
-            client_id: attr::get_s(record, "client_id")?,
-            target: attr::get_s(record, "target")?,
-            url: attr::get_s(record, "url")?,
-            status: attr::get_s(record, "status")?,
-            attempts: attr::get_n(record, "attempts")?,
-            last_error: attr::opt_s(record, "last_error")?,
-            updated_at: attr::get_n(record, "updated_at")?,
+            event_id: attr::get_s(record, EVENT_ID)?,
+            client_id: attr::get_s(record, CLIENT_ID)?,
+            target: attr::get_s(record, TARGET)?,
+            url: attr::get_s(record, URL)?,
+            status: attr::get_s(record, STATUS)?,
+            attempts: attr::get_n(record, ATTEMPTS)?,
+            last_error: attr::opt_s(record, LAST_ERROR)?,
+            updated_at: attr::get_n(record, UPDATED_AT)?,
         })
     }
 }
@@ -115,23 +116,16 @@ pub struct Webhook {
 }
 
 pub async fn webhook(store: &Store, client_id: &str) -> Result<Option<Webhook>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(keys::client(client_id).item()))
-        // Consistent: a webhook changed or removed a second ago is not posted to any more.
-        .consistent_read(true)
-        .projection_expression("webhook_url, webhook_version")
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem client webhook", e))?;
-    let Some(record) = out.item else {
+    // Consistent: a webhook changed or removed a second ago is not posted to any more.
+    let key = keys::client(client_id);
+    let wanted = ["webhook_url", "webhook_version"];
+    let found = crate::store::get_projected(store, &key, &wanted, "GetItem client webhook").await?;
+    let Some(record) = found else {
         return Ok(None);
     };
-    Ok(attr::opt_s(&record, "webhook_url")?.map(|url| Webhook {
+    Ok(attr::opt_s(&record, WEBHOOK_URL)?.map(|url| Webhook {
         url,
-        version: attr::opt_n(&record, "webhook_version")
+        version: attr::opt_n(&record, WEBHOOK_VERSION)
             .ok()
             .flatten()
             .unwrap_or(1),
@@ -160,22 +154,11 @@ pub async fn set_webhook(
         expression.push_str(" ADD webhook_version :one");
         values.insert(":one".into(), attr::n(1));
     }
-    let out = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(keys::client(client_id).item()))
-        .update_expression(expression)
-        .set_expression_attribute_values((!values.is_empty()).then_some(values))
-        .condition_expression(crate::store::conditions::EXISTS)
-        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("UpdateItem client webhook", e))?;
-    Ok(out
-        .attributes
-        .and_then(|a| attr::opt_n(&a, "webhook_version").ok().flatten())
-        .unwrap_or(1))
+    let key = keys::client(client_id);
+    let updated =
+        crate::store::update_existing(store, &key, expression, values, "UpdateItem client webhook")
+            .await?;
+    Ok(attr::opt_n(&updated, WEBHOOK_VERSION)?.unwrap_or(1))
 }
 
 impl Deliverer {
@@ -218,7 +201,6 @@ impl Deliverer {
         }
         let version = webhook.map_or(1, |w| w.version);
         let secret = signing::client_secret(&self.signing_key, &event.client_id, version);
-
         let mut outcomes = Vec::new();
         for (target, url) in targets {
             let previous = get(store, &event.id, target).await?;
@@ -226,19 +208,7 @@ impl Deliverer {
                 // A retried stream batch or a re-send: never deliver twice what arrived.
                 continue;
             }
-            let (status, attempts, last_error) = if target == ANALYTICS {
-                // IP literals skip the resolver: they are judged here.
-                let allowed = self.policy.allow_private_analytics
-                    || url::Url::parse(&url).is_ok_and(|u| crate::net::is_public_host(&u));
-                if allowed {
-                    self.attempt(&self.analytics_http, &url, &secret, event)
-                        .await
-                } else {
-                    (FAILED, 0, Some("not a public address".to_string()))
-                }
-            } else {
-                self.attempt(&self.http, &url, &secret, event).await
-            };
+            let (status, attempts, last_error) = self.send(target, &url, &secret, event).await;
             let delivery = Delivery {
                 event_id: event.id.clone(),
                 client_id: event.client_id.clone(),
@@ -249,20 +219,34 @@ impl Deliverer {
                 last_error,
                 updated_at: clock::now(),
             };
-            store
-                .client()
-                .put_item()
-                .table_name(store.table())
-                .set_item(Some(delivery.to_item()))
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk("PutItem delivery", e))?;
+            crate::store::put(store, delivery.to_item(), "PutItem delivery").await?;
             if status == FAILED {
                 tracing::warn!(event = %event.id, target, "delivery failed; kept as a dead letter");
             }
             outcomes.push(delivery);
         }
         Ok(outcomes)
+    }
+
+    /// Sends the event to one target: its status, the attempts made and the last error.
+    async fn send(
+        &self,
+        target: &str,
+        url: &str,
+        secret: &[u8],
+        event: &StoredEvent,
+    ) -> (&'static str, i64, Option<String>) {
+        if target != ANALYTICS {
+            return self.attempt(&self.http, url, secret, event).await;
+        }
+        // IP literals skip the resolver: they are judged here.
+        let allowed = self.policy.allow_private_analytics
+            || url::Url::parse(url).is_ok_and(|u| crate::net::is_public_host(&u));
+        if allowed {
+            self.attempt(&self.analytics_http, url, secret, event).await
+        } else {
+            (FAILED, 0, Some("not a public address".to_string()))
+        }
     }
 
     async fn attempt(

@@ -11,6 +11,7 @@ use crate::clock;
 use crate::store::StoreError;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::ABSENT;
+use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
 use crate::store::tx::item;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -89,11 +90,11 @@ impl Event {
     pub fn outbox(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
         let mut record = keys::event(&self.id).item();
         record.extend([
-            ("event_id".to_string(), attr::s(&self.id)),
-            ("event_type".to_string(), attr::s(self.kind.as_str())),
-            ("client_id".to_string(), attr::s(&self.client_id)),
+            (EVENT_ID.to_string(), attr::s(&self.id)),
+            (EVENT_TYPE.to_string(), attr::s(self.kind.as_str())),
+            (CLIENT_ID.to_string(), attr::s(&self.client_id)),
             ("body".to_string(), attr::s(self.body())),
-            ("created_at".to_string(), attr::n(self.occurred_at)),
+            (CREATED_AT.to_string(), attr::n(self.occurred_at)),
             (
                 EXPIRES_AT.to_string(),
                 attr::n(self.occurred_at + RETENTION_SECS),
@@ -108,7 +109,7 @@ impl Event {
             ),
         ]);
         if let Some(url) = &self.analytics_url {
-            record.insert("analytics_url".into(), attr::s(url));
+            record.insert(ANALYTICS_URL.into(), attr::s(url));
         }
         item::put(table, record, Some(ABSENT))
     }
@@ -128,12 +129,12 @@ pub struct StoredEvent {
 impl StoredEvent {
     pub fn from_item(record: &Item) -> Result<Self, StoreError> {
         Ok(StoredEvent {
-            id: attr::get_s(record, "event_id")?,
-            event_type: attr::get_s(record, "event_type")?,
-            client_id: attr::get_s(record, "client_id")?,
+            id: attr::get_s(record, EVENT_ID)?,
+            event_type: attr::get_s(record, EVENT_TYPE)?,
+            client_id: attr::get_s(record, CLIENT_ID)?,
             body: attr::get_s(record, "body")?,
-            analytics_url: attr::opt_s(record, "analytics_url")?,
-            created_at: attr::get_n(record, "created_at")?,
+            analytics_url: attr::opt_s(record, ANALYTICS_URL)?,
+            created_at: attr::get_n(record, CREATED_AT)?,
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::http::{self, ApiError, Context, cookies, cors};
 use crate::launch::Launch;
 use crate::state::AppState;
 use crate::store::attr::Item;
+use crate::store::fields::*;
 use crate::store::{self, keys};
 use crate::user::User;
 use crate::web_session::Origin;
@@ -128,7 +129,7 @@ async fn whoami(
         // The user, what they logged in through or their tenant is gone: the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
-    let client = ApiClient::from_attr(client.get("client"))?;
+    let client = ApiClient::from_attr(client.get(CLIENT))?;
     let body = json!({
         "user": User::from_item(user)?,
         "launch": match session.origin {

@@ -72,6 +72,24 @@ pub fn unique_form(body: &[u8]) -> Result<std::collections::HashMap<String, Stri
     Ok(params)
 }
 
+/// A request body that must be a JSON object of type `T`, at most 64 KiB; each problem is a
+/// 400 that says what is wrong (and where: `Invalid \`field\`: ...`).
+pub fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_JSON_BODY_BYTES {
+        return Err(ApiError::bad_request("Request body is larger than 64 KiB."));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}.")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("Request body must be a JSON object."));
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| ApiError::bad_request(format!("Invalid `{}`: {}.", e.path(), e.inner())))
+}
+
+/// The largest JSON body an API request may have.
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+
 pub fn body_bytes(req: &Request) -> &[u8] {
     match req.body() {
         Body::Empty => &[],

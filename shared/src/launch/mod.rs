@@ -11,6 +11,7 @@ use crate::launch_token;
 use crate::secrets::Secret;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::ABSENT;
+use crate::store::fields::*;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::tx::{self, TxError, item};
 use crate::store::{Store, StoreError};
@@ -56,19 +57,7 @@ pub async fn create(
 ) -> Result<LaunchOutcome, TxError> {
     let launch_id = uuid::Uuid::new_v4().to_string();
     let next = destination(client, domain, &launch.content_id);
-    let mut upsert = UserUpsert {
-        external_id: launch.user_id.clone(),
-        email: launch.email.clone(),
-        given_name: launch.given_name.clone(),
-        family_name: launch.family_name.clone(),
-        roles: launch
-            .roles
-            .as_ref()
-            .map(|roles| (roles.clone(), client.map_roles(roles))),
-        licenses: launch.licenses.clone(),
-        teams: launch.teams.clone(),
-        held: None,
-    };
+    let mut upsert = upsert_of(client, launch);
     // The caps on licenses and teams are conditions on the user item: first with room for every
     // name as new (no read); if that fails, near a cap, the user's sets are read and the launch
     // is refused or written with the exact sizes read as its condition (a concurrent launch
@@ -109,6 +98,41 @@ pub async fn create(
     .into())
 }
 
+/// The user as a launch describes them (roles mapped by the client's role mapping).
+fn upsert_of(client: &ApiClient, launch: &LaunchPayload) -> UserUpsert {
+    UserUpsert {
+        external_id: launch.user_id.clone(),
+        email: launch.email.clone(),
+        given_name: launch.given_name.clone(),
+        family_name: launch.family_name.clone(),
+        roles: launch
+            .roles
+            .as_ref()
+            .map(|roles| (roles.clone(), client.map_roles(roles))),
+        licenses: launch.licenses.clone(),
+        teams: launch.teams.clone(),
+        held: None,
+    }
+}
+
+/// `launch.created`, with what the LMS sent.
+fn created_event(client: &ApiClient, launch: &LaunchPayload, launch_id: &str) -> Event {
+    Event::new(
+        EventType::LaunchCreated,
+        &client.id,
+        json!({
+            "launch_id": launch_id,
+            "user_id": launch.user_id,
+            "content_id": launch.content_id,
+            "resource_id": launch.resource_id,
+            "context": launch.context,
+            "roles": launch.roles,
+            "licenses": launch.licenses,
+            "teams": launch.teams,
+        }),
+    )
+}
+
 /// Reads of the user's sets a launch makes near a cap before it gives up.
 const MAX_CAP_READS: usize = 5;
 
@@ -138,23 +162,7 @@ fn items(
         config.launch_token_ttl_secs,
     )?;
     items.push(token_item);
-    items.push(
-        Event::new(
-            EventType::LaunchCreated,
-            &client.id,
-            json!({
-                "launch_id": launch_id,
-                "user_id": launch.user_id,
-                "content_id": launch.content_id,
-                "resource_id": launch.resource_id,
-                "context": launch.context,
-                "roles": launch.roles,
-                "licenses": launch.licenses,
-                "teams": launch.teams,
-            }),
-        )
-        .outbox(table)?,
-    );
+    items.push(created_event(client, launch, launch_id).outbox(table)?);
 
     Ok((token, items))
 }
@@ -169,14 +177,14 @@ fn record(
         serde_json::to_string(&launch.context).map_err(|e| StoreError::Malformed(e.to_string()))?;
     let mut record = keys::launch(launch_id).item();
     record.extend([
-        ("launch_id".to_string(), attr::s(launch_id)),
-        ("client_id".to_string(), attr::s(&client.id)),
-        ("external_id".to_string(), attr::s(&launch.user_id)),
-        ("content_id".to_string(), attr::s(&launch.content_id)),
-        ("context".to_string(), attr::s(context)),
-        ("licenses".to_string(), attr::list(&launch.licenses)),
-        ("teams".to_string(), attr::list(&launch.teams)),
-        ("created_at".to_string(), attr::n(now)),
+        (LAUNCH_ID.to_string(), attr::s(launch_id)),
+        (CLIENT_ID.to_string(), attr::s(&client.id)),
+        (EXTERNAL_ID.to_string(), attr::s(&launch.user_id)),
+        (CONTENT_ID.to_string(), attr::s(&launch.content_id)),
+        (CONTEXT.to_string(), attr::s(context)),
+        (LICENSES.to_string(), attr::list(&launch.licenses)),
+        (TEAMS.to_string(), attr::list(&launch.teams)),
+        (CREATED_AT.to_string(), attr::n(now)),
         (
             GSI1_PK.to_string(),
             attr::s(keys::user_partition(&client.id, &launch.user_id)),
@@ -193,7 +201,7 @@ fn record(
         record.insert("roles".into(), attr::list(roles));
     }
     if let Some(resource_id) = &launch.resource_id {
-        record.insert("resource_id".into(), attr::s(resource_id));
+        record.insert(RESOURCE_ID.into(), attr::s(resource_id));
     }
     Ok(record)
 }
@@ -218,19 +226,19 @@ pub struct Launch {
 
 impl Launch {
     pub fn from_item(record: &Item) -> Result<Self, StoreError> {
-        let context = attr::get_s(record, "context")?;
+        let context = attr::get_s(record, CONTEXT)?;
         Ok(Launch {
-            id: attr::get_s(record, "launch_id")?,
-            user_id: attr::get_s(record, "external_id")?,
-            content_id: attr::get_s(record, "content_id")?,
-            resource_id: attr::opt_s(record, "resource_id")?,
+            id: attr::get_s(record, LAUNCH_ID)?,
+            user_id: attr::get_s(record, EXTERNAL_ID)?,
+            content_id: attr::get_s(record, CONTENT_ID)?,
+            resource_id: attr::opt_s(record, RESOURCE_ID)?,
             context: serde_json::from_str(&context)
                 .map_err(|e| StoreError::Malformed(format!("launch context: {e}")))?,
             roles: attr::strings(record, "roles")?,
-            licenses: attr::strings(record, "licenses")?,
-            teams: attr::strings(record, "teams")?,
-            created_at: clock::rfc3339(attr::get_n(record, "created_at")?),
-            progress: attr::opt_s(record, "latest_progress")?
+            licenses: attr::strings(record, LICENSES)?,
+            teams: attr::strings(record, TEAMS)?,
+            created_at: clock::rfc3339(attr::get_n(record, CREATED_AT)?),
+            progress: attr::opt_s(record, LATEST_PROGRESS)?
                 .and_then(|p| serde_json::from_str(&p).ok()),
         })
     }

@@ -5,7 +5,7 @@ use crate::http::ApiError;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_BODY_BYTES: usize = crate::http::MAX_JSON_BODY_BYTES;
 pub const MAX_CONTEXT_BYTES: usize = 16 * 1024;
 pub const MISSING_REQUIRED: &str = "Must provide `user_id` and `content_id` in payload.";
 pub const MISSING_RESOURCE_ID: &str = "Must provide `resource_id` in payload.";
@@ -52,24 +52,42 @@ pub struct LaunchPayload {
     pub teams: Vec<String>,
 }
 
-impl LaunchPayload {
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::bad_request("Request body is larger than 64 KiB."));
+/// `context`: a JSON object of at most 16 KiB (absent or null: empty).
+fn context(value: Option<Value>) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let context = match value {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(ApiError::bad_request("`context` must be a JSON object.")),
+    };
+    if serde_json::to_vec(&context).map_or(0, |v| v.len()) > MAX_CONTEXT_BYTES {
+        return Err(ApiError::bad_request("`context` is larger than 16 KiB."));
+    }
+    Ok(context)
+}
+
+/// `email`: loosely an address (something@something, no white space).
+fn email(value: Option<String>) -> Result<Option<String>, ApiError> {
+    let email = optional("email", value, MAX_EMAIL_CHARS)?;
+    if let Some(email) = &email {
+        let valid = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
+        });
+        if !valid {
+            return Err(ApiError::bad_request("`email` is not an email address."));
         }
-        if body.iter().all(u8::is_ascii_whitespace) {
+    }
+    Ok(email)
+}
+
+impl LaunchPayload {
+    // Long: one check per field, in the order the fields are documented.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        if body.len() <= MAX_BODY_BYTES && body.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
                 "Request body must be a JSON object with `user_id` and `content_id`.",
             ));
         }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}.")))?;
-        if !value.is_object() {
-            return Err(ApiError::bad_request("Request body must be a JSON object."));
-        }
-        let raw: Raw = serde_path_to_error::deserialize(value).map_err(|e| {
-            ApiError::bad_request(format!("Invalid `{}`: {}.", e.path(), e.inner()))
-        })?;
+        let raw: Raw = crate::http::json_object(body)?;
 
         let user_id = raw
             .user_id
@@ -91,31 +109,12 @@ impl LaunchPayload {
         let content_id = parse_content_id(&content_id)
             .ok_or_else(|| ApiError::bad_request("`content_id` must be a UUID."))?;
 
-        let context = match raw.context {
-            None | Some(Value::Null) => serde_json::Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(_) => return Err(ApiError::bad_request("`context` must be a JSON object.")),
-        };
-        if serde_json::to_vec(&context).map_or(0, |v| v.len()) > MAX_CONTEXT_BYTES {
-            return Err(ApiError::bad_request("`context` is larger than 16 KiB."));
-        }
-
-        let email = optional("email", raw.email, MAX_EMAIL_CHARS)?;
-        if let Some(email) = &email {
-            let valid = email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
-            });
-            if !valid {
-                return Err(ApiError::bad_request("`email` is not an email address."));
-            }
-        }
-
         Ok(LaunchPayload {
             user_id,
             content_id,
             resource_id: optional("resource_id", raw.resource_id, MAX_ID_CHARS)?,
-            context,
-            email,
+            context: context(raw.context)?,
+            email: email(raw.email)?,
             given_name: optional("given_name", raw.given_name, MAX_NAME_CHARS)?,
             family_name: optional("family_name", raw.family_name, MAX_NAME_CHARS)?,
             roles: raw

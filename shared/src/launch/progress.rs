@@ -13,7 +13,6 @@ use crate::tenant::CLIENT_ID;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-const MAX_BODY_BYTES: usize = 64 * 1024;
 const MAX_DETAILS_BYTES: usize = 16 * 1024;
 
 #[derive(Deserialize)]
@@ -42,16 +41,7 @@ fn bad(message: &str) -> ApiError {
 
 /// Parses and checks a report; every problem names its field.
 pub fn parse(body: &[u8]) -> Result<(String, Progress), ApiError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(bad("Request body is larger than 64 KiB."));
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}.")))?;
-    if !value.is_object() {
-        return Err(bad("Request body must be a JSON object."));
-    }
-    let raw: Raw = serde_path_to_error::deserialize(value)
-        .map_err(|e| ApiError::bad_request(format!("Invalid `{}`: {}.", e.path(), e.inner())))?;
+    let raw: Raw = crate::http::json_object(body)?;
     let launch_id = raw
         .launch_id
         .as_deref()

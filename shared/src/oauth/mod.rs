@@ -14,9 +14,11 @@ use crate::one_time;
 use crate::secrets::{self, Digest, Secret};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::ABSENT;
+use crate::store::fields::*;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::tx::{self, TxError, item};
 use crate::store::{Store, StoreError};
+use crate::tenant::CLIENT_ID;
 
 pub const SCOPE: &str = "user:info";
 
@@ -47,6 +49,58 @@ pub fn is_valid_username(username: &str) -> bool {
 
 /// Creates the OAuth client and robot account of a tenant. `None` if the tenant is unknown;
 /// an error if the username is taken.
+/// The OAuth client of a tenant's robot (a copy of the tenant's settings with it).
+fn oauth_client_item(
+    tenant: &ApiClient,
+    client_id: &str,
+    secret: &Secret,
+    username: &str,
+    now: i64,
+) -> Item {
+    let mut app = keys::oauth_client(client_id).item();
+    app.extend([
+        (CLIENT.to_string(), tenant.to_attr()),
+        (OAUTH_CLIENT_ID.to_string(), attr::s(client_id)),
+        (
+            "secret_digest".to_string(),
+            attr::s(secret.digest().as_str()),
+        ),
+        (USERNAME.to_string(), attr::s(username)),
+        (CREATED_AT.to_string(), attr::n(now)),
+    ]);
+    app
+}
+
+/// A robot account, listed in its tenant's index partition.
+fn robot_item(
+    tenant_id: &str,
+    client_id: &str,
+    username: &str,
+    password: &Secret,
+    now: i64,
+) -> Item {
+    let mut robot = keys::robot(username).item();
+    robot.extend([
+        (USERNAME.to_string(), attr::s(username)),
+        (OAUTH_CLIENT_ID.to_string(), attr::s(client_id)),
+        (CLIENT_ID.to_string(), attr::s(tenant_id)),
+        (
+            "password_digest".to_string(),
+            attr::s(password.digest().as_str()),
+        ),
+        (CREATED_AT.to_string(), attr::n(now)),
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::client_partition(tenant_id)),
+        ),
+        (
+            GSI1_SK.to_string(),
+            attr::s(format!("{}{username}", keys::ROBOT_LISTING_PREFIX)),
+        ),
+    ]);
+    robot
+}
+
 pub async fn create_robot(
     store: &Store,
     tenant_id: &str,
@@ -60,36 +114,8 @@ pub async fn create_robot(
     let password = secrets::new_api_token();
     let now = clock::now();
 
-    let mut app = keys::oauth_client(&client_id).item();
-    app.extend([
-        ("client".to_string(), tenant.to_attr()),
-        ("oauth_client_id".to_string(), attr::s(&client_id)),
-        (
-            "secret_digest".to_string(),
-            attr::s(client_secret.digest().as_str()),
-        ),
-        ("username".to_string(), attr::s(username)),
-        ("created_at".to_string(), attr::n(now)),
-    ]);
-    let mut robot = keys::robot(username).item();
-    robot.extend([
-        ("username".to_string(), attr::s(username)),
-        ("oauth_client_id".to_string(), attr::s(&client_id)),
-        ("client_id".to_string(), attr::s(&tenant.id)),
-        (
-            "password_digest".to_string(),
-            attr::s(password.digest().as_str()),
-        ),
-        ("created_at".to_string(), attr::n(now)),
-        (
-            GSI1_PK.to_string(),
-            attr::s(keys::client_partition(&tenant.id)),
-        ),
-        (
-            GSI1_SK.to_string(),
-            attr::s(format!("{}{username}", keys::ROBOT_LISTING_PREFIX)),
-        ),
-    ]);
+    let app = oauth_client_item(&tenant, &client_id, &client_secret, username, now);
+    let robot = robot_item(&tenant.id, &client_id, username, &password, now);
     let table = store.table();
     tx::transact(
         store,
@@ -119,9 +145,9 @@ pub struct RobotInfo {
 pub async fn list_robots(store: &Store, tenant_id: &str) -> Result<Vec<RobotInfo>, StoreError> {
     let read = |i: &Item| {
         Ok(RobotInfo {
-            username: attr::get_s(i, "username")?,
-            oauth_client_id: attr::get_s(i, "oauth_client_id")?,
-            created_at: attr::get_n(i, "created_at")?,
+            username: attr::get_s(i, USERNAME)?,
+            oauth_client_id: attr::get_s(i, OAUTH_CLIENT_ID)?,
+            created_at: attr::get_n(i, CREATED_AT)?,
         })
     };
     crate::store::list_for_tenant(store, tenant_id, keys::ROBOT_LISTING_PREFIX, read).await
@@ -146,9 +172,9 @@ pub struct Grant {
 
 pub(crate) fn grant_from(record: &Item, partner: &str) -> Result<Grant, StoreError> {
     Ok(Grant {
-        oauth_client_id: attr::get_s(record, "oauth_client_id")?,
-        username: attr::get_s(record, "username")?,
-        tenant: ApiClient::from_attr(record.get("client"))?,
+        oauth_client_id: attr::get_s(record, OAUTH_CLIENT_ID)?,
+        username: attr::get_s(record, USERNAME)?,
+        tenant: ApiClient::from_attr(record.get(CLIENT))?,
         partner_digest: attr::get_s(record, partner)?,
     })
 }
@@ -161,12 +187,12 @@ pub fn verify_client(
     let Some(record) = record else {
         return Ok(None);
     };
-    if !secrets::matches(secret, &attr::get_s(record, "secret_digest")?) {
+    if !secrets::matches(secret, &attr::get_s(record, SECRET_DIGEST)?) {
         return Ok(None);
     }
     Ok(Some(OAuthClient {
-        client_id: attr::get_s(record, "oauth_client_id")?,
-        tenant: ApiClient::from_attr(record.get("client"))?,
+        client_id: attr::get_s(record, OAUTH_CLIENT_ID)?,
+        tenant: ApiClient::from_attr(record.get(CLIENT))?,
     }))
 }
 
@@ -180,8 +206,8 @@ pub fn verify_robot(
         return Ok(false);
     };
     Ok(
-        secrets::matches(password, &attr::get_s(record, "password_digest")?)
-            && attr::get_s(record, "oauth_client_id")? == client.client_id,
+        secrets::matches(password, &attr::get_s(record, PASSWORD_DIGEST)?)
+            && attr::get_s(record, OAUTH_CLIENT_ID)? == client.client_id,
     )
 }
 
@@ -215,9 +241,9 @@ pub fn issue_pair(
     let refresh = secrets::new_url_token();
     let token_item = |key: keys::Key, partner: &str, partner_digest: &Digest, ttl: i64| {
         let attributes = Item::from([
-            ("client".to_string(), client.tenant.to_attr()),
-            ("oauth_client_id".to_string(), attr::s(&client.client_id)),
-            ("username".to_string(), attr::s(username)),
+            (CLIENT.to_string(), client.tenant.to_attr()),
+            (OAUTH_CLIENT_ID.to_string(), attr::s(&client.client_id)),
+            (USERNAME.to_string(), attr::s(username)),
             (partner.to_string(), attr::s(partner_digest.as_str())),
         ]);
         item::put(table, one_time::record(key, attributes, ttl), Some(ABSENT))
@@ -286,14 +312,9 @@ pub async fn authenticate_bearer(
     else {
         return Ok(None);
     };
-    if !secrets::is_url_token_shape(token) {
-        return Ok(None);
-    }
-    let item = crate::store::get(
-        store,
-        &keys::access_token(Digest::of(token).as_str()),
-        "GetItem access token",
-    )
-    .await?;
-    live_grant(item.as_ref(), "refresh_digest")
+    let found =
+        one_time::find_usable(store, token, keys::access_token, "GetItem access token").await?;
+    found
+        .map(|(_, record)| grant_from(&record, "refresh_digest"))
+        .transpose()
 }

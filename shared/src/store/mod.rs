@@ -2,6 +2,7 @@
 
 pub mod attr;
 pub mod conditions;
+pub mod fields;
 pub mod keys;
 pub mod round_trips;
 pub mod schema;
@@ -275,6 +276,85 @@ pub async fn get_projected(
         .await
         .map_err(|e| StoreError::from_sdk(op, e))?;
     Ok(out.item)
+}
+
+/// The keys of up to `limit` live workshop sessions whose deadline index sort key is below
+/// `bound`, earliest first: one query of `gsi2` (keys only, eventual: the caller re-reads).
+pub async fn deadlines_below(
+    store: &Store,
+    bound: &str,
+    limit: i32,
+) -> Result<Vec<keys::Key>, StoreError> {
+    let due = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(keys::GSI2)
+        .key_condition_expression("#pk = :pk AND #sk < :bound")
+        .expression_attribute_names("#pk", keys::GSI2_PK)
+        .expression_attribute_names("#sk", keys::GSI2_SK)
+        .expression_attribute_values(":pk", attr::s(keys::DEADLINES))
+        .expression_attribute_values(":bound", attr::s(bound))
+        .limit(limit)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("Query deadlines", e))?;
+    let key_of = |i: &attr::Item| {
+        Some(keys::Key {
+            pk: attr::get_s(i, keys::PK).ok()?,
+            sk: attr::get_s(i, keys::SK).ok()?,
+        })
+    };
+    Ok(due.items().iter().filter_map(key_of).collect())
+}
+
+/// Updates an item that must exist; its attributes after the update.
+pub async fn update_existing(
+    store: &Store,
+    key: &keys::Key,
+    expression: String,
+    values: attr::Item,
+    op: &'static str,
+) -> Result<attr::Item, StoreError> {
+    let out = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key.item()))
+        .update_expression(expression)
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .condition_expression(conditions::EXISTS)
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk(op, e))?;
+    Ok(out.attributes.unwrap_or_default())
+}
+
+/// Deletes an item (nothing if there is none).
+pub async fn delete(store: &Store, key: &keys::Key, op: &'static str) -> Result<(), StoreError> {
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .set_key(Some(key.item()))
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk(op, e))?;
+    Ok(())
+}
+
+/// Puts an item, replacing any with its key.
+pub async fn put(store: &Store, item: attr::Item, op: &'static str) -> Result<(), StoreError> {
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk(op, e))?;
+    Ok(())
 }
 
 /// Puts a new item whose key is fresh (a random id or digest): a taken key is a failure.

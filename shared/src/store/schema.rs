@@ -72,6 +72,7 @@ fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
 }
 
 /// Creates the table and turns on TTL. An existing table is left as it is.
+// Long: the table definition, attribute by attribute, as template.yaml states it.
 pub async fn create_table(store: &Store) -> Result<bool, StoreError> {
     let def = TABLE;
     let mut request = store

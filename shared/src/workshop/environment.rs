@@ -3,6 +3,7 @@
 
 use super::slot::{self, Slot};
 use crate::store::attr::{self, Item};
+use crate::store::fields::*;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -58,17 +59,17 @@ impl Environment {
             .map_err(|e| StoreError::Malformed(e.to_string()))?;
         let mut item = keys::environment(&self.name).item();
         item.extend([
-            ("kind".to_string(), attr::s("environment")),
-            ("name".to_string(), attr::s(&self.name)),
-            ("client_id".to_string(), attr::s(&self.client_id)),
-            ("workshop".to_string(), attr::s(workshop)),
-            ("capacity".to_string(), attr::n(self.capacity)),
-            ("duration".to_string(), attr::n(self.duration_secs)),
-            ("deadline".to_string(), attr::n(self.deadline_secs)),
-            ("overtime".to_string(), attr::n(self.overtime_secs)),
-            ("user_limit".to_string(), attr::n(self.user_limit)),
-            ("dashboard_url".to_string(), attr::s(&self.dashboard_url)),
-            ("created_at".to_string(), attr::n(self.created_at)),
+            (KIND.to_string(), attr::s("environment")),
+            (NAME.to_string(), attr::s(&self.name)),
+            (CLIENT_ID.to_string(), attr::s(&self.client_id)),
+            (WORKSHOP.to_string(), attr::s(workshop)),
+            (CAPACITY.to_string(), attr::n(self.capacity)),
+            (DURATION.to_string(), attr::n(self.duration_secs)),
+            (DEADLINE.to_string(), attr::n(self.deadline_secs)),
+            (OVERTIME.to_string(), attr::n(self.overtime_secs)),
+            (USER_LIMIT.to_string(), attr::n(self.user_limit)),
+            (DASHBOARD_URL.to_string(), attr::s(&self.dashboard_url)),
+            (CREATED_AT.to_string(), attr::n(self.created_at)),
             (
                 GSI1_PK.to_string(),
                 attr::s(keys::client_partition(&self.client_id)),
@@ -82,19 +83,19 @@ impl Environment {
     }
 
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
-        let workshop = attr::get_s(item, "workshop")?;
+        let workshop = attr::get_s(item, WORKSHOP)?;
         Ok(Environment {
-            name: attr::get_s(item, "name")?,
-            client_id: attr::get_s(item, "client_id")?,
+            name: attr::get_s(item, NAME)?,
+            client_id: attr::get_s(item, CLIENT_ID)?,
             workshop: serde_json::from_str(&workshop)
                 .map_err(|e| StoreError::Malformed(format!("workshop: {e}")))?,
-            capacity: attr::get_n(item, "capacity")?,
-            duration_secs: attr::get_n(item, "duration")?,
-            deadline_secs: attr::get_n(item, "deadline")?,
-            overtime_secs: attr::get_n(item, "overtime")?,
-            user_limit: attr::get_n(item, "user_limit")?,
-            dashboard_url: attr::get_s(item, "dashboard_url")?,
-            created_at: attr::get_n(item, "created_at")?,
+            capacity: attr::get_n(item, CAPACITY)?,
+            duration_secs: attr::get_n(item, DURATION)?,
+            deadline_secs: attr::get_n(item, DEADLINE)?,
+            overtime_secs: attr::get_n(item, OVERTIME)?,
+            user_limit: attr::get_n(item, USER_LIMIT)?,
+            dashboard_url: attr::get_s(item, DASHBOARD_URL)?,
+            created_at: attr::get_n(item, CREATED_AT)?,
         })
     }
 }
@@ -140,7 +141,7 @@ impl EnvironmentView {
             });
         }
         for item in items.iter().filter(|i| kind(i) == Some("slot")) {
-            let env = attr::get_s(item, "environment")?;
+            let env = attr::get_s(item, ENVIRONMENT)?;
             if let Some(view) = views.iter_mut().find(|v| v.environment.name == env) {
                 view.slots.push(Slot::from_item(item)?);
             }
@@ -150,7 +151,7 @@ impl EnvironmentView {
 }
 
 fn kind(item: &Item) -> Option<&str> {
-    item.get("kind")
+    item.get(KIND)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
 }

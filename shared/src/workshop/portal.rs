@@ -157,6 +157,7 @@ pub fn timing(session: &WorkshopSession, now: i64, into: &mut serde_json::Map<St
 }
 
 /// An environment in the catalog (`resource` only in the catalog, not in status).
+// Long: Educates' environment shape, field by field.
 pub fn environment_json(
     view: &EnvironmentView,
     now: i64,

@@ -8,10 +8,8 @@
 //! The reaper makes the record say so, emits `session.ended`, and tidies the user's map.
 
 use super::session::{self, WorkshopSession};
-use crate::store::attr;
-use crate::store::keys::{self, GSI2, GSI2_PK, GSI2_SK};
+use crate::store::Store;
 use crate::store::tx::TxError;
-use crate::store::{Store, StoreError};
 use serde::Serialize;
 
 /// Sessions one run ends at most.
@@ -31,30 +29,8 @@ pub async fn reap(store: &Store, now: i64, limit: i32) -> Result<Report, TxError
     // Sort keys are `<until:012>#<name>`: everything below `<now + 1>` has `until <= now`.
     // gsi2 is eventual: a stale hit is re-read consistently and ended only if still overdue (a
     // condition of its transaction); a session missed now is found by the next run.
-    let due = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .index_name(GSI2)
-        .key_condition_expression("#pk = :pk AND #sk < :bound")
-        .expression_attribute_names("#pk", GSI2_PK)
-        .expression_attribute_names("#sk", GSI2_SK)
-        .expression_attribute_values(":pk", attr::s(keys::DEADLINES))
-        .expression_attribute_values(":bound", attr::s(format!("{:012}", now + 1)))
-        .limit(limit)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("Query deadlines", e))?;
-    let wanted: Vec<keys::Key> = due
-        .items()
-        .iter()
-        .filter_map(|i| {
-            Some(keys::Key {
-                pk: attr::get_s(i, keys::PK).ok()?,
-                sk: attr::get_s(i, keys::SK).ok()?,
-            })
-        })
-        .collect();
+    let bound = format!("{:012}", now + 1);
+    let wanted = crate::store::deadlines_below(store, &bound, limit).await?;
     let mut report = Report {
         found: wanted.len(),
         ..Report::default()

@@ -12,10 +12,10 @@
 //! deadline, and with it the generation that numbers the slot's next session (names would
 //! repeat). There are at most `capacity` of them per environment, so nothing accumulates.
 
-use super::environment::Environment;
 use super::{ENDED, RUNNING};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
+use crate::store::fields::*;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::tx::{item, names};
 use crate::store::{Store, StoreError};
@@ -56,43 +56,44 @@ impl Slot {
 
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         Ok(Slot {
-            index: attr::get_n(item, "slot")?,
-            generation: attr::opt_n(item, "generation")?.unwrap_or(0),
-            session: attr::get_s(item, "session")?,
-            user: attr::get_s(item, "user")?,
-            state: attr::get_s(item, "state")?,
-            started: attr::opt_n(item, "started")?,
+            index: attr::get_n(item, SLOT)?,
+            generation: attr::opt_n(item, GENERATION)?.unwrap_or(0),
+            session: attr::get_s(item, SESSION)?,
+            user: attr::get_s(item, USER)?,
+            state: attr::get_s(item, STATE)?,
+            started: attr::opt_n(item, STARTED)?,
             held_until: attr::get_n(item, HELD_UNTIL)?,
         })
     }
 
-    pub fn to_item(&self, environment: &Environment) -> Item {
-        let mut item = keys::slot(&environment.name, self.index).item();
+    /// The slot's item in environment `environment` of tenant `tenant_id`.
+    pub fn to_item(&self, environment: &str, tenant_id: &str) -> Item {
+        let mut item = keys::slot(environment, self.index).item();
         item.extend([
-            ("kind".to_string(), attr::s("slot")),
-            ("environment".to_string(), attr::s(&environment.name)),
-            ("slot".to_string(), attr::n(self.index)),
-            ("generation".to_string(), attr::n(self.generation)),
-            ("session".to_string(), attr::s(&self.session)),
-            ("user".to_string(), attr::s(&self.user)),
-            ("state".to_string(), attr::s(&self.state)),
+            (KIND.to_string(), attr::s("slot")),
+            (ENVIRONMENT.to_string(), attr::s(environment)),
+            (SLOT.to_string(), attr::n(self.index)),
+            (GENERATION.to_string(), attr::n(self.generation)),
+            (SESSION.to_string(), attr::s(&self.session)),
+            (USER.to_string(), attr::s(&self.user)),
+            (STATE.to_string(), attr::s(&self.state)),
             (HELD_UNTIL.to_string(), attr::n(self.held_until)),
             (
                 GSI1_PK.to_string(),
-                attr::s(keys::client_partition(&environment.client_id)),
+                attr::s(keys::client_partition(tenant_id)),
             ),
             (
                 GSI1_SK.to_string(),
                 attr::s(format!(
                     "{}{}{:05}",
-                    keys::environment_listing(&environment.name),
+                    keys::environment_listing(environment),
                     keys::SLOT_PREFIX,
                     self.index
                 )),
             ),
         ]);
         if let Some(started) = self.started {
-            item.insert("started".into(), attr::n(started));
+            item.insert(STARTED.into(), attr::n(started));
         }
         item
     }
@@ -120,14 +121,14 @@ pub fn pick_free(slots: &[Slot], capacity: i64, now: i64, spread: bool) -> Optio
 /// it first.
 pub fn claim(
     table: &str,
-    environment: &Environment,
+    (environment, tenant_id): (&str, &str),
     held: &Slot,
     read_generation: i64,
     now: i64,
 ) -> Result<TransactWriteItem, StoreError> {
     item::put_if(
         table,
-        held.to_item(environment),
+        held.to_item(environment, tenant_id),
         FREE_AT_GENERATION,
         Item::from([
             (NOW.to_string(), attr::n(now)),
@@ -153,9 +154,9 @@ fn update_held(
 ) -> Result<TransactWriteItem, StoreError> {
     values.insert(":name".into(), attr::s(holder.session));
     // DynamoDB refuses a name the expressions do not use.
-    let mut pairs = vec![("#session", "session")];
+    let mut pairs = vec![("#session", SESSION)];
     if expression.contains("#state") {
-        pairs.push(("#state", "state"));
+        pairs.push(("#state", STATE));
     }
     let names = names(&pairs);
     let key = keys::slot(holder.environment, holder.index);
@@ -208,7 +209,7 @@ pub fn free(table: &str, holder: Holder, until: i64) -> Result<TransactWriteItem
 pub async fn is_held_by(store: &Store, holder: Holder<'_>) -> Result<bool, StoreError> {
     let key = keys::slot(holder.environment, holder.index);
     let found = crate::store::get_projected(store, &key, &["session"], "GetItem slot").await?;
-    let held_by = |i: &Item| attr::opt_s(i, "session").ok().flatten();
+    let held_by = |i: &Item| attr::opt_s(i, SESSION).ok().flatten();
     Ok(found.is_some_and(|i| held_by(&i).as_deref() == Some(holder.session)))
 }
 

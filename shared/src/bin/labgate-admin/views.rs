@@ -46,6 +46,7 @@ pub async fn webhook(
     Ok(())
 }
 
+// Long: one user's whole record, section by section, as an operator reads it.
 pub async fn user(
     store: &Store,
     client: &str,
@@ -88,14 +89,7 @@ pub async fn user(
             .await
             .map_err(err)?
         {
-            println!(
-                "  launch {}  {}  content={}  resource={}  progress={}",
-                l.id,
-                l.created_at,
-                l.content_id,
-                l.resource_id.as_deref().unwrap_or("-"),
-                l.progress.map_or("-".to_string(), |p| p.to_string())
-            );
+            println!("  launch {}", launch_line(&l, "  "));
         }
         for s in session::list(store, client, None).await.map_err(err)? {
             if s.user == u.external_id {
@@ -154,14 +148,7 @@ pub async fn launches(store: &Store, command: LaunchCommand) -> Result<(), Strin
         .await
         .map_err(err)?
     {
-        println!(
-            "{}\t{}\tcontent={}\tresource={}\tprogress={}",
-            l.id,
-            l.created_at,
-            l.content_id,
-            l.resource_id.as_deref().unwrap_or("-"),
-            l.progress.map_or("-".to_string(), |p| p.to_string())
-        );
+        println!("{}", launch_line(&l, "\t"));
     }
     Ok(())
 }
@@ -202,4 +189,17 @@ pub async fn deliveries(store: &Store, command: DeliveryCommand) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// A launch on one line, its fields separated by `sep`.
+fn launch_line(l: &launch::Launch, sep: &str) -> String {
+    let resource = l.resource_id.as_deref().unwrap_or("-");
+    let progress = l
+        .progress
+        .as_ref()
+        .map_or("-".to_string(), |p| p.to_string());
+    let (id, created, content) = (&l.id, &l.created_at, &l.content_id);
+    format!(
+        "{id}{sep}{created}{sep}content={content}{sep}resource={resource}{sep}progress={progress}"
+    )
 }

@@ -11,6 +11,7 @@ use crate::one_time::{self, DIGEST_MATCHES};
 use crate::secrets::{Digest, Secret};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
+use crate::store::fields::*;
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item, names};
 use crate::store::{Store, StoreError};
@@ -110,7 +111,7 @@ fn use_token(
         &keys::workshop_session(&session.name),
         expression,
         values,
-        Some(names(&[("#state", "state"), ("#until", "until")])),
+        Some(names(&[("#state", STATE), ("#until", UNTIL)])),
         &format!("{LIVE_SESSION} AND {DIGEST_MATCHES}"),
     )
 }

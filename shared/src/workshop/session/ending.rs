@@ -7,6 +7,7 @@ use super::{ENDED, LIVE_SESSION, PENDING, WorkshopSession, retain_until, user_ma
 use crate::events::EventType;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
+use crate::store::fields::*;
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item, names};
 use crate::store::{Store, StoreError};
@@ -48,7 +49,7 @@ fn ending_items(
             (":reason".to_string(), attr::s(reason)),
             (":retain".to_string(), attr::n(retain_until(now))),
         ]),
-        Some(names(&[("#state", "state"), ("#until", "until")])),
+        Some(names(&[("#state", STATE), ("#until", UNTIL)])),
         condition,
     )?];
     if free_slot {

@@ -28,6 +28,7 @@ use super::environment::NEVER;
 use crate::clock;
 use crate::events::{Event, EventType};
 use crate::store::attr::{self, Item};
+use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -104,6 +105,7 @@ impl WorkshopSession {
         (self.until != NEVER).then_some(self.until)
     }
 
+    // Long: one line per attribute of the session item.
     pub(crate) fn to_item(&self, created_at: i64) -> Item {
         let mut record = keys::workshop_session(&self.name).item();
         let parameters = AttributeValue::L(
@@ -111,28 +113,28 @@ impl WorkshopSession {
                 .iter()
                 .map(|(n, v)| {
                     AttributeValue::M(Item::from([
-                        ("name".to_string(), attr::s(n)),
-                        ("value".to_string(), attr::s(v)),
+                        (NAME.to_string(), attr::s(n)),
+                        (VALUE.to_string(), attr::s(v)),
                     ]))
                 })
                 .collect(),
         );
         record.extend([
-            ("name".to_string(), attr::s(&self.name)),
-            ("environment".to_string(), attr::s(&self.environment)),
-            ("client_id".to_string(), attr::s(&self.client_id)),
-            ("user".to_string(), attr::s(&self.user)),
-            ("state".to_string(), attr::s(&self.state)),
-            ("until".to_string(), attr::n(self.until)),
-            ("slot".to_string(), attr::n(self.slot)),
-            ("index_url".to_string(), attr::s(&self.index_url)),
-            ("parameters".to_string(), parameters),
-            ("dashboard_url".to_string(), attr::s(&self.dashboard_url)),
-            ("workshop".to_string(), attr::s(&self.workshop)),
-            ("duration".to_string(), attr::n(self.duration_secs)),
-            ("deadline".to_string(), attr::n(self.deadline_secs)),
-            ("overtime".to_string(), attr::n(self.overtime_secs)),
-            ("created_at".to_string(), attr::n(created_at)),
+            (NAME.to_string(), attr::s(&self.name)),
+            (ENVIRONMENT.to_string(), attr::s(&self.environment)),
+            (CLIENT_ID.to_string(), attr::s(&self.client_id)),
+            (USER.to_string(), attr::s(&self.user)),
+            (STATE.to_string(), attr::s(&self.state)),
+            (UNTIL.to_string(), attr::n(self.until)),
+            (SLOT.to_string(), attr::n(self.slot)),
+            (INDEX_URL.to_string(), attr::s(&self.index_url)),
+            (PARAMETERS.to_string(), parameters),
+            (DASHBOARD_URL.to_string(), attr::s(&self.dashboard_url)),
+            (WORKSHOP.to_string(), attr::s(&self.workshop)),
+            (DURATION.to_string(), attr::n(self.duration_secs)),
+            (DEADLINE.to_string(), attr::n(self.deadline_secs)),
+            (OVERTIME.to_string(), attr::n(self.overtime_secs)),
+            (CREATED_AT.to_string(), attr::n(created_at)),
             (EXPIRES_AT.to_string(), attr::n(retain_until(self.until))),
             (
                 GSI1_PK.to_string(),
@@ -149,42 +151,42 @@ impl WorkshopSession {
             ),
         ]);
         if let Some(digest) = &self.token_digest {
-            record.insert("token_digest".into(), attr::s(digest));
+            record.insert(TOKEN_DIGEST.into(), attr::s(digest));
         }
         if let Some(url) = &self.analytics_url {
-            record.insert("analytics_url".into(), attr::s(url));
+            record.insert(ANALYTICS_URL.into(), attr::s(url));
         }
         record
     }
 
     pub fn from_item(record: &Item) -> Result<Self, StoreError> {
-        let parameters = match record.get("parameters") {
+        let parameters = match record.get(PARAMETERS) {
             Some(AttributeValue::L(list)) => list
                 .iter()
                 .filter_map(|v| v.as_m().ok())
-                .map(|m| Ok((attr::get_s(m, "name")?, attr::get_s(m, "value")?)))
+                .map(|m| Ok((attr::get_s(m, NAME)?, attr::get_s(m, VALUE)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?,
             _ => Vec::new(),
         };
         Ok(WorkshopSession {
-            name: attr::get_s(record, "name")?,
-            environment: attr::get_s(record, "environment")?,
-            client_id: attr::get_s(record, "client_id")?,
-            user: attr::get_s(record, "user")?,
-            state: attr::get_s(record, "state")?,
-            token_digest: attr::opt_s(record, "token_digest")?,
-            until: attr::get_n(record, "until")?,
-            started: attr::opt_n(record, "started")?,
-            slot: attr::get_n(record, "slot")?,
-            index_url: attr::get_s(record, "index_url")?,
-            analytics_url: attr::opt_s(record, "analytics_url")?,
+            name: attr::get_s(record, NAME)?,
+            environment: attr::get_s(record, ENVIRONMENT)?,
+            client_id: attr::get_s(record, CLIENT_ID)?,
+            user: attr::get_s(record, USER)?,
+            state: attr::get_s(record, STATE)?,
+            token_digest: attr::opt_s(record, TOKEN_DIGEST)?,
+            until: attr::get_n(record, UNTIL)?,
+            started: attr::opt_n(record, STARTED)?,
+            slot: attr::get_n(record, SLOT)?,
+            index_url: attr::get_s(record, INDEX_URL)?,
+            analytics_url: attr::opt_s(record, ANALYTICS_URL)?,
             parameters,
-            dashboard_url: attr::get_s(record, "dashboard_url")?,
-            workshop: attr::get_s(record, "workshop")?,
-            duration_secs: attr::get_n(record, "duration")?,
-            deadline_secs: attr::get_n(record, "deadline")?,
-            overtime_secs: attr::get_n(record, "overtime")?,
-            end_reason: attr::opt_s(record, "end_reason")?,
+            dashboard_url: attr::get_s(record, DASHBOARD_URL)?,
+            workshop: attr::get_s(record, WORKSHOP)?,
+            duration_secs: attr::get_n(record, DURATION)?,
+            deadline_secs: attr::get_n(record, DEADLINE)?,
+            overtime_secs: attr::get_n(record, OVERTIME)?,
+            end_reason: attr::opt_s(record, END_REASON)?,
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::events::EventType;
 use crate::secrets::{self, Secret};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::{ABSENT, NOW};
+use crate::store::fields::*;
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item, names};
 use crate::store::{Store, StoreError};
@@ -199,7 +200,7 @@ fn renew(
         &keys::workshop_session(name),
         "SET token_digest = :digest, #until = :until, expires_at = :retain, gsi2sk = :deadline",
         values,
-        Some(names(&[("#state", "state"), ("#until", "until")])),
+        Some(names(&[("#state", STATE), ("#until", UNTIL)])),
         &format!("{LIVE_SESSION} AND #state = :state"),
     )
 }
@@ -237,7 +238,7 @@ fn allocate(
     let sessions = user.with(now, &name, entry);
     let items = vec![
         // Of racing requests for this slot exactly one wins; the others read again.
-        slot::claim(table, env, &held, generation, now)?,
+        slot::claim(table, (&env.name, &env.client_id), &held, generation, now)?,
         item::put(table, session.to_item(now), Some(ABSENT))?,
         user_map::update(table, &tenant.id, ask, user, sessions, now)?,
         session

@@ -6,6 +6,7 @@ use crate::events::EventType;
 use crate::store::Store;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
+use crate::store::fields::*;
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item, names};
 use crate::workshop::slot;
@@ -81,7 +82,7 @@ pub async fn extend(
                 (":ended".to_string(), attr::s(ENDED)),
                 (NOW.to_string(), attr::n(now)),
             ]),
-            Some(names(&[("#state", "state"), ("#until", "until")])),
+            Some(names(&[("#state", STATE), ("#until", UNTIL)])),
             &format!("{LIVE_SESSION} AND #until = :read"),
         )?,
         slot::hold_until(table, session.holder(), extended.until)?,

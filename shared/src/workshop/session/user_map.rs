@@ -7,6 +7,7 @@ use super::WorkshopSession;
 use super::request::SessionRequest;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
+use crate::store::fields::*;
 use crate::store::keys;
 use crate::store::tx::{item, names};
 use crate::store::{Store, StoreError};
@@ -26,13 +27,13 @@ pub struct UserSession {
 impl UserSession {
     pub fn to_attr(&self) -> AttributeValue {
         let mut m = Item::from([
-            ("environment".to_string(), attr::s(&self.environment)),
-            ("workshop".to_string(), attr::s(&self.workshop)),
-            ("state".to_string(), attr::s(&self.state)),
-            ("until".to_string(), attr::n(self.until)),
+            (ENVIRONMENT.to_string(), attr::s(&self.environment)),
+            (WORKSHOP.to_string(), attr::s(&self.workshop)),
+            (STATE.to_string(), attr::s(&self.state)),
+            (UNTIL.to_string(), attr::n(self.until)),
         ]);
         if let Some(started) = self.started {
-            m.insert("started".into(), attr::n(started));
+            m.insert(STARTED.into(), attr::n(started));
         }
         AttributeValue::M(m)
     }
@@ -42,11 +43,11 @@ impl UserSession {
             .as_m()
             .map_err(|_| StoreError::Malformed("ws entry is not a map".into()))?;
         Ok(UserSession {
-            environment: attr::get_s(m, "environment")?,
-            workshop: attr::get_s(m, "workshop")?,
-            state: attr::get_s(m, "state")?,
-            started: attr::opt_n(m, "started")?,
-            until: attr::get_n(m, "until")?,
+            environment: attr::get_s(m, ENVIRONMENT)?,
+            workshop: attr::get_s(m, WORKSHOP)?,
+            state: attr::get_s(m, STATE)?,
+            started: attr::opt_n(m, STARTED)?,
+            until: attr::get_n(m, UNTIL)?,
         })
     }
 }
@@ -82,7 +83,7 @@ pub async fn read(store: &Store, client_id: &str, user: &str) -> Result<UserSess
     let Some(record) = found else {
         return Ok(UserSessions::default());
     };
-    let sessions = match record.get("ws") {
+    let sessions = match record.get(WS) {
         Some(AttributeValue::M(m)) => m
             .iter()
             .map(|(name, v)| Ok((name.clone(), UserSession::from_attr(v)?)))
@@ -90,7 +91,7 @@ pub async fn read(store: &Store, client_id: &str, user: &str) -> Result<UserSess
         _ => BTreeMap::new(),
     };
     Ok(UserSessions {
-        version: attr::opt_n(&record, "ws_version")?,
+        version: attr::opt_n(&record, WS_VERSION)?,
         sessions,
     })
 }
@@ -107,37 +108,12 @@ pub fn update(
     let key = keys::user(tenant_id, &ask.user);
     let (mut sets, mut values) = crate::user::identity_upsert(tenant_id, &ask.user, now);
     sets.extend(["ws = :ws", "ws_version = :next"]);
+    let map = sessions.iter().map(|(k, v)| (k.clone(), v.to_attr()));
     values.extend([
-        (
-            ":ws".to_string(),
-            AttributeValue::M(
-                sessions
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_attr()))
-                    .collect(),
-            ),
-        ),
+        (":ws".to_string(), AttributeValue::M(map.collect())),
         (":next".to_string(), attr::n(user.version.unwrap_or(0) + 1)),
     ]);
-    // Details are stored when the user has none yet (Educates: when the user is created).
-    for (set, placeholder, value) in [
-        ("email = if_not_exists(email, :email)", ":email", &ask.email),
-        (
-            "given_name = if_not_exists(given_name, :given)",
-            ":given",
-            &ask.first_name,
-        ),
-        (
-            "family_name = if_not_exists(family_name, :family)",
-            ":family",
-            &ask.last_name,
-        ),
-    ] {
-        if let Some(value) = value {
-            sets.push(set);
-            values.insert(placeholder.to_string(), attr::s(value));
-        }
-    }
+    details(ask, &mut sets, &mut values);
     let condition = match user.version {
         None => "attribute_not_exists(ws_version)".to_string(),
         Some(v) => {
@@ -180,6 +156,30 @@ pub fn update_entry(
         Some(names(&[("#name", &session.name)])),
         "attribute_exists(ws)",
     )
+}
+
+/// The user's details from a request, stored when the user has none yet (Educates: when the
+/// user is created).
+fn details(ask: &SessionRequest, sets: &mut Vec<&'static str>, values: &mut Item) {
+    let given = [
+        ("email = if_not_exists(email, :email)", ":email", &ask.email),
+        (
+            "given_name = if_not_exists(given_name, :given)",
+            ":given",
+            &ask.first_name,
+        ),
+        (
+            "family_name = if_not_exists(family_name, :family)",
+            ":family",
+            &ask.last_name,
+        ),
+    ];
+    for (set, placeholder, value) in given {
+        if let Some(value) = value {
+            sets.push(set);
+            values.insert(placeholder.to_string(), attr::s(value));
+        }
+    }
 }
 
 /// Drops an ended session from its user's map.
