@@ -164,6 +164,33 @@ pub struct TokenInfo {
     digest: String,
 }
 
+/// A token's item: its client's settings copied in (docs/data-model.md, "Denormalised client").
+fn token_item(client: &ApiClient, info: &TokenInfo) -> Item {
+    let mut item = keys::api_token(&info.digest).item();
+    item.extend([
+        (CLIENT.to_string(), client.to_attr()),
+        (CLIENT_ID.to_string(), attr::s(&client.id)),
+        (TOKEN_ID.to_string(), attr::s(&info.token_id)),
+        (DIGEST.to_string(), attr::s(&info.digest)),
+        (LABEL.to_string(), attr::s(&info.label)),
+        (SCOPES.to_string(), attr::list(&info.scopes)),
+        (CREATED_AT.to_string(), attr::n(info.created_at)),
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::client_partition(&client.id)),
+        ),
+        (
+            GSI1_SK.to_string(),
+            attr::s(format!(
+                "{}{}",
+                keys::API_TOKEN_LISTING_PREFIX,
+                info.token_id
+            )),
+        ),
+    ]);
+    item
+}
+
 /// Issues a new API token for a client; the returned secret is shown once and never stored.
 pub async fn issue_token(
     store: &Store,
@@ -185,28 +212,7 @@ pub async fn issue_token(
         revoked_at: None,
         digest: digest.as_str().to_string(),
     };
-    let mut item = keys::api_token(digest.as_str()).item();
-    item.extend([
-        (CLIENT.to_string(), client.to_attr()),
-        (CLIENT_ID.to_string(), attr::s(&client.id)),
-        (TOKEN_ID.to_string(), attr::s(&info.token_id)),
-        (DIGEST.to_string(), attr::s(&info.digest)),
-        (LABEL.to_string(), attr::s(label)),
-        (SCOPES.to_string(), attr::list(&info.scopes)),
-        (CREATED_AT.to_string(), attr::n(info.created_at)),
-        (
-            GSI1_PK.to_string(),
-            attr::s(keys::client_partition(&client.id)),
-        ),
-        (
-            GSI1_SK.to_string(),
-            attr::s(format!(
-                "{}{}",
-                keys::API_TOKEN_LISTING_PREFIX,
-                info.token_id
-            )),
-        ),
-    ]);
+    let item = token_item(&client, &info);
     crate::store::create(store, item, "PutItem API token").await?;
     Ok(Some((info, secret)))
 }

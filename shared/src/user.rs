@@ -66,6 +66,18 @@ fn within_cap(
     }
 }
 
+/// Reads the user's sets (a launch near a cap): what they hold, or why the launch may not add
+/// its names.
+pub async fn read_held(
+    store: &Store,
+    client_id: &str,
+    user: &UserUpsert,
+) -> Result<Result<Held, String>, StoreError> {
+    let key = keys::user(client_id, &user.external_id);
+    let held = crate::store::get(store, &key, "GetItem user").await?;
+    over_cap(&held.unwrap_or_default(), user)
+}
+
 /// Why a launch may not add its names to what the user holds (`held`: the user's sets as read).
 pub fn over_cap(held: &Item, user: &UserUpsert) -> Result<Result<Held, String>, StoreError> {
     let mut counts = [0usize; 2];

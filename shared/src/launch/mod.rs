@@ -81,9 +81,7 @@ pub async fn create(
                 });
             }
             Err(TxError::Condition { index: 0 }) => {
-                let key = keys::user(&client.id, &launch.user_id);
-                let held = crate::store::get(store, &key, "GetItem user").await?;
-                match user::over_cap(&held.unwrap_or_default(), &upsert)? {
+                match user::read_held(store, &client.id, &upsert).await? {
                     Ok(held) => upsert.held = Some(held),
                     Err(refusal) => return Ok(LaunchOutcome::OverCap(refusal)),
                 }

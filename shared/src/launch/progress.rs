@@ -92,22 +92,7 @@ pub async fn record(
     progress: &Progress,
     now: i64,
 ) -> Result<Option<Event>, TxError> {
-    let event = Event::new(
-        EventType::LaunchProgress,
-        client_id,
-        json!({
-            "launch_id": launch.id,
-            "user_id": launch.user_id,
-            "content_id": launch.content_id,
-            "resource_id": launch.resource_id,
-            "context": launch.context,
-            "progress": progress.progress,
-            "score": progress.score,
-            "max_score": progress.max_score,
-            "completed": progress.completed,
-            "details": progress.details,
-        }),
-    );
+    let event = progress_event(client_id, launch, progress);
     let table = store.table();
     let stored = serde_json::to_string(progress).unwrap_or_default();
     let items = vec![
@@ -130,4 +115,24 @@ pub async fn record(
         Err(TxError::Condition { .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `launch.progress`: the report with the LMS's identifiers of the launch.
+fn progress_event(client_id: &str, launch: &Launch, progress: &Progress) -> Event {
+    Event::new(
+        EventType::LaunchProgress,
+        client_id,
+        json!({
+            "launch_id": launch.id,
+            "user_id": launch.user_id,
+            "content_id": launch.content_id,
+            "resource_id": launch.resource_id,
+            "context": launch.context,
+            "progress": progress.progress,
+            "score": progress.score,
+            "max_score": progress.max_score,
+            "completed": progress.completed,
+            "details": progress.details,
+        }),
+    )
 }

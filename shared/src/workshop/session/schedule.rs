@@ -3,13 +3,14 @@
 
 use super::{ENDED, LIVE_SESSION, RUNNING, WorkshopSession, retain_until, user_map};
 use crate::events::EventType;
-use crate::store::Store;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
 use crate::store::fields::*;
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item, names};
+use crate::store::{Store, StoreError};
 use crate::workshop::slot;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// Extension per the Educates rules: a running session may be extended once fewer than
 /// `extension` seconds remain, by `extension` seconds, up to `started + deadline`.
@@ -67,24 +68,7 @@ pub async fn extend(
     extended.until = (expires + plan.extension_secs).min(limit);
     let table = store.table();
     let items = vec![
-        item::update_if(
-            table,
-            &keys::workshop_session(&session.name),
-            "SET #until = :until, expires_at = :retain, gsi2sk = :deadline",
-            Item::from([
-                (
-                    ":deadline".to_string(),
-                    attr::s(keys::deadline(extended.until, &session.name)),
-                ),
-                (":until".to_string(), attr::n(extended.until)),
-                (":retain".to_string(), attr::n(retain_until(extended.until))),
-                (":read".to_string(), attr::n(session.until)),
-                (":ended".to_string(), attr::s(ENDED)),
-                (NOW.to_string(), attr::n(now)),
-            ]),
-            Some(names(&[("#state", STATE), ("#until", UNTIL)])),
-            &format!("{LIVE_SESSION} AND #until = :read"),
-        )?,
+        move_expiry(table, session, extended.until, now)?,
         slot::hold_until(table, session.holder(), extended.until)?,
         user_map::update_entry(table, &extended, now)?,
         extended
@@ -96,4 +80,32 @@ pub async fn extend(
         Err(TxError::Condition { .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Moves a live session's expiry to `until`, if it is still the one read.
+fn move_expiry(
+    table: &str,
+    session: &WorkshopSession,
+    until: i64,
+    now: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let values = Item::from([
+        (
+            ":deadline".to_string(),
+            attr::s(keys::deadline(until, &session.name)),
+        ),
+        (":until".to_string(), attr::n(until)),
+        (":retain".to_string(), attr::n(retain_until(until))),
+        (":read".to_string(), attr::n(session.until)),
+        (":ended".to_string(), attr::s(ENDED)),
+        (NOW.to_string(), attr::n(now)),
+    ]);
+    item::update_if(
+        table,
+        &keys::workshop_session(&session.name),
+        "SET #until = :until, expires_at = :retain, gsi2sk = :deadline",
+        values,
+        Some(names(&[("#state", STATE), ("#until", UNTIL)])),
+        &format!("{LIVE_SESSION} AND #until = :read"),
+    )
 }
