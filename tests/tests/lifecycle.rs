@@ -5,7 +5,7 @@
 #![recursion_limit = "256"]
 
 use labgate::api_client::Scope;
-use labgate::events::delivery::{self, DELIVERED, FAILED};
+use labgate::events::delivery::{self, DELIVERED, FAILED, Secret::Keep, Secret::Rotate};
 use labgate::events::signing;
 use labgate::handlers;
 use labgate::workshop::{reaper, session};
@@ -125,13 +125,84 @@ async fn a_failed_transaction_writes_no_event() {
     );
 }
 
+/// The signatures of the one delivery `receiver` got last, by the secret versions they verify with.
+fn verifying_versions(env: &TestEnv, receiver: &Receiver, versions: &[i64]) -> Vec<i64> {
+    let got = receiver.received();
+    let r = got.last().expect("a delivery");
+    let id = r.header("webhook-id").unwrap();
+    let timestamp: i64 = r.header("webhook-timestamp").unwrap().parse().unwrap();
+    let header = r.header("webhook-signature").unwrap();
+    versions
+        .iter()
+        .copied()
+        .filter(|v| signing::verify(&env.webhook_secret(*v), id, timestamp, &r.body, header))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rotated_webhook_secret_signs_alongside_the_new_one_until_its_overlap_ends() {
+    let env = TestEnv::new().await;
+    let receiver = Receiver::start(&[]).await;
+    let (store, client) = (env.store(), &env.client.id);
+    let now = labgate::clock::now();
+    let first = delivery::set_webhook(store, client, &receiver.url, Keep, now)
+        .await
+        .unwrap();
+    assert_eq!(first, 1);
+
+    // Rotating with an overlap: both secrets sign, the new one first.
+    let rotate = Rotate { overlap_secs: 3600 };
+    let second = delivery::set_webhook(store, client, &receiver.url, rotate, now)
+        .await
+        .unwrap();
+    assert_eq!(second, 2);
+    env.launch(&payload("u1")).await;
+    env.dispatch(&env.stream_batch().await).await.unwrap();
+    assert_eq!(verifying_versions(&env, &receiver, &[1, 2, 3]), vec![1, 2]);
+    let header = receiver
+        .received()
+        .last()
+        .unwrap()
+        .header("webhook-signature")
+        .unwrap()
+        .to_string();
+    assert_eq!(header.split(' ').count(), 2, "{header}");
+
+    // Rotating again without overlap: only the newest signs; the first is gone for good.
+    let third = delivery::set_webhook(
+        store,
+        client,
+        &receiver.url,
+        Rotate { overlap_secs: 0 },
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(third, 3);
+    env.launch(&payload("u2")).await;
+    env.dispatch(&env.stream_batch().await).await.unwrap();
+    assert_eq!(verifying_versions(&env, &receiver, &[1, 2, 3]), vec![3]);
+
+    // Keeping the secret while changing the URL does not rotate it.
+    let kept = delivery::set_webhook(store, client, &receiver.url, Keep, now)
+        .await
+        .unwrap();
+    assert_eq!(kept, 3);
+}
+
 #[tokio::test]
 async fn a_delivery_is_signed_and_the_receiver_verifies_it() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(&[]).await;
-    let version = delivery::set_webhook(env.store(), &env.client.id, Some(&receiver.url), false)
-        .await
-        .unwrap();
+    let version = delivery::set_webhook(
+        env.store(),
+        &env.client.id,
+        &receiver.url,
+        Keep,
+        labgate::clock::now(),
+    )
+    .await
+    .unwrap();
     env.launch(&payload("u1")).await;
 
     let deliveries = env.dispatch(&env.stream_batch().await).await.unwrap();
@@ -170,9 +241,15 @@ async fn a_delivery_is_signed_and_the_receiver_verifies_it() {
 async fn a_receiver_that_fails_twice_gets_the_event_three_times_and_then_no_more() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(&[500, 503]).await;
-    delivery::set_webhook(env.store(), &env.client.id, Some(&receiver.url), false)
-        .await
-        .unwrap();
+    delivery::set_webhook(
+        env.store(),
+        &env.client.id,
+        &receiver.url,
+        Keep,
+        labgate::clock::now(),
+    )
+    .await
+    .unwrap();
     env.launch(&payload("u1")).await;
     let batch = env.stream_batch().await;
 
@@ -202,16 +279,28 @@ async fn a_receiver_that_fails_twice_gets_the_event_three_times_and_then_no_more
 async fn what_still_fails_is_listed_first_and_can_be_sent_again() {
     let env = TestEnv::new().await;
     let healthy = Receiver::start(&[]).await;
-    delivery::set_webhook(env.store(), &env.client.id, Some(&healthy.url), false)
-        .await
-        .unwrap();
+    delivery::set_webhook(
+        env.store(),
+        &env.client.id,
+        &healthy.url,
+        Keep,
+        labgate::clock::now(),
+    )
+    .await
+    .unwrap();
     env.launch(&payload("u1")).await;
     env.dispatch(&env.stream_batch().await).await.unwrap();
 
     let broken = Receiver::start(&[500, 500, 500]).await;
-    delivery::set_webhook(env.store(), &env.client.id, Some(&broken.url), false)
-        .await
-        .unwrap();
+    delivery::set_webhook(
+        env.store(),
+        &env.client.id,
+        &broken.url,
+        Keep,
+        labgate::clock::now(),
+    )
+    .await
+    .unwrap();
     env.launch(&payload("u2")).await;
     let batch = env.stream_batch().await;
     let deliveries = env.dispatch(&batch).await.unwrap();
@@ -340,9 +429,15 @@ async fn analytics_urls_inside_the_network_are_refused_and_never_contacted() {
 async fn a_progress_report_reaches_the_receiver_with_the_lms_identifiers() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(&[]).await;
-    delivery::set_webhook(env.store(), &env.client.id, Some(&receiver.url), false)
-        .await
-        .unwrap();
+    delivery::set_webhook(
+        env.store(),
+        &env.client.id,
+        &receiver.url,
+        Keep,
+        labgate::clock::now(),
+    )
+    .await
+    .unwrap();
     let launched = env
         .launch(&json!({"user_id": "LMS-Us3r1D", "content_id": CONTENT_ID, "resource_id": "abc123", "context": {"course": "Databases 101"}}))
         .await;

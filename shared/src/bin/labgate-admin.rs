@@ -147,9 +147,13 @@ enum ClientCommand {
         /// The receiver's URL; omit with --remove.
         #[arg(long, required_unless_present = "remove")]
         url: Option<String>,
-        /// Move to a new signing secret (the old one stops verifying).
+        /// Move to a new signing secret. The old one keeps signing every delivery (a second
+        /// `v1,` signature) for --overlap seconds, so the receiver can switch without a gap.
         #[arg(long)]
         rotate: bool,
+        /// Seconds the rotated-out secret keeps signing (0: it stops at once).
+        #[arg(long, requires = "rotate", default_value_t = labgate::events::delivery::DEFAULT_OVERLAP_SECS)]
+        overlap: i64,
         /// Stop sending events to a webhook.
         #[arg(long, conflicts_with = "url")]
         remove: bool,
@@ -323,8 +327,9 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
             client,
             url,
             rotate,
+            overlap,
             remove,
-        }) => views::webhook(store, &client, url, rotate, remove).await,
+        }) => views::webhook(store, &client, url, rotate.then_some(overlap), remove).await,
         Command::Token(command) => tokens(store, command).await,
         Command::Content(Content::Create { client, title, id }) => {
             commands::create_content(store, &client, id.as_deref(), &title).await

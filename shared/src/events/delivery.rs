@@ -112,53 +112,129 @@ impl Delivery {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     pub url: String,
+    /// The secret version in force.
     pub version: i64,
+    /// The version before the last rotation, while it still overlaps: deliveries are signed
+    /// with both, so that a receiver can move to the new secret without losing one.
+    pub previous: Option<i64>,
 }
 
-pub async fn webhook(store: &Store, client_id: &str) -> Result<Option<Webhook>, StoreError> {
+impl Webhook {
+    /// The secret versions deliveries are signed with now: the current one, then the previous
+    /// one during its overlap.
+    pub fn versions(&self) -> Vec<i64> {
+        std::iter::once(self.version).chain(self.previous).collect()
+    }
+}
+
+/// A tenant's webhook, read at `now` (its previous secret only while it still overlaps).
+pub async fn webhook(
+    store: &Store,
+    client_id: &str,
+    now: i64,
+) -> Result<Option<Webhook>, StoreError> {
     // Consistent: a webhook changed or removed a second ago is not posted to any more.
     let key = keys::client(client_id);
-    let wanted = ["webhook_url", "webhook_version"];
+    let wanted = [
+        WEBHOOK_URL,
+        WEBHOOK_VERSION,
+        WEBHOOK_PREVIOUS_VERSION,
+        WEBHOOK_OVERLAP_UNTIL,
+    ];
     let found = crate::store::get_projected(store, &key, &wanted, "GetItem client webhook").await?;
     let Some(record) = found else {
         return Ok(None);
     };
-    Ok(attr::opt_s(&record, WEBHOOK_URL)?.map(|url| Webhook {
+    let overlapping = attr::opt_n(&record, WEBHOOK_OVERLAP_UNTIL)?.is_some_and(|t| t > now);
+    let previous = attr::opt_n(&record, WEBHOOK_PREVIOUS_VERSION)?.filter(|_| overlapping);
+    let version = attr::opt_n(&record, WEBHOOK_VERSION)?.unwrap_or(1);
+    let url = attr::opt_s(&record, WEBHOOK_URL)?;
+    Ok(url.map(|url| Webhook {
         url,
-        version: attr::opt_n(&record, WEBHOOK_VERSION)
-            .ok()
-            .flatten()
-            .unwrap_or(1),
+        version,
+        previous,
     }))
 }
 
-/// Sets (or with `None` removes) a tenant's webhook URL; `rotate` moves to a new secret.
-/// Returns the secret version now in force.
+/// How a webhook's secret changes when its URL is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// Keep the secret in force (the first one for a new webhook).
+    Keep,
+    /// Move to a new secret; the old one still signs every delivery for `overlap_secs`.
+    Rotate { overlap_secs: i64 },
+}
+
+/// How long a rotated-out secret keeps signing by default: a day.
+pub const DEFAULT_OVERLAP_SECS: i64 = 86_400;
+
+/// Sets a tenant's webhook URL, rotating its secret if asked, and returns the version now in
+/// force. The new version is written on the condition that the version read is still the
+/// one in force, so two rotations at once cannot both skip the same version.
 pub async fn set_webhook(
     store: &Store,
     client_id: &str,
-    url: Option<&str>,
-    rotate: bool,
+    url: &str,
+    secret: Secret,
+    now: i64,
 ) -> Result<i64, StoreError> {
-    let mut expression = match url {
-        Some(_) => "SET webhook_url = :url, webhook_version = if_not_exists(webhook_version, :one)"
-            .to_string(),
-        None => "REMOVE webhook_url".to_string(),
-    };
-    let mut values = Item::new();
-    if let Some(url) = url {
-        values.insert(":url".into(), attr::s(url));
-        values.insert(":one".into(), attr::n(1));
-    }
-    if rotate {
-        expression.push_str(" ADD webhook_version :one");
-        values.insert(":one".into(), attr::n(1));
-    }
     let key = keys::client(client_id);
-    let updated =
-        crate::store::update_existing(store, &key, expression, values, "UpdateItem client webhook")
-            .await?;
-    Ok(attr::opt_n(&updated, WEBHOOK_VERSION)?.unwrap_or(1))
+    let read = crate::store::get_projected(store, &key, &[WEBHOOK_VERSION], "GetItem client")
+        .await?
+        .ok_or_else(|| StoreError::Failed {
+            op: "GetItem client",
+            detail: format!("no client {client_id}"),
+        })?;
+    let current = attr::opt_n(&read, WEBHOOK_VERSION)?;
+    let mut values = Item::from([(":url".to_string(), attr::s(url))]);
+    let mut sets = vec!["webhook_url = :url", "webhook_version = :version"];
+    let version = match (secret, current) {
+        (Secret::Keep, current) => current.unwrap_or(1),
+        (Secret::Rotate { .. }, None) => 1,
+        (Secret::Rotate { overlap_secs }, Some(current)) => {
+            sets.extend([
+                "webhook_previous_version = :previous",
+                "webhook_overlap_until = :until",
+            ]);
+            values.insert(":previous".into(), attr::n(current));
+            values.insert(":until".into(), attr::n(now + overlap_secs.max(0)));
+            current + 1
+        }
+    };
+    values.insert(":version".into(), attr::n(version));
+    let condition = match current {
+        Some(current) => {
+            values.insert(":read".into(), attr::n(current));
+            "webhook_version = :read"
+        }
+        None => "attribute_not_exists(webhook_version)",
+    };
+    let expression = format!("SET {}", sets.join(", "));
+    crate::store::update_if_existing(
+        store,
+        &key,
+        expression,
+        values,
+        condition,
+        "UpdateItem client webhook",
+    )
+    .await?;
+    Ok(version)
+}
+
+/// Stops sending a tenant's events to a webhook.
+pub async fn remove_webhook(store: &Store, client_id: &str) -> Result<(), StoreError> {
+    let key = keys::client(client_id);
+    let expression = "REMOVE webhook_url, webhook_previous_version, webhook_overlap_until";
+    crate::store::update_existing(
+        store,
+        &key,
+        expression.into(),
+        Item::new(),
+        "UpdateItem client webhook",
+    )
+    .await?;
+    Ok(())
 }
 
 impl Deliverer {
@@ -192,15 +268,18 @@ impl Deliverer {
         event: &StoredEvent,
     ) -> Result<Vec<Delivery>, StoreError> {
         let mut targets = Vec::new();
-        let webhook = webhook(store, &event.client_id).await?;
+        let webhook = webhook(store, &event.client_id, clock::now()).await?;
         if let Some(hook) = &webhook {
             targets.push((WEBHOOK, hook.url.clone()));
         }
         if let Some(url) = &event.analytics_url {
             targets.push((ANALYTICS, url.clone()));
         }
-        let version = webhook.map_or(1, |w| w.version);
-        let secret = signing::client_secret(&self.signing_key, &event.client_id, version);
+        let versions = webhook.map_or(vec![1], |w| w.versions());
+        let secrets: Vec<Vec<u8>> = versions
+            .iter()
+            .map(|v| signing::client_secret(&self.signing_key, &event.client_id, *v))
+            .collect();
         let mut outcomes = Vec::new();
         for (target, url) in targets {
             let previous = get(store, &event.id, target).await?;
@@ -208,7 +287,7 @@ impl Deliverer {
                 // A retried stream batch or a re-send: never deliver twice what arrived.
                 continue;
             }
-            let (status, attempts, last_error) = self.send(target, &url, &secret, event).await;
+            let (status, attempts, last_error) = self.send(target, &url, &secrets, event).await;
             let delivery = Delivery {
                 event_id: event.id.clone(),
                 client_id: event.client_id.clone(),
@@ -233,17 +312,18 @@ impl Deliverer {
         &self,
         target: &str,
         url: &str,
-        secret: &[u8],
+        secrets: &[Vec<u8>],
         event: &StoredEvent,
     ) -> (&'static str, i64, Option<String>) {
         if target != ANALYTICS {
-            return self.attempt(&self.http, url, secret, event).await;
+            return self.attempt(&self.http, url, secrets, event).await;
         }
         // IP literals skip the resolver: they are judged here.
         let allowed = self.policy.allow_private_analytics
             || url::Url::parse(url).is_ok_and(|u| crate::net::is_public_host(&u));
         if allowed {
-            self.attempt(&self.analytics_http, url, secret, event).await
+            self.attempt(&self.analytics_http, url, secrets, event)
+                .await
         } else {
             (FAILED, 0, Some("not a public address".to_string()))
         }
@@ -253,7 +333,7 @@ impl Deliverer {
         &self,
         http: &reqwest::Client,
         url: &str,
-        secret: &[u8],
+        secrets: &[Vec<u8>],
         event: &StoredEvent,
     ) -> (&'static str, i64, Option<String>) {
         let mut last_error = None;
@@ -269,7 +349,7 @@ impl Deliverer {
                 .header("webhook-timestamp", timestamp.to_string())
                 .header(
                     "webhook-signature",
-                    signing::sign(secret, &event.id, timestamp, &event.body),
+                    signing::sign_all(secrets, &event.id, timestamp, &event.body),
                 )
                 .body(event.body.clone())
                 .send()

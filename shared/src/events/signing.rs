@@ -2,7 +2,7 @@
 //!
 //! A tenant's signing secret is derived from labgate's signing key (`LABGATE_SIGNING_KEY`) and
 //! the tenant's secret version, so no webhook secret is stored in the table; rotating bumps the
-//! version.
+//! version, and during the rotation's overlap deliveries carry a signature with each secret.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -35,6 +35,16 @@ pub fn sign(secret: &[u8], id: &str, timestamp: i64, body: &str) -> String {
     let mut m = mac(secret);
     m.update(format!("{id}.{timestamp}.{body}").as_bytes());
     format!("v1,{}", STANDARD.encode(m.finalize().into_bytes()))
+}
+
+/// The `webhook-signature` header value signed with each secret (space-separated, as Standard
+/// Webhooks allows): the current secret first, then one being rotated out.
+pub fn sign_all(secrets: &[Vec<u8>], id: &str, timestamp: i64, body: &str) -> String {
+    secrets
+        .iter()
+        .map(|secret| sign(secret, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Verifies a `webhook-signature` header (space-separated `v1,<sig>` entries) in constant time,

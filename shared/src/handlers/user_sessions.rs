@@ -3,8 +3,8 @@
 use crate::clock;
 use crate::http;
 use crate::state::AppState;
-use crate::workshop::environment::{NEVER, educates_time};
-use crate::workshop::portal::{PortalError, path_param, robot};
+
+use crate::workshop::portal::{self, PortalError, path_param, robot};
 use crate::workshop::session;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -34,16 +34,7 @@ async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalEr
             out.insert("namespace".into(), name.clone().into());
             out.insert("workshop".into(), s.workshop.clone().into());
             out.insert("environment".into(), s.environment.clone().into());
-            out.insert(
-                "started".into(),
-                s.started
-                    .map(educates_time)
-                    .map_or(Value::Null, Value::from),
-            );
-            if s.until != NEVER {
-                out.insert("expires".into(), educates_time(s.until).into());
-                out.insert("countdown".into(), (s.until - now).max(0).into());
-            }
+            portal::times(s.started, s.until, now, &mut out);
             Value::Object(out)
         })
         .collect();

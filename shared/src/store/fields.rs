@@ -68,3 +68,5 @@ pub const WORKSHOP: &str = "workshop";
 pub const WORKSHOP_SESSION: &str = "workshop_session";
 pub const WS: &str = "ws";
 pub const WS_VERSION: &str = "ws_version";
+pub const WEBHOOK_PREVIOUS_VERSION: &str = "webhook_previous_version";
+pub const WEBHOOK_OVERLAP_UNTIL: &str = "webhook_overlap_until";

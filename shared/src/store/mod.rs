@@ -331,6 +331,29 @@ pub async fn update_existing(
     Ok(out.attributes.unwrap_or_default())
 }
 
+/// Updates an item that exists and meets `condition` (names need no escaping here).
+pub async fn update_if_existing(
+    store: &Store,
+    key: &keys::Key,
+    expression: String,
+    values: attr::Item,
+    condition: &str,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key.item()))
+        .update_expression(expression)
+        .set_expression_attribute_values(Some(values))
+        .condition_expression(format!("{} AND ({condition})", conditions::EXISTS))
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk(op, e))?;
+    Ok(())
+}
+
 /// Deletes an item (nothing if there is none).
 pub async fn delete(store: &Store, key: &keys::Key, op: &'static str) -> Result<(), StoreError> {
     store

@@ -156,6 +156,17 @@ pub fn timing(session: &WorkshopSession, now: i64, into: &mut serde_json::Map<St
     }
 }
 
+/// `started`, and `expires` and `countdown` unless it never expires, as Educates lists a
+/// session (`until`: its deadline or expiry).
+pub fn times(started: Option<i64>, until: i64, now: i64, into: &mut Map<String, Value>) {
+    let started = started.map(educates_time).map_or(Value::Null, Value::from);
+    into.insert("started".into(), started);
+    if until != super::environment::NEVER {
+        into.insert("expires".into(), educates_time(until).into());
+        into.insert("countdown".into(), (until - now).max(0).into());
+    }
+}
+
 /// An environment in the catalog (`resource` only in the catalog, not in status).
 // Long: Educates' environment shape, field by field.
 pub fn environment_json(
@@ -193,16 +204,7 @@ pub fn environment_json(
                 s.insert("state".into(), state_name(&slot.state).into());
                 s.insert("namespace".into(), slot.session.clone().into());
                 s.insert("user".into(), slot.user.clone().into());
-                s.insert(
-                    "started".into(),
-                    slot.started
-                        .map(educates_time)
-                        .map_or(Value::Null, Value::from),
-                );
-                if slot.held_until != super::environment::NEVER {
-                    s.insert("expires".into(), educates_time(slot.held_until).into());
-                    s.insert("countdown".into(), (slot.held_until - now).max(0).into());
-                }
+                times(slot.started, slot.held_until, now, &mut s);
                 Value::Object(s)
             })
             .collect();

@@ -22,20 +22,23 @@ pub async fn webhook(
     store: &Store,
     client: &str,
     url: Option<String>,
-    rotate: bool,
+    rotate: Option<i64>,
     remove: bool,
 ) -> Result<(), String> {
     if remove {
-        delivery::set_webhook(store, client, None, false)
-            .await
-            .map_err(err)?;
+        delivery::remove_webhook(store, client).await.map_err(err)?;
         eprintln!("webhook removed");
         return Ok(());
     }
     let key = signing_key()?;
     let url = url.ok_or("--url is required")?;
     config::base_url("--url", &url).map_err(|e| e.to_string())?;
-    let version = delivery::set_webhook(store, client, Some(&url), rotate)
+    let secret = match rotate {
+        Some(overlap_secs) => delivery::Secret::Rotate { overlap_secs },
+        None => delivery::Secret::Keep,
+    };
+    let now = clock::now();
+    let version = delivery::set_webhook(store, client, &url, secret, now)
         .await
         .map_err(err)?;
     eprintln!("webhook set; events are signed (Standard Webhooks) with this secret:");
@@ -43,6 +46,10 @@ pub async fn webhook(
         "{}",
         signing::display_secret(&signing::client_secret(&key, client, version))
     );
+    if let Some(overlap) = rotate.filter(|o| *o > 0 && version > 1) {
+        let until = clock::rfc3339(now + overlap);
+        eprintln!("the previous secret also signs every delivery until {until}");
+    }
     Ok(())
 }
 
