@@ -200,7 +200,7 @@ pub fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
 }
 
 /// A plain `host[:port]`, nothing that could bend a URL built from it.
-fn is_host(host: &str) -> bool {
+pub fn is_host(host: &str) -> bool {
     !host.is_empty()
         && host
             .bytes()
@@ -230,6 +230,31 @@ fn cookie_domain(name: &'static str, raw: &str) -> Result<String, ConfigError> {
             reason: format!("{raw:?} is not a domain name"),
         })
     }
+}
+
+/// The cookie domains configured in `LABGATE_COOKIE_DOMAIN` and `LABGATE_DOMAINS` (what the
+/// admin CLI checks dashboards against; it does not need the rest of the configuration).
+pub fn cookie_domains(get: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
+    let mut domains: Vec<String> = get("LABGATE_COOKIE_DOMAIN")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| cookie_domain("LABGATE_COOKIE_DOMAIN", &d))
+        .transpose()?
+        .into_iter()
+        .collect();
+    if let Some(raw) = get("LABGATE_DOMAINS").filter(|d| !d.trim().is_empty()) {
+        domains.extend(
+            parse_domains(&raw)?
+                .into_iter()
+                .filter_map(|d| d.cookie_domain),
+        );
+    }
+    Ok(domains)
+}
+
+/// Whether a cookie for `cookie_domain` is sent to `host` (the domain itself or any host below).
+pub fn covers(cookie_domain: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == cookie_domain || host.ends_with(&format!(".{cookie_domain}"))
 }
 
 /// `LABGATE_SIGNING_KEY`: base64 of at least 32 random bytes (`openssl rand -base64 32`).
@@ -284,6 +309,29 @@ fn seconds_at_most(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_domain_covers_itself_and_the_hosts_below_it_only() {
+        assert!(covers("school.edu", "school.edu"));
+        assert!(covers("school.edu", "lab-1.dash.school.edu"));
+        assert!(!covers("school.edu", "notschool.edu"));
+        assert!(!covers("school.edu", "school.edu.evil.example"));
+        let env = |k: &str| {
+            match k {
+            "LABGATE_COOKIE_DOMAIN" => Some(".Labgate.example".to_string()),
+            "LABGATE_DOMAINS" => Some(
+                r#"[{"api_url": "https://api.s.edu", "app_url": "https://s.edu", "cookie_domain": "s.edu"},
+                    {"api_url": "https://api.c.edu", "app_url": "https://c.edu"}]"#
+                    .to_string(),
+            ),
+            _ => None,
+        }
+        };
+        assert_eq!(
+            cookie_domains(env).unwrap(),
+            vec!["labgate.example", "s.edu"]
+        );
+    }
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

@@ -21,6 +21,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchToken {
     pub digest: Digest,
+    /// The API host the launch was made on; the token is redeemed there only.
+    pub host: Option<String>,
     pub client_id: String,
     pub launch_id: String,
     pub external_id: String,
@@ -32,6 +34,7 @@ pub struct LaunchToken {
 /// A new token and the transaction item that stores it (only its digest).
 pub fn issue(
     table: &str,
+    host: &str,
     client_id: &str,
     launch_id: &str,
     external_id: &str,
@@ -39,6 +42,7 @@ pub fn issue(
     ttl_secs: i64,
 ) -> Result<(Secret, TransactWriteItem), StoreError> {
     let attributes = Item::from([
+        (HOST.to_string(), attr::s(host)),
         (CLIENT_ID.to_string(), attr::s(client_id)),
         (LAUNCH_ID.to_string(), attr::s(launch_id)),
         (EXTERNAL_ID.to_string(), attr::s(external_id)),
@@ -47,18 +51,25 @@ pub fn issue(
     one_time::issue(table, keys::launch_token, attributes, ttl_secs)
 }
 
-/// Looks a presented token up; `None` for malformed, unknown, expired or used alike.
-pub async fn find_live(store: &Store, token: &str) -> Result<Option<LaunchToken>, StoreError> {
+/// Looks a presented token up on API host `host`; `None` for malformed, unknown, expired, used
+/// or made on another host alike.
+pub async fn find_live(
+    store: &Store,
+    token: &str,
+    host: &str,
+) -> Result<Option<LaunchToken>, StoreError> {
     let found =
         one_time::find_usable(store, token, keys::launch_token, "GetItem launch token").await?;
-    found
+    let token = found
         .map(|(digest, record)| from_item(digest, &record))
-        .transpose()
+        .transpose()?;
+    Ok(token.filter(|t| t.host.as_deref().is_none_or(|h| h == host)))
 }
 
 fn from_item(digest: Digest, record: &Item) -> Result<LaunchToken, StoreError> {
     Ok(LaunchToken {
         digest,
+        host: attr::opt_s(record, HOST)?,
         client_id: attr::get_s(record, CLIENT_ID)?,
         launch_id: attr::get_s(record, LAUNCH_ID)?,
         external_id: attr::get_s(record, EXTERNAL_ID)?,
@@ -85,10 +96,10 @@ pub async fn redeem(
     session_ttl_secs: i64,
 ) -> Result<Option<Secret>, TxError> {
     let table = store.table();
+    let host = token.host.as_deref().unwrap_or_default();
     let (session, session_item) = web_session::start(
         table,
-        &token.client_id,
-        &token.external_id,
+        (host, &token.client_id, &token.external_id),
         &web_session::Origin::Launch(token.launch_id.clone()),
         session_ttl_secs,
     )?;

@@ -12,6 +12,9 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSession {
+    /// The API host it was started on: it is good there only (`None`: started before hosts
+    /// were recorded, good on any host of its tenant).
+    pub host: Option<String>,
     pub client_id: String,
     pub external_id: String,
     pub origin: Origin,
@@ -46,8 +49,7 @@ impl Origin {
 /// A new session id and the transaction item that stores the session under its digest.
 pub fn start(
     table: &str,
-    client_id: &str,
-    external_id: &str,
+    (host, client_id, external_id): (&str, &str, &str),
     origin: &Origin,
     ttl_secs: i64,
 ) -> Result<(Secret, TransactWriteItem), StoreError> {
@@ -55,6 +57,7 @@ pub fn start(
     let mut record = keys::web_session(secret.digest().as_str()).item();
     let (origin_name, origin_value) = origin.attribute();
     record.extend([
+        (HOST.to_string(), attr::s(host)),
         (CLIENT_ID.to_string(), attr::s(client_id)),
         (EXTERNAL_ID.to_string(), attr::s(external_id)),
         (origin_name.to_string(), attr::s(origin_value)),
@@ -81,16 +84,23 @@ pub fn end_old(table: &str, cookie: Option<&str>) -> Result<Option<TransactWrite
         .transpose()
 }
 
-/// The live session a cookie names; `None` for unknown, malformed or expired alike.
-pub async fn find_live(store: &Store, cookie: &str) -> Result<Option<WebSession>, StoreError> {
+/// The live session a cookie names on API host `host`; `None` for unknown, malformed, expired
+/// or started on another host alike (a session is good only on the host that started it).
+pub async fn find_live(
+    store: &Store,
+    cookie: &str,
+    host: &str,
+) -> Result<Option<WebSession>, StoreError> {
     let found =
         crate::one_time::find_usable(store, cookie, keys::web_session, "GetItem web session")
             .await?;
-    found.map(|(_, record)| from_item(&record)).transpose()
+    let session = found.map(|(_, record)| from_item(&record)).transpose()?;
+    Ok(session.filter(|s| s.host.as_deref().is_none_or(|h| h == host)))
 }
 
 fn from_item(record: &Item) -> Result<WebSession, StoreError> {
     Ok(WebSession {
+        host: attr::opt_s(record, HOST)?,
         client_id: attr::get_s(record, CLIENT_ID)?,
         external_id: attr::get_s(record, EXTERNAL_ID)?,
         origin: match attr::opt_s(record, LAUNCH_ID)? {

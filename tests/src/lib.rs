@@ -26,6 +26,8 @@ pub const API_HOST: &str = "api.labgate.test";
 pub const APP_URL: &str = "https://app.labgate.test";
 pub const WHITE_LABEL_HOST: &str = "api.labs.school.test";
 pub const WHITE_LABEL_APP_URL: &str = "https://labs.school.test";
+/// A second white-label domain, for a second tenant.
+pub const OTHER_WHITE_LABEL_HOST: &str = "api.labs.college.test";
 pub const CONTENT_ID: &str = "8715dfc6-56ac-4ca2-99cf-17419d36cebb";
 /// 32 bytes, base64: the tests' `LABGATE_SIGNING_KEY`.
 pub const SIGNING_KEY: &str = "bGFiZ2F0ZS10ZXN0LXNpZ25pbmcta2V5LTMyLWJ5dGVz";
@@ -113,7 +115,8 @@ pub async fn scan_all(store: &Store) -> Vec<labgate::store::attr::Item> {
 
 pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
     let white_label = format!(
-        r#"[{{"api_url":"https://{WHITE_LABEL_HOST}","app_url":"{WHITE_LABEL_APP_URL}","cookie_domain":"school.test"}}]"#
+        r#"[{{"api_url":"https://{WHITE_LABEL_HOST}","app_url":"{WHITE_LABEL_APP_URL}","cookie_domain":"school.test"}},
+            {{"api_url":"https://{OTHER_WHITE_LABEL_HOST}","app_url":"https://labs.college.test"}}]"#
     );
     let mut env: HashMap<String, String> = HashMap::from([
         ("LABGATE_TABLE_NAME".into(), table.into()),
@@ -249,9 +252,23 @@ impl TestEnv {
         self.call_auth(req.body(Body::Empty).unwrap()).await
     }
 
+    /// Binds a white-label API host to this env's client (`labgate-admin client domain`).
+    pub async fn bind(&self, host: &str) {
+        assert!(
+            labgate::tenant::bind_domain(self.store(), host, &self.client.id)
+                .await
+                .unwrap()
+        );
+    }
+
     /// `GET /api/v1/session` with a session cookie.
     pub async fn whoami(&self, cookie: &str) -> TestResponse {
-        let req = request("GET", API_HOST, "/api/v1/session")
+        self.whoami_on(API_HOST, cookie).await
+    }
+
+    /// `GET /api/v1/session` on API host `host` with a session cookie.
+    pub async fn whoami_on(&self, host: &str, cookie: &str) -> TestResponse {
+        let req = request("GET", host, "/api/v1/session")
             .header("cookie", format!("labgate_session={cookie}"))
             .body(Body::Empty)
             .unwrap();

@@ -34,7 +34,49 @@ fn built() -> BTreeMap<&'static str, Key> {
             "Delivery",
             keys::delivery("<event id>", "<webhook or analytics>"),
         ),
+        ("Domain binding", keys::domain("<api host>")),
     ])
+}
+
+/// The item-key functions of `keys.rs` that `built` covers; a new one must be added there
+/// (and so to the document).
+const COVERED: &[&str] = &[
+    "client",
+    "api_token",
+    "content",
+    "team_member",
+    "user",
+    "launch",
+    "launch_token",
+    "web_session",
+    "oauth_client",
+    "robot",
+    "access_token",
+    "refresh_token",
+    "environment",
+    "slot",
+    "workshop_session",
+    "event",
+    "delivery",
+    "domain",
+];
+
+#[test]
+fn every_key_function_is_covered() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let keys = std::fs::read_to_string(root.join("shared/src/store/keys.rs")).unwrap();
+    let mut functions: Vec<&str> = keys
+        .lines()
+        .filter(|l| l.starts_with("pub fn ") && l.trim_end().ends_with("-> Key {"))
+        .filter_map(|l| l.strip_prefix("pub fn ")?.split('(').next())
+        .collect();
+    functions.sort_unstable();
+    let mut covered = COVERED.to_vec();
+    covered.sort_unstable();
+    assert_eq!(
+        functions, covered,
+        "keys.rs builds a key the data-model test does not cover"
+    );
 }
 
 fn slot_with_placeholder() -> Key {

@@ -327,6 +327,7 @@ async fn the_same_user_launched_ten_times_in_parallel_is_one_user_in_each_team_o
 #[tokio::test]
 async fn white_label_domain_shapes_the_url_and_the_destination() {
     let env = TestEnv::new().await;
+    env.bind(WHITE_LABEL_HOST).await;
     let res = env
         .launch_with(&env.token, WHITE_LABEL_HOST, payload("u1").to_string())
         .await;

@@ -200,6 +200,7 @@ async fn every_login_gets_a_fresh_session_id_and_ends_the_old_one() {
 #[tokio::test]
 async fn white_label_login_sets_the_cookie_for_its_domain() {
     let env = TestEnv::new().await;
+    env.bind(WHITE_LABEL_HOST).await;
     let res = env
         .launch_with(&env.token, WHITE_LABEL_HOST, payload("u1").to_string())
         .await;
@@ -215,4 +216,37 @@ async fn white_label_login_sets_the_cookie_for_its_domain() {
         res.header("location"),
         Some(format!("{WHITE_LABEL_APP_URL}/project/{CONTENT_ID}").as_str())
     );
+}
+
+#[tokio::test]
+async fn a_host_only_cookie_is_a_host_prefixed_cookie_and_only_that_name_is_read() {
+    let env = TestEnv::with_config(&[("LABGATE_COOKIE_DOMAIN", "")]).await;
+    let launched = env.launch(&payload("u1")).await;
+    let res = env
+        .follow(launched.json()["url"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(res.status, StatusCode::FOUND);
+    let set_cookie = res.header("set-cookie").unwrap().to_string();
+    let value = set_cookie
+        .strip_prefix("__Host-labgate_session=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("a __Host- cookie: {set_cookie}"))
+        .to_string();
+    assert!(!set_cookie.contains("Domain="), "{set_cookie}");
+    assert!(set_cookie.contains("; Secure") && set_cookie.contains("; Path=/"));
+
+    let read = |name: &str| {
+        lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("https://{API_HOST}/api/v1/session"))
+            .header("host", API_HOST)
+            .header("cookie", format!("{name}={value}"))
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+    };
+    // A sibling host could set `labgate_session` for the whole site; it is not read.
+    let unprefixed = env.call_session(read("labgate_session")).await;
+    assert_eq!(unprefixed.status, StatusCode::UNAUTHORIZED);
+    let prefixed = env.call_session(read("__Host-labgate_session")).await;
+    assert_eq!(prefixed.status, StatusCode::OK, "{}", prefixed.body);
 }

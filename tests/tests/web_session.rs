@@ -46,6 +46,7 @@ async fn the_lab_app_learns_who_is_logged_in_and_for_which_launch() {
     assert_eq!(
         body,
         json!({
+            "tenant": {"id": env.client.id, "name": env.client.name},
             "user": {
                 "id": null, "external_id": "LMS-Us3r1D", "email": "john.doe@test.com",
                 "given_name": "John", "family_name": "Doe",

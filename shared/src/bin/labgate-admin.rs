@@ -139,6 +139,17 @@ enum ClientCommand {
     Create(CreateClient),
     /// List API clients.
     List,
+    /// Bind a white-label API host (an `api_url` host of LABGATE_DOMAINS) to this client: launches
+    /// there are this client's only. A host belongs to one client; `--remove` unbinds it.
+    Domain {
+        #[arg(long)]
+        client: String,
+        /// The API host, as in `api_url` (`api.labs.school.edu`, with `:port` if not 443).
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        remove: bool,
+    },
     /// Set the webhook that receives all of a client's lifecycle events, and print its signing
     /// secret (needs LABGATE_SIGNING_KEY).
     Webhook {
@@ -323,6 +334,11 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
         Command::Table(TableCommand::Create) => commands::create_table(store).await,
         Command::Client(Client::Create(args)) => commands::create_client(store, args).await,
         Command::Client(Client::List) => commands::list_clients(store).await,
+        Command::Client(Client::Domain {
+            client,
+            host,
+            remove,
+        }) => commands::domain(store, &client, &host, remove).await,
         Command::Client(Client::Webhook {
             client,
             url,

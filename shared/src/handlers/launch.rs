@@ -6,7 +6,7 @@ use crate::http::{self, ApiError, Context};
 use crate::launch::payload::{self, LaunchPayload};
 use crate::launch::{self, LaunchOutcome};
 use crate::state::AppState;
-use crate::store::keys;
+use crate::store::keys::{self, Key};
 use crate::tenant;
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
@@ -25,8 +25,9 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed);
     }
-    let (client, payload) = authenticated_payload(state, &req).await?;
     let domain = http::domain(&state.config, &req);
+    let binding = tenant::domain_binding(&state.config, &domain);
+    let (client, payload) = authenticated_payload(state, &req, binding).await?;
     if domain.api_url.is_empty() {
         // Only without LABGATE_API_URL and without a usable Host header.
         return Err(ApiError::bad_request("Missing or invalid Host header."));
@@ -60,14 +61,16 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
 async fn authenticated_payload(
     state: &AppState,
     req: &Request,
+    binding: Option<Key>,
 ) -> Result<(ApiClient, LaunchPayload), ApiError> {
     let payload = LaunchPayload::parse(http::body_bytes(req));
     let content_key = payload.as_ref().ok().map(|p| keys::content(&p.content_id));
+    let also: Vec<Key> = content_key.into_iter().chain(binding.clone()).collect();
     let (client, found) = api_client::authenticate_with(
         &state.store,
         http::header(req, AUTHORIZATION.as_str()),
         Scope::Launch,
-        content_key.as_slice(),
+        &also,
     )
     .await?;
     let payload = payload?;
@@ -75,8 +78,10 @@ async fn authenticated_payload(
         return Err(ApiError::bad_request(payload::MISSING_RESOURCE_ID));
     }
     let content_key = keys::content(&payload.content_id);
-    if tenant::find_owned(&found, &content_key, &client.id).is_none() {
-        // Unknown content and another client's look the same.
+    let ours = tenant::find_owned(&found, &content_key, &client.id).is_some()
+        && tenant::may_use_domain(&found, binding.as_ref(), &client.id);
+    if !ours {
+        // Unknown content, another client's, and a launch on another tenant's domain look the same.
         let id = &payload.content_id;
         return Err(ApiError::NotFound(format!("Content {id} not found.")));
     }

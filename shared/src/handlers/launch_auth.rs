@@ -38,7 +38,8 @@ async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     let Some(presented) = http::query_param(&req, "token") else {
         return Ok(link_not_valid());
     };
-    let Some(token) = launch_token::find_live(&state.store, &presented)
+    let domain = http::domain(&state.config, &req);
+    let Some(token) = launch_token::find_live(&state.store, &presented, &domain.host)
         .await
         .context("Could not check the lab link.")?
     else {
@@ -54,7 +55,7 @@ async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         );
         return Ok(link_altered());
     }
-    let old_cookie = cookies::session_cookie(&req);
+    let old_cookie = cookies::session_cookie(&req, &domain);
     let ttl = state.config.web_session_ttl_secs;
     let Some(session) = launch_token::redeem(&state.store, &token, old_cookie.as_deref(), ttl)
         .await
@@ -68,6 +69,9 @@ async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         session = session.digest().log_prefix(),
         "launch token redeemed"
     );
-    let domain = http::domain(&state.config, &req);
-    cookies::login_redirect(&token.next, session.expose(), &domain, ttl)
+    let words = (
+        "The stored lab address is not valid.",
+        "Could not start the session.",
+    );
+    cookies::login_redirect((&token.next, session.expose()), &domain, ttl, words)
 }

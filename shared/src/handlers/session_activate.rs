@@ -44,18 +44,16 @@ async fn activate(state: &AppState, req: Request) -> Result<Response<Body>, Port
     let Some(found) = found else {
         return Ok(not_valid());
     };
-    let old_cookie = cookies::session_cookie(&req);
+    let domain = http::domain(&state.config, &req);
+    let old_cookie = cookies::session_cookie(&req, &domain);
     let ttl = state.config.web_session_ttl_secs;
-    let activated = session::activate(&state.store, &found, &token, old_cookie.as_deref(), ttl);
+    let session_on = (&found, domain.host.as_str());
+    let activated = session::activate(&state.store, session_on, &token, old_cookie.as_deref(), ttl);
     let Some((activated, cookie)) = activated.await? else {
         return Ok(not_valid());
     };
     tracing::info!(session = %activated.name, "workshop session activated");
-    let domain = http::domain(&state.config, &req);
-    Ok(cookies::login_redirect(
-        &activated.dashboard_url,
-        cookie.expose(),
-        &domain,
-        ttl,
-    )?)
+    let to = (activated.dashboard_url.as_str(), cookie.expose());
+    let bad = "The workshop dashboard address is not valid.";
+    Ok(cookies::login_redirect(to, &domain, ttl, (bad, bad))?)
 }

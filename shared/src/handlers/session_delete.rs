@@ -37,10 +37,12 @@ fn refused() -> Response<Body> {
 
 #[tracing::instrument(skip_all)]
 async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
-    let Some(cookie) = cookies::session_cookie(&req) else {
+    let domain = http::domain(&state.config, &req);
+    let Some(cookie) = cookies::session_cookie(&req, &domain) else {
         return Ok(refused());
     };
-    let Some(viewer) = crate::web_session::find_live(&state.store, &cookie).await? else {
+    let host = &domain.host;
+    let Some(viewer) = crate::web_session::find_live(&state.store, &cookie, host).await? else {
         return Ok(refused());
     };
     let Some(found) = path_param(&req, "name") else {

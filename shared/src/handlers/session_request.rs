@@ -96,22 +96,26 @@ fn ask(state: &AppState, req: &Request, tenant: &ApiClient) -> Result<SessionReq
         Some(u) if portal::is_valid_user(&u) => u,
         Some(_) => return Err(bad("Invalid user identifier provided")),
     };
-    let analytics_url = q("analytics_url").filter(|v| !v.is_empty());
+    // Checked in this order (the first problem is the one reported), as before.
+    let email = email(q("email"))?;
+    let timeout_secs = timeout(state, q("timeout"))?;
     let allow_private = state.config.allow_private_analytics_urls;
+    let analytics_url = q("analytics_url")
+        .filter(|v| !v.is_empty())
+        .map(|raw| {
+            redirect::analytics_url(&raw, allow_private)
+                .ok_or_else(|| bad("Invalid analytics URL provided"))
+        })
+        .transpose()?;
     Ok(SessionRequest {
         user,
-        email: email(q("email"))?,
+        email,
         first_name: name_part(q("first_name").or_else(|| q("firstname")))?,
         last_name: name_part(q("last_name").or_else(|| q("lastname")))?,
         session: q("session").filter(|s| !s.is_empty()),
-        timeout_secs: timeout(state, q("timeout"))?,
+        timeout_secs,
         index_url: index_url(tenant, &index)?,
-        analytics_url: analytics_url
-            .map(|raw| {
-                redirect::analytics_url(&raw, allow_private)
-                    .ok_or_else(|| bad("Invalid analytics URL provided"))
-            })
-            .transpose()?,
+        analytics_url,
         parameters: parameters(req)?,
     })
 }

@@ -21,17 +21,20 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, la
 }
 
 const NOT_LOGGED_IN: &str = "Not logged in.";
+const READ_FAILED: &str = "Could not read the session.";
 
 #[tracing::instrument(skip_all)]
 async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let cookie = cookies::session_cookie(&req);
-    let origin = cors::origin(&req);
     let domain = http::domain(&state.config, &req);
+    let cookie = cookies::session_cookie(&req, &domain);
+    let origin = cors::origin(&req);
     match *req.method() {
         Method::OPTIONS => Ok(cors::preflight(&req)),
         Method::GET => {
             let cookie = cookie.ok_or(ApiError::Unauthorized(NOT_LOGGED_IN))?;
-            let (client, body) = whoami(state, &cookie).await?;
+            let (client, body) = whoami(state, &cookie, &domain.host)
+                .await
+                .context(READ_FAILED)?;
             let mut response = http::json(StatusCode::OK, &body);
             match origin {
                 Some(origin) if cors::allows(origin, tenant(&client), &domain) => {
@@ -58,7 +61,9 @@ async fn log_out(
     let mut allowed = false;
     if let Some(cookie) = cookie {
         if let Some(origin) = origin {
-            allowed = origin_may_end(state, cookie, origin, domain).await?;
+            allowed = origin_may_end(state, cookie, origin, domain)
+                .await
+                .context(READ_FAILED)?;
         }
         crate::web_session::delete(&state.store, cookie)
             .await
@@ -94,7 +99,8 @@ async fn origin_may_end(
     origin: &str,
     domain: &Domain,
 ) -> Result<bool, ApiError> {
-    let Some(session) = crate::web_session::find_live(&state.store, cookie).await? else {
+    let Some(session) = crate::web_session::find_live(&state.store, cookie, &domain.host).await?
+    else {
         return Ok(false);
     };
     let client = crate::api_client::get_client(&state.store, &session.client_id).await?;
@@ -111,8 +117,9 @@ async fn origin_may_end(
 async fn whoami(
     state: &AppState,
     cookie: &str,
+    host: &str,
 ) -> Result<(ApiClient, serde_json::Value), ApiError> {
-    let session = crate::web_session::find_live(&state.store, cookie)
+    let session = crate::web_session::find_live(&state.store, cookie, host)
         .await?
         .ok_or(ApiError::Unauthorized(NOT_LOGGED_IN))?;
 
@@ -131,6 +138,7 @@ async fn whoami(
     };
     let client = ApiClient::from_attr(client.get(CLIENT))?;
     let body = json!({
+        "tenant": {"id": client.id, "name": client.name},
         "user": User::from_item(user)?,
         "launch": match session.origin {
             Origin::Launch(_) => Some(Launch::from_item(origin)?),

@@ -65,7 +65,7 @@ pub async fn create(
     for _ in 0..MAX_CAP_READS {
         let (token, items) = items(
             store.table(),
-            config,
+            (config, domain),
             client,
             launch,
             &launch_id,
@@ -137,7 +137,7 @@ const MAX_CAP_READS: usize = 5;
 /// The launch's transaction: the user and memberships, the record, the token, the event.
 fn items(
     table: &str,
-    config: &Config,
+    (config, domain): (&Config, &Domain),
     client: &ApiClient,
     launch: &LaunchPayload,
     launch_id: &str,
@@ -153,6 +153,7 @@ fn items(
     )?);
     let (token, token_item) = launch_token::issue(
         table,
+        &domain.host,
         &client.id,
         launch_id,
         &launch.user_id,

@@ -57,15 +57,18 @@ impl From<OAuthError> for Failure {
     }
 }
 
+/// What a server failure says on the OAuth endpoints.
+const FAILED: &str = "Could not process the token request.";
+
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        Failure::Server(e.into())
+        Failure::Server(ApiError::from(e).said(FAILED))
     }
 }
 
 impl From<TxError> for Failure {
     fn from(e: TxError) -> Self {
-        Failure::Server(e.into())
+        Failure::Server(ApiError::from(e).said(FAILED))
     }
 }
 

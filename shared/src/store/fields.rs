@@ -70,3 +70,4 @@ pub const WS: &str = "ws";
 pub const WS_VERSION: &str = "ws_version";
 pub const WEBHOOK_PREVIOUS_VERSION: &str = "webhook_previous_version";
 pub const WEBHOOK_OVERLAP_UNTIL: &str = "webhook_overlap_until";
+pub const HOST: &str = "host";

@@ -146,6 +146,11 @@ pub fn workshop_session(name: &str) -> Key {
     Key::new(format!("WORKSHOPSESSION#{name}"), "#WORKSHOPSESSION")
 }
 
+/// A white-label API host's binding to the one tenant it serves.
+pub fn domain(host: &str) -> Key {
+    Key::new(format!("DOMAIN#{host}"), "#DOMAIN")
+}
+
 pub fn event(event_id: &str) -> Key {
     Key::new(event_partition(event_id), "#EVENT")
 }

@@ -36,10 +36,22 @@ impl PortalError {
     }
 }
 
-/// Store failures are ours: 500 or 503 in labgate's JSON shape.
-impl<E: Into<ApiError>> From<E> for PortalError {
-    fn from(e: E) -> Self {
-        PortalError::Server(e.into())
+/// Server failures are ours: 500 or 503 in labgate's JSON shape.
+impl From<ApiError> for PortalError {
+    fn from(e: ApiError) -> Self {
+        PortalError::Server(e)
+    }
+}
+
+impl From<crate::store::StoreError> for PortalError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PortalError::Server(ApiError::from(e).said("Could not read the workshop data."))
+    }
+}
+
+impl From<crate::store::tx::TxError> for PortalError {
+    fn from(e: crate::store::tx::TxError) -> Self {
+        PortalError::Server(ApiError::from(e).said("Could not update the workshop session."))
     }
 }
 

@@ -5,7 +5,7 @@ use super::{CreateClient, CreateEnvironment};
 use labgate::api_client::{self, NewClient};
 use labgate::store::{Store, StoreError, schema};
 use labgate::workshop::{environment, slot};
-use labgate::{clock, config, content, oauth, user};
+use labgate::{clock, config, content, oauth, tenant, user};
 use std::collections::BTreeMap;
 
 fn err(e: StoreError) -> String {
@@ -209,6 +209,8 @@ fn environment_of(args: CreateEnvironment) -> Result<environment::Environment, S
         .dashboard_url
         .replace("{session}", &format!("{}-s001", args.name));
     config::base_url("--dashboard-url", &sample).map_err(|e| e.to_string())?;
+    let domains = config::cookie_domains(|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    dashboard_outside(&sample, &domains)?;
     if args.capacity < 1 || args.capacity > slot::MAX_CAPACITY {
         let max = slot::MAX_CAPACITY;
         return Err(format!("--capacity must be between 1 and {max}"));
@@ -229,6 +231,23 @@ fn environment_of(args: CreateEnvironment) -> Result<environment::Environment, S
         dashboard_url: args.dashboard_url,
         created_at: clock::now(),
     })
+}
+
+/// A dashboard runs learners' code: under a cookie domain it would receive (and could set) the
+/// session cookie of every learner. Checked against the cookie domains configured where the CLI
+/// runs (`LABGATE_COOKIE_DOMAIN`, `LABGATE_DOMAINS`: the stack's values).
+fn dashboard_outside(sample: &str, domains: &[String]) -> Result<(), String> {
+    let host = url::Url::parse(sample)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    match domains.iter().find(|d| config::covers(d, &host)) {
+        Some(domain) => Err(format!(
+            "--dashboard-url {host} is under the cookie domain {domain}: the dashboard would \
+             receive every learner's session cookie; serve dashboards from another domain"
+        )),
+        None => Ok(()),
+    }
 }
 
 pub async fn create_environment(store: &Store, args: CreateEnvironment) -> Result<(), String> {
@@ -253,4 +272,43 @@ pub async fn list_environments(store: &Store, client: &str) -> Result<(), String
         );
     }
     Ok(())
+}
+
+pub async fn domain(store: &Store, client: &str, host: &str, remove: bool) -> Result<(), String> {
+    let host = host.trim().to_ascii_lowercase();
+    if !config::is_host(&host) {
+        return Err(format!("{host:?} is not a host[:port]"));
+    }
+    if remove {
+        if !tenant::unbind_domain(store, &host, client)
+            .await
+            .map_err(err)?
+        {
+            return Err(format!("{host} is not bound to client {client:?}"));
+        }
+        eprintln!("{host} unbound; launches there are refused until it is bound again");
+        return Ok(());
+    }
+    require_client(store, client).await?;
+    if !tenant::bind_domain(store, &host, client)
+        .await
+        .map_err(err)?
+    {
+        let owner = tenant::domain_tenant(store, &host).await.map_err(err)?;
+        return Err(format!("{host} is bound already, to client {owner:?}"));
+    }
+    eprintln!("{host} bound to client {client}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_dashboard_under_a_cookie_domain_is_refused() {
+        let domains = vec!["school.edu".to_string()];
+        let refused = super::dashboard_outside("https://lab-s001.dash.school.edu/", &domains);
+        assert!(refused.unwrap_err().contains("cookie domain school.edu"));
+        assert!(super::dashboard_outside("https://lab-s001.dashboards.example/", &domains).is_ok());
+        assert!(super::dashboard_outside("https://lab-s001.school.edu.example/", &domains).is_ok());
+    }
 }

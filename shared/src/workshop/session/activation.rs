@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 /// another activation won meanwhile.
 pub async fn activate(
     store: &Store,
-    session: &WorkshopSession,
+    (session, host): (&WorkshopSession, &str),
     presented: &str,
     old_cookie: Option<&str>,
     web_session_ttl_secs: i64,
@@ -38,8 +38,7 @@ pub async fn activate(
     let origin = Origin::WorkshopSession(activated.name.clone());
     let (cookie, login) = web_session::start(
         table,
-        &activated.client_id,
-        &activated.user,
+        (host, &activated.client_id, &activated.user),
         &origin,
         web_session_ttl_secs,
     )?;
