@@ -234,3 +234,143 @@ async fn revocation_takes_effect_at_once_and_unknown_tokens_are_fine() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(res.json()["error"], "invalid_client");
 }
+
+/// The password grant for `robot` with `password` and client secret `secret`: its status and
+/// `error`, if any.
+async fn sign_in(
+    env: &TestEnv,
+    robot: &Robot,
+    password: &str,
+    secret: &str,
+) -> (StatusCode, String) {
+    let res = env
+        .call_token(
+            form(&[
+                ("grant_type", "password"),
+                ("username", &robot.username),
+                ("password", password),
+                ("client_id", &robot.client_id),
+                ("client_secret", secret),
+            ]),
+            None,
+        )
+        .await;
+    let error = res.json()["error"].as_str().unwrap_or_default().to_string();
+    (res.status, error)
+}
+
+#[tokio::test]
+async fn a_rotated_password_or_secret_overlaps_as_asked_then_only_the_new_one_works() {
+    use labgate::oauth::credentials::{self, Credential};
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let (store, tenant) = (env.store(), &env.client.id);
+
+    // Password with an overlap: old and new both work.
+    let new_password =
+        credentials::rotate(store, tenant, &robot.username, Credential::Password, 600)
+            .await
+            .unwrap()
+            .unwrap();
+    let new_password = new_password.expose().to_string();
+    assert_eq!(
+        sign_in(&env, &robot, &robot.password, &robot.client_secret)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        sign_in(&env, &robot, &new_password, &robot.client_secret)
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // Again without overlap: the previous one stops at once, the newest works.
+    let newest = credentials::rotate(store, tenant, &robot.username, Credential::Password, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    let refused = sign_in(&env, &robot, &new_password, &robot.client_secret).await;
+    assert_eq!(
+        refused,
+        (StatusCode::BAD_REQUEST, "invalid_grant".to_string())
+    );
+    let newest = newest.expose().to_string();
+    assert_eq!(
+        sign_in(&env, &robot, &newest, &robot.client_secret).await.0,
+        StatusCode::OK
+    );
+
+    // The client secret, without overlap: the old secret is an invalid client at once.
+    let secret = credentials::rotate(store, tenant, &robot.username, Credential::ClientSecret, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    let old = sign_in(&env, &robot, &newest, &robot.client_secret).await;
+    assert_eq!(
+        old,
+        (StatusCode::UNAUTHORIZED, "invalid_client".to_string())
+    );
+    assert_eq!(
+        sign_in(&env, &robot, &newest, secret.expose()).await.0,
+        StatusCode::OK
+    );
+
+    // Another tenant cannot rotate this tenant's robot.
+    let other = seed_client(store, "Other").await;
+    let foreign = credentials::rotate(store, &other.id, &robot.username, Credential::Password, 0);
+    assert!(foreign.await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_removed_robots_password_refresh_and_access_tokens_stop_working_at_once() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    assert_eq!(
+        env.portal(catalog, "GET", CATALOG, &robot.access_token)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let other = seed_client(env.store(), "Other").await;
+    let foreign = labgate::oauth::credentials::remove(env.store(), &other.id, &robot.username);
+    assert!(
+        !foreign.await.unwrap(),
+        "another tenant's robot is not removed"
+    );
+
+    assert!(
+        labgate::oauth::credentials::remove(env.store(), &env.client.id, &robot.username)
+            .await
+            .unwrap()
+    );
+    let bearer = env
+        .portal(catalog, "GET", CATALOG, &robot.access_token)
+        .await;
+    assert_eq!(bearer.status, StatusCode::FORBIDDEN);
+    let password = sign_in(&env, &robot, &robot.password, &robot.client_secret).await;
+    assert_eq!(
+        password,
+        (StatusCode::UNAUTHORIZED, "invalid_client".to_string())
+    );
+    let refresh = env
+        .call_token(
+            form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &robot.refresh_token),
+                ("client_id", &robot.client_id),
+                ("client_secret", &robot.client_secret),
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        scan_all(env.store())
+            .await
+            .iter()
+            .all(|item| !format!("{item:?}").contains(&robot.client_id)),
+        "nothing of the robot is left"
+    );
+}

@@ -82,6 +82,26 @@ enum RobotCommand {
         #[arg(long)]
         client: String,
     },
+    /// Give a robot a new password (or, with --secret, its OAuth client a new secret), printed
+    /// once; the old one keeps working for --overlap seconds (default 0: it stops at once).
+    Rotate {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        username: String,
+        /// Rotate the OAuth client's secret instead of the password.
+        #[arg(long)]
+        secret: bool,
+        #[arg(long, default_value_t = 0)]
+        overlap: i64,
+    },
+    /// Remove a robot and its OAuth client; its access and refresh tokens stop working at once.
+    Remove {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -362,6 +382,15 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
         }
         Command::Robot(RobotCommand::List { client }) => {
             commands::list_robots(store, &client).await
+        }
+        Command::Robot(RobotCommand::Rotate {
+            client,
+            username,
+            secret,
+            overlap,
+        }) => commands::rotate_robot(store, &client, &username, secret, overlap).await,
+        Command::Robot(RobotCommand::Remove { client, username }) => {
+            commands::remove_robot(store, &client, &username).await
         }
         Command::Environment(Env::Create(args)) => commands::create_environment(store, args).await,
         Command::Environment(Env::List { client }) => {

@@ -5,6 +5,7 @@
 //! SHA-256 digests. Passwords are generated (about 238 bits), never chosen, so a fast hash is
 //! enough; a chosen password would need a slow one.
 
+pub mod credentials;
 pub mod http;
 
 use crate::api_client::{self, ApiClient};
@@ -180,6 +181,21 @@ pub(crate) fn grant_from(record: &Item, partner: &str) -> Result<Grant, StoreErr
 }
 
 /// Checks client credentials against a stored OAuth client item.
+/// Whether `presented` is the credential whose digest is in `attribute`, or the one it replaced
+/// while that one's overlap lasts (`credentials::rotate`).
+fn matches_current_or_previous(
+    record: &Item,
+    presented: &str,
+    attribute: &str,
+) -> Result<bool, StoreError> {
+    if secrets::matches(presented, &attr::get_s(record, attribute)?) {
+        return Ok(true);
+    }
+    let previous = attr::opt_s(record, &credentials::previous(attribute))?;
+    let until = attr::opt_n(record, credentials::PREVIOUS_UNTIL)?.unwrap_or(0);
+    Ok(until > clock::now() && previous.is_some_and(|d| secrets::matches(presented, &d)))
+}
+
 pub fn verify_client(
     record: Option<&Item>,
     secret: &str,
@@ -187,7 +203,7 @@ pub fn verify_client(
     let Some(record) = record else {
         return Ok(None);
     };
-    if !secrets::matches(secret, &attr::get_s(record, SECRET_DIGEST)?) {
+    if !matches_current_or_previous(record, secret, SECRET_DIGEST)? {
         return Ok(None);
     }
     Ok(Some(OAuthClient {
@@ -206,7 +222,7 @@ pub fn verify_robot(
         return Ok(false);
     };
     Ok(
-        secrets::matches(password, &attr::get_s(record, PASSWORD_DIGEST)?)
+        matches_current_or_previous(record, password, PASSWORD_DIGEST)?
             && attr::get_s(record, OAUTH_CLIENT_ID)? == client.client_id,
     )
 }
@@ -240,11 +256,18 @@ pub fn issue_pair(
     let access = secrets::new_url_token();
     let refresh = secrets::new_url_token();
     let token_item = |key: keys::Key, partner: &str, partner_digest: &Digest, ttl: i64| {
+        // Listed under their OAuth client, so that removing the robot can find and end them.
+        let listing = format!("TOKEN#{}", key.pk);
         let attributes = Item::from([
             (CLIENT.to_string(), client.tenant.to_attr()),
             (OAUTH_CLIENT_ID.to_string(), attr::s(&client.client_id)),
             (USERNAME.to_string(), attr::s(username)),
             (partner.to_string(), attr::s(partner_digest.as_str())),
+            (
+                GSI1_PK.to_string(),
+                attr::s(keys::oauth_client_tokens(&client.client_id)),
+            ),
+            (GSI1_SK.to_string(), attr::s(listing)),
         ]);
         item::put(table, one_time::record(key, attributes, ttl), Some(ABSENT))
     };

@@ -119,6 +119,11 @@ pub fn refresh_token(digest: &str) -> Key {
 
 pub const ROBOT_LISTING_PREFIX: &str = "ROBOT#";
 
+/// The GSI1 partition listing an OAuth client's access and refresh tokens.
+pub fn oauth_client_tokens(client_id: &str) -> String {
+    format!("OAUTHCLIENT#{client_id}")
+}
+
 pub fn environment(name: &str) -> Key {
     Key::new(environment_partition(name), "#ENV")
 }

@@ -195,6 +195,40 @@ pub async fn list_robots(store: &Store, client: &str) -> Result<(), String> {
     Ok(())
 }
 
+pub async fn rotate_robot(
+    store: &Store,
+    client: &str,
+    username: &str,
+    secret: bool,
+    overlap: i64,
+) -> Result<(), String> {
+    use oauth::credentials::{self, Credential};
+    let which = if secret {
+        Credential::ClientSecret
+    } else {
+        Credential::Password
+    };
+    let new = credentials::rotate(store, client, username, which, overlap)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| format!("client {client:?} has no robot {username:?}"))?;
+    let name = if secret { "CLIENT_SECRET" } else { "PASSWORD" };
+    eprintln!("rotated; shown once, keep it secret (the old one works {overlap} s more):");
+    println!("{name}={}", new.expose());
+    Ok(())
+}
+
+pub async fn remove_robot(store: &Store, client: &str, username: &str) -> Result<(), String> {
+    let removed = oauth::credentials::remove(store, client, username)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !removed {
+        return Err(format!("client {client:?} has no robot {username:?}"));
+    }
+    eprintln!("robot {username} removed; its tokens no longer work");
+    Ok(())
+}
+
 /// The environment `args` describe, checked as the functions will use it.
 fn environment_of(args: CreateEnvironment) -> Result<environment::Environment, String> {
     if !environment::is_valid_name(&args.name) {
