@@ -161,7 +161,7 @@ pub struct TokenInfo {
     pub scopes: Vec<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
-    digest: String,
+    pub(crate) digest: String,
 }
 
 /// A token's item: its client's settings copied in (docs/data-model.md, "Denormalised client").
@@ -326,7 +326,7 @@ pub async fn authenticate_with(
         return Err(AuthError::Invalid);
     };
     let item = found.swap_remove(at);
-    if item.contains_key(REVOKED_AT) {
+    if item.contains_key(REVOKED_AT) || crate::disable::is_disabled(&item) {
         tracing::info!(token = digest.log_prefix(), "revoked API token");
         return Err(AuthError::Invalid);
     }

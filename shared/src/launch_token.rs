@@ -13,7 +13,6 @@ use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT};
 use crate::store::tx::{self, TxError};
 use crate::store::{Store, StoreError};
-use crate::tenant::CLIENT_ID;
 use crate::web_session;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
@@ -83,9 +82,6 @@ pub fn consume(table: &str, token: &LaunchToken) -> Result<TransactWriteItem, St
     one_time::consume(table, &keys::launch_token(token.digest.as_str()))
 }
 
-/// Position of the token's conditional delete in the redemption transaction.
-const CONSUME: usize = 0;
-
 /// Uses the token and starts a web session in one transaction, with `launch.redeemed`, ending
 /// the browser's old session too (every login gets a fresh id). `None` if another redemption
 /// won or the token expired meanwhile.
@@ -112,11 +108,13 @@ pub async fn redeem(
         consume(table, token)?,
         session_item,
         redeemed.outbox(table)?,
+        crate::disable::not_disabled(table, &token.client_id)?,
     ];
     items.extend(web_session::end_old(table, old_cookie)?);
     match tx::transact(store, "TransactWriteItems redeem launch token", items).await {
         Ok(()) => Ok(Some(session)),
-        Err(TxError::Condition { index: CONSUME }) => Ok(None),
+        // Another redemption won (the token's use), or the tenant is disabled.
+        Err(TxError::Condition { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -4,6 +4,7 @@ pub mod api_client;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod disable;
 pub mod events;
 pub mod handlers;
 pub mod http;

@@ -159,6 +159,17 @@ enum ClientCommand {
     Create(CreateClient),
     /// List API clients.
     List,
+    /// Disable a client: its API tokens, robots, bearer tokens, web sessions and unused links are
+    /// refused at once (`client enable` undoes it).
+    Disable {
+        #[arg(long)]
+        client: String,
+    },
+    /// Enable a disabled client again.
+    Enable {
+        #[arg(long)]
+        client: String,
+    },
     /// Bind a white-label API host (an `api_url` host of LABGATE_DOMAINS) to this client: launches
     /// there are this client's only. A host belongs to one client; `--remove` unbinds it.
     Domain {
@@ -354,6 +365,12 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
         Command::Table(TableCommand::Create) => commands::create_table(store).await,
         Command::Client(Client::Create(args)) => commands::create_client(store, args).await,
         Command::Client(Client::List) => commands::list_clients(store).await,
+        Command::Client(Client::Disable { client }) => {
+            commands::disable(store, &client, true).await
+        }
+        Command::Client(Client::Enable { client }) => {
+            commands::disable(store, &client, false).await
+        }
         Command::Client(Client::Domain {
             client,
             host,

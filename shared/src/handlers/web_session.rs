@@ -136,6 +136,9 @@ async fn whoami(
         // The user, what they logged in through or their tenant is gone: the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
+    if crate::disable::is_disabled(client) {
+        return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
+    }
     let client = ApiClient::from_attr(client.get(CLIENT))?;
     let body = json!({
         "tenant": {"id": client.id, "name": client.name},

@@ -7,9 +7,9 @@ use crate::events::{Event, EventType};
 use crate::http::ApiError;
 use crate::store::Store;
 use crate::store::attr::{self, Item};
+use crate::store::fields::CLIENT_ID;
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item};
-use crate::tenant::CLIENT_ID;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -19,7 +19,6 @@ use crate::store::fields::*;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::tx::{self, TxError, item};
 use crate::store::{Store, StoreError};
-use crate::tenant::CLIENT_ID;
 
 pub const SCOPE: &str = "user:info";
 
@@ -203,7 +202,9 @@ pub fn verify_client(
     let Some(record) = record else {
         return Ok(None);
     };
-    if !matches_current_or_previous(record, secret, SECRET_DIGEST)? {
+    if crate::disable::is_disabled(record)
+        || !matches_current_or_previous(record, secret, SECRET_DIGEST)?
+    {
         return Ok(None);
     }
     Ok(Some(OAuthClient {
@@ -232,7 +233,7 @@ pub fn live_grant(record: Option<&Item>, partner: &str) -> Result<Option<Grant>,
     let Some(record) = record else {
         return Ok(None);
     };
-    if !one_time::is_usable(record, clock::now())? {
+    if !one_time::is_usable(record, clock::now())? || crate::disable::is_disabled(record) {
         return Ok(None);
     }
     grant_from(record, partner).map(Some)
@@ -337,7 +338,6 @@ pub async fn authenticate_bearer(
     };
     let found =
         one_time::find_usable(store, token, keys::access_token, "GetItem access token").await?;
-    found
-        .map(|(_, record)| grant_from(&record, "refresh_digest"))
-        .transpose()
+    let found = found.map(|(_, record)| record);
+    live_grant(found.as_ref(), "refresh_digest")
 }

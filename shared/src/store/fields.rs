@@ -71,3 +71,4 @@ pub const WS_VERSION: &str = "ws_version";
 pub const WEBHOOK_PREVIOUS_VERSION: &str = "webhook_previous_version";
 pub const WEBHOOK_OVERLAP_UNTIL: &str = "webhook_overlap_until";
 pub const HOST: &str = "host";
+pub const DISABLED_AT: &str = "disabled_at";

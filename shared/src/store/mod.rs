@@ -354,6 +354,36 @@ pub async fn update_if_existing(
     Ok(())
 }
 
+/// Updates an item if it exists: `false` (nothing written) if it does not.
+pub async fn update_if_present(
+    store: &Store,
+    key: &keys::Key,
+    expression: &str,
+    values: attr::Item,
+    op: &'static str,
+) -> Result<bool, StoreError> {
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key.item()))
+        .update_expression(expression)
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .condition_expression(conditions::EXISTS)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::from_sdk(op, e)),
+    }
+}
+
 /// Deletes an item (nothing if there is none).
 pub async fn delete(store: &Store, key: &keys::Key, op: &'static str) -> Result<(), StoreError> {
     store

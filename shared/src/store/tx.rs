@@ -143,6 +143,22 @@ pub mod item {
 
     pub type Names = std::collections::HashMap<String, String>;
 
+    /// A check that `condition` holds for an item, writing nothing.
+    pub fn condition_check(
+        table: &str,
+        key: &Key,
+        condition: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key.item()))
+            .condition_expression(condition)
+            .build();
+        Ok(TransactWriteItem::builder()
+            .condition_check(built(check)?)
+            .build())
+    }
+
     /// An update that applies only if `condition` holds (values and names shared by both).
     pub fn update_if(
         table: &str,

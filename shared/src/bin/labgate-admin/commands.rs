@@ -335,6 +335,18 @@ pub async fn domain(store: &Store, client: &str, host: &str, remove: bool) -> Re
     Ok(())
 }
 
+pub async fn disable(store: &Store, client: &str, disabled: bool) -> Result<(), String> {
+    if !labgate::disable::set_disabled(store, client, disabled)
+        .await
+        .map_err(err)?
+    {
+        return Err(format!("no client {client:?}"));
+    }
+    let state = if disabled { "disabled" } else { "enabled" };
+    eprintln!("client {client} {state}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -43,6 +43,7 @@ pub async fn activate(
         web_session_ttl_secs,
     )?;
     items.push(login);
+    items.push(crate::disable::not_disabled(table, &activated.client_id)?);
     items.extend(web_session::end_old(table, old_cookie)?);
     match tx::transact(store, "TransactWriteItems activate workshop session", items).await {
         Ok(()) => Ok(Some((activated, cookie))),
