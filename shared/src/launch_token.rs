@@ -40,7 +40,14 @@ pub fn issue(
     next: &str,
     ttl_secs: i64,
 ) -> Result<(Secret, TransactWriteItem), StoreError> {
+    let listing = format!("LAUNCHTOKEN#{launch_id}");
     let attributes = Item::from([
+        // Listed under the user, so that erasing the user finds it.
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::user_partition(client_id, external_id)),
+        ),
+        (GSI1_SK.to_string(), attr::s(listing)),
         (HOST.to_string(), attr::s(host)),
         (CLIENT_ID.to_string(), attr::s(client_id)),
         (LAUNCH_ID.to_string(), attr::s(launch_id)),

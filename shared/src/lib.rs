@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod content;
 pub mod disable;
+pub mod erasure;
 pub mod events;
 pub mod handlers;
 pub mod http;

@@ -58,6 +58,15 @@ pub fn start(
     let (origin_name, origin_value) = origin.attribute();
     record.extend([
         (HOST.to_string(), attr::s(host)),
+        // Listed under the user, so that erasing the user finds it.
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::user_partition(client_id, external_id)),
+        ),
+        (
+            GSI1_SK.to_string(),
+            attr::s(format!("WEBSESSION#{}", secret.digest().as_str())),
+        ),
         (CLIENT_ID.to_string(), attr::s(client_id)),
         (EXTERNAL_ID.to_string(), attr::s(external_id)),
         (origin_name.to_string(), attr::s(origin_value)),

@@ -35,6 +35,7 @@ fn built() -> BTreeMap<&'static str, Key> {
             keys::delivery("<event id>", "<webhook or analytics>"),
         ),
         ("Domain binding", keys::domain("<api host>")),
+        ("Erasure record", keys::erasure("<erasure id>")),
     ])
 }
 
@@ -59,6 +60,7 @@ const COVERED: &[&str] = &[
     "event",
     "delivery",
     "domain",
+    "erasure",
 ];
 
 #[test]

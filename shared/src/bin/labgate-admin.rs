@@ -278,6 +278,15 @@ enum UserCommand {
         client: String,
     },
     /// One user, by external id or email, with teams, licenses, launches and workshop sessions.
+    /// Erase a user's personal data everywhere (profile, memberships, launches, sessions, web
+    /// sessions, events naming them); live workshop sessions end with reason `erased`.
+    Erase {
+        #[arg(long)]
+        client: String,
+        /// The platform's user id (external id).
+        #[arg(long)]
+        user: String,
+    },
     Show {
         #[arg(long)]
         client: String,
@@ -389,6 +398,9 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
         }
         Command::Content(Content::List { client }) => commands::list_content(store, &client).await,
         Command::User(UserCommand::List { client }) => commands::list_users(store, &client).await,
+        Command::User(UserCommand::Erase { client, user }) => {
+            commands::erase_user(store, &client, &user).await
+        }
         Command::User(UserCommand::Show {
             client,
             user,

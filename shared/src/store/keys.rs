@@ -151,6 +151,11 @@ pub fn workshop_session(name: &str) -> Key {
     Key::new(format!("WORKSHOPSESSION#{name}"), "#WORKSHOPSESSION")
 }
 
+/// The record that a user's data was erased (without the data).
+pub fn erasure(erasure_id: &str) -> Key {
+    Key::new(format!("ERASURE#{erasure_id}"), "#ERASURE")
+}
+
 /// A white-label API host's binding to the one tenant it serves.
 pub fn domain(host: &str) -> Key {
     Key::new(format!("DOMAIN#{host}"), "#DOMAIN")

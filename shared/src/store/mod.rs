@@ -384,6 +384,38 @@ pub async fn update_if_present(
     }
 }
 
+/// Updates an item if `condition` holds (names as `(placeholder, name)`): `false` if it does not.
+pub async fn update_if_present_when(
+    store: &Store,
+    key: &keys::Key,
+    expression: &str,
+    values: attr::Item,
+    condition: &str,
+    names: &[(&str, &str)],
+) -> Result<bool, StoreError> {
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key.item()))
+        .update_expression(expression)
+        .set_expression_attribute_values(Some(values))
+        .set_expression_attribute_names(Some(tx::names(names)))
+        .condition_expression(condition)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
+    }
+}
+
 /// Deletes an item (nothing if there is none).
 pub async fn delete(store: &Store, key: &keys::Key, op: &'static str) -> Result<(), StoreError> {
     store

@@ -204,6 +204,25 @@ pub fn free(table: &str, holder: Holder, until: i64) -> Result<TransactWriteItem
     )
 }
 
+/// Removes the user's id from a slot still named for `holder`'s session (an erasure); the slot
+/// keeps its generation.
+pub async fn forget_user(store: &Store, holder: Holder<'_>) -> Result<bool, StoreError> {
+    let key = keys::slot(holder.environment, holder.index);
+    let values = Item::from([
+        (":none".to_string(), attr::s("")),
+        (":name".to_string(), attr::s(holder.session)),
+    ]);
+    crate::store::update_if_present_when(
+        store,
+        &key,
+        "SET #user = :none",
+        values,
+        HELD_BY,
+        &[("#user", USER), ("#session", SESSION)],
+    )
+    .await
+}
+
 /// Whether the slot is still held by `session` (strongly consistent): a session past its time
 /// may have lost its slot to a newer one, which must be left alone.
 pub async fn is_held_by(store: &Store, holder: Holder<'_>) -> Result<bool, StoreError> {

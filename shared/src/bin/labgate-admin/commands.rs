@@ -347,6 +347,18 @@ pub async fn disable(store: &Store, client: &str, disabled: bool) -> Result<(), 
     Ok(())
 }
 
+pub async fn erase_user(store: &Store, client: &str, user: &str) -> Result<(), String> {
+    require_client(store, client).await?;
+    let erased = labgate::erasure::erase(store, client, user)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "erased: {} items, {} live workshop sessions ended; recorded as erasure {}",
+        erased.items, erased.sessions_ended, erased.erasure_id
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

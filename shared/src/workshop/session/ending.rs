@@ -19,6 +19,8 @@ pub const TERMINATED: &str = "terminated";
 pub const DELETED: &str = "deleted";
 pub const ACTIVATION_TIMEOUT: &str = "activation-timeout";
 pub const EXPIRED: &str = "expired";
+/// The user's data was erased (`labgate-admin user erase`).
+pub const ERASED: &str = "erased";
 
 /// Not ended, and its deadline or expiry has passed: what the reaper ends.
 const OVERDUE: &str = "#state <> :ended AND #until <= :now";

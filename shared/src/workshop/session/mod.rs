@@ -19,7 +19,7 @@ mod schedule;
 pub mod user_map;
 
 pub use activation::{activate, activation_items};
-pub use ending::{ACTIVATION_TIMEOUT, DELETED, EXPIRED, TERMINATED, end, expire};
+pub use ending::{ACTIVATION_TIMEOUT, DELETED, ERASED, EXPIRED, TERMINATED, end, expire};
 pub use request::{RequestOutcome, SessionRequest, request};
 pub use schedule::{Schedule, extend, schedule};
 pub use user_map::{UserSession, UserSessions};
