@@ -38,6 +38,9 @@ pub struct Config {
     pub oauth_refresh_token_ttl_secs: i64,
     /// Default activation deadline of a requested workshop session (the `timeout` parameter).
     pub activation_timeout_secs: i64,
+    /// How long a launch (with its context) is kept before TTL removes it
+    /// (`LABGATE_RETENTION_DAYS`, default 400 days).
+    pub retention_secs: i64,
     /// Key from which each tenant's webhook signing secret is derived (`LABGATE_SIGNING_KEY`,
     /// base64 of at least 32 bytes). Only the event dispatcher and the admin CLI need it.
     pub signing_key: Option<Vec<u8>>,
@@ -51,6 +54,7 @@ pub const DEFAULT_WEB_SESSION_TTL_SECS: i64 = 12 * 3600;
 pub const DEFAULT_OAUTH_ACCESS_TOKEN_TTL_SECS: i64 = 36000;
 pub const DEFAULT_OAUTH_REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 3600;
 pub const DEFAULT_ACTIVATION_TIMEOUT_SECS: i64 = 60;
+pub const DEFAULT_RETENTION_DAYS: i64 = 400;
 
 /// No activation link outlives this: a pending workshop session's deadline is at most a day
 /// away, whatever `timeout` asks (a larger one is refused) or the workshop's duration gives when
@@ -136,6 +140,12 @@ impl Config {
                 DEFAULT_ACTIVATION_TIMEOUT_SECS,
                 MAX_ACTIVATION_TIMEOUT_SECS,
             )?,
+            retention_secs: 86_400
+                * seconds(
+                    "LABGATE_RETENTION_DAYS",
+                    get("LABGATE_RETENTION_DAYS"),
+                    DEFAULT_RETENTION_DAYS,
+                )?,
             allow_private_analytics_urls: matches!(
                 get("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS").as_deref(),
                 Some("true" | "1")

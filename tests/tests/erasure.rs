@@ -77,3 +77,45 @@ async fn an_erased_user_is_nowhere_in_the_table_and_the_erasure_is_recorded() {
         .await;
     assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn a_launch_is_kept_for_the_retention_and_is_gone_once_past_it() {
+    let env = TestEnv::with_config(&[("LABGATE_RETENTION_DAYS", "30")]).await;
+    env.without_ttl().await;
+    let launched = env.launch(&payload("u1")).await;
+    let launch_id = launched.header("labgate-launch-id").unwrap().to_string();
+    let key = labgate::store::keys::launch(&launch_id);
+    let stored = labgate::store::get(env.store(), &key, "GetItem")
+        .await
+        .unwrap()
+        .unwrap();
+    let expires = labgate::store::attr::get_n(&stored, "expires_at").unwrap();
+    let created = labgate::store::attr::get_n(&stored, "created_at").unwrap();
+    assert_eq!(expires - created, 30 * 86_400);
+
+    // Past its retention (and still in the table, TTL being late): a progress report on it is
+    // answered as for an unknown launch, and writes nothing.
+    env.store()
+        .client()
+        .update_item()
+        .table_name(env.store().table())
+        .set_key(Some(key.item()))
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(":past", labgate::store::attr::n(created - 1))
+        .send()
+        .await
+        .unwrap();
+    let grading = env.token_with(&[labgate::api_client::Scope::Grading]).await;
+    let req = request("POST", API_HOST, "/api/v1/progress")
+        .header("authorization", format!("Token {grading}"))
+        .body(lambda_http::Body::Text(
+            json!({"launch_id": launch_id, "progress": 0.5}).to_string(),
+        ))
+        .unwrap();
+    let res = invoke(labgate::handlers::progress::handle, &env.state, req).await;
+    res.assert_error(
+        StatusCode::NOT_FOUND,
+        json!({"error": format!("Launch {launch_id} not found.")}),
+    );
+    assert_eq!(env.event_types().await, vec!["launch.created"]);
+}

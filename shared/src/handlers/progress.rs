@@ -34,10 +34,12 @@ async fn report(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     .await?;
     let (launch_id, progress) = parsed?;
     let not_found = || ApiError::NotFound(format!("Launch {launch_id} not found."));
-    let record =
-        tenant::find_owned(&found, &keys::launch(&launch_id), &client.id).ok_or_else(not_found)?;
-    let launch = Launch::from_item(record).context("Could not read the launch.")?;
     let now = clock::now();
+    // A launch past its retention is gone, whether or not TTL has removed it yet.
+    let record = tenant::find_owned(&found, &keys::launch(&launch_id), &client.id)
+        .filter(|r| crate::store::conditions::is_current(r, now))
+        .ok_or_else(not_found)?;
+    let launch = Launch::from_item(record).context("Could not read the launch.")?;
     let event = progress::record(&state.store, &client.id, &launch, &progress, now)
         .await
         .context("Could not record the progress.")?

@@ -136,7 +136,9 @@ async fn whoami(
         // The user, what they logged in through or their tenant is gone: the session is worthless.
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     };
-    if crate::disable::is_disabled(client) {
+    // A disabled tenant, or a launch past its retention: the session is worthless.
+    let now = crate::clock::now();
+    if crate::disable::is_disabled(client) || !crate::store::conditions::is_current(origin, now) {
         return Err(ApiError::Unauthorized(NOT_LOGGED_IN));
     }
     let client = ApiClient::from_attr(client.get(CLIENT))?;

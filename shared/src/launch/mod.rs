@@ -148,7 +148,7 @@ fn items(
     let mut items = user::upsert_items(table, &client.id, upsert, now)?;
     items.push(item::put(
         table,
-        record(client, launch, launch_id, now)?,
+        record(client, launch, launch_id, (now, config.retention_secs))?,
         Some(ABSENT),
     )?);
     let (token, token_item) = launch_token::issue(
@@ -170,7 +170,7 @@ fn record(
     client: &ApiClient,
     launch: &LaunchPayload,
     launch_id: &str,
-    now: i64,
+    (now, retention_secs): (i64, i64),
 ) -> Result<Item, StoreError> {
     let context =
         serde_json::to_string(&launch.context).map_err(|e| StoreError::Malformed(e.to_string()))?;
@@ -184,6 +184,8 @@ fn record(
         (LICENSES.to_string(), attr::list(&launch.licenses)),
         (TEAMS.to_string(), attr::list(&launch.teams)),
         (CREATED_AT.to_string(), attr::n(now)),
+        // Kept for the configured retention; TTL removes it some time after.
+        (EXPIRES_AT.to_string(), attr::n(now + retention_secs)),
         (
             GSI1_PK.to_string(),
             attr::s(keys::user_partition(&client.id, &launch.user_id)),
@@ -255,5 +257,10 @@ pub async fn list_for_user(
         keys::LAUNCH_LISTING_PREFIX,
     )
     .await?;
-    items.iter().map(Launch::from_item).collect()
+    let now = clock::now();
+    items
+        .iter()
+        .filter(|i| crate::store::conditions::is_current(i, now))
+        .map(Launch::from_item)
+        .collect()
 }

@@ -106,7 +106,9 @@ pub async fn record(
                 (":cid".to_string(), attr::s(client_id)),
             ]),
             None,
-            &format!("{CLIENT_ID} = :cid"),
+            &format!(
+                "{CLIENT_ID} = :cid AND (attribute_not_exists(expires_at) OR expires_at > :now)"
+            ),
         )?,
         event.outbox(table)?,
     ];
