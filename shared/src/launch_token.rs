@@ -13,7 +13,7 @@ use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT};
 use crate::store::tx::{self, TxError};
 use crate::store::{Store, StoreError};
-use crate::web_session;
+use crate::web_session::{self, WebSession};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// What a token is good for, as stored with it.
@@ -55,6 +55,34 @@ pub fn issue(
         (NEXT.to_string(), attr::s(next)),
     ]);
     one_time::issue(table, keys::launch_token, attributes, ttl_secs)
+}
+
+/// Like `find_live`, and reads the browser's web session (`old_cookie`) in the same round trip:
+/// the token, and the live session the browser already has on this host.
+pub async fn find_live_with_session(
+    store: &Store,
+    token: &str,
+    host: &str,
+    old_cookie: Option<&str>,
+) -> Result<(Option<LaunchToken>, Option<WebSession>), StoreError> {
+    let also = old_cookie.and_then(web_session::key_of);
+    let (found, items) = one_time::find_usable_with(
+        store,
+        token,
+        keys::launch_token,
+        also,
+        "GetItem launch token",
+    )
+    .await?;
+    let token = found
+        .map(|(digest, record)| from_item(digest, &record))
+        .transpose()?
+        .filter(|t| t.host.as_deref().is_none_or(|h| h == host));
+    let signed_in = match old_cookie {
+        Some(cookie) => web_session::live_among(&items, cookie, host)?,
+        None => None,
+    };
+    Ok((token, signed_in))
 }
 
 /// Looks a presented token up on API host `host`; `None` for malformed, unknown, expired, used

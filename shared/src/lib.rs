@@ -4,6 +4,7 @@ pub mod api_client;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod cross_site;
 pub mod disable;
 pub mod erasure;
 pub mod events;

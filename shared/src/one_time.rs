@@ -71,6 +71,32 @@ pub async fn find_usable(
     Ok(is_usable(&record, clock::now())?.then_some((digest, record)))
 }
 
+/// Like `find_usable`, and reads `also` in the same round trip (one `BatchGetItem`; a plain
+/// `GetItem` without it): the items found besides.
+pub async fn find_usable_with(
+    store: &Store,
+    presented: &str,
+    key_of: impl FnOnce(&str) -> Key,
+    also: Option<Key>,
+    op: &'static str,
+) -> Result<(Option<(Digest, Item)>, Vec<Item>), StoreError> {
+    let Some(also) = also else {
+        return Ok((find_usable(store, presented, key_of, op).await?, Vec::new()));
+    };
+    let Some(digest) = digest_of(presented) else {
+        let found = crate::store::batch_get(store, std::slice::from_ref(&also)).await?;
+        return Ok((None, found));
+    };
+    let key = key_of(digest.as_str());
+    let found = crate::store::batch_get(store, &[key.clone(), also]).await?;
+    let record = crate::store::find(&found, &key).cloned();
+    let usable = match record {
+        Some(record) if is_usable(&record, clock::now())? => Some((digest, record)),
+        _ => None,
+    };
+    Ok((usable, found))
+}
+
 /// Whether a stored secret's item is still usable at `now` (the read-side twin of `USABLE`).
 pub fn is_usable(record: &Item, now: i64) -> Result<bool, StoreError> {
     Ok(conditions::is_live(attr::get_n(record, EXPIRES_AT)?, now))

@@ -79,6 +79,27 @@ pub fn start(
     Ok((secret, item::put(table, record, Some(ABSENT))?))
 }
 
+/// The key of the session a cookie names, if it has a session's shape.
+pub fn key_of(cookie: &str) -> Option<keys::Key> {
+    secrets::is_url_token_shape(cookie).then(|| keys::web_session(Digest::of(cookie).as_str()))
+}
+
+/// The live session a cookie names among items already read, on API host `host`.
+pub fn live_among(
+    found: &[Item],
+    cookie: &str,
+    host: &str,
+) -> Result<Option<WebSession>, StoreError> {
+    let Some(record) = key_of(cookie).and_then(|key| crate::store::find(found, &key)) else {
+        return Ok(None);
+    };
+    if !crate::one_time::is_usable(record, clock::now())? {
+        return Ok(None);
+    }
+    let session = from_item(record)?;
+    Ok(Some(session).filter(|s| s.host.as_deref().is_none_or(|h| h == host)))
+}
+
 /// The transaction item that ends the session a cookie names (a no-op if there is none).
 pub fn end(table: &str, cookie: &str) -> Result<TransactWriteItem, StoreError> {
     item::delete(table, &keys::web_session(Digest::of(cookie).as_str()), None)

@@ -1,8 +1,9 @@
 //! `GET /api/v1/launch/auth?token=...&next=...`: trades a launch token once for a web session
 //! and sends the browser to the lab (`launch_token::redeem`).
 
+use crate::cross_site;
 use crate::http::{self, ApiError, Context, cookies};
-use crate::launch_token;
+use crate::launch_token::{self, LaunchToken};
 use crate::state::AppState;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -27,27 +28,53 @@ fn link_altered() -> Response<Body> {
     )
 }
 
+/// Asks before a link signs a browser that is signed in as someone else in as another user.
+fn confirm_switch(req: &Request, token: &LaunchToken, cookie: &str) -> Response<Body> {
+    let purpose = format!("login:{}", token.digest.as_str());
+    let confirm = cross_site::token(cookie, &purpose);
+    let presented = cross_site::params(req).remove("token").unwrap_or_default();
+    let fields = [
+        ("token", presented.as_str()),
+        ("next", token.next.as_str()),
+        ("confirm", confirm.as_str()),
+    ];
+    cross_site::page(
+        "Open this lab as another user?",
+        "This browser is signed in to labgate as someone else. Continuing ends that session and signs you in with this lab link.",
+        "/api/v1/launch/auth",
+        &fields,
+        "Continue",
+    )
+}
+
 #[tracing::instrument(skip_all)]
 async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     if req.method() == Method::HEAD {
         return Ok(http::head_of_link());
     }
-    if req.method() != Method::GET {
+    if !matches!(*req.method(), Method::GET | Method::POST) {
         return Err(ApiError::MethodNotAllowed);
     }
-    let Some(presented) = http::query_param(&req, "token") else {
+    let params = cross_site::params(&req);
+    let Some(presented) = params.get("token") else {
         return Ok(link_not_valid());
     };
     let domain = http::domain(&state.config, &req);
-    let Some(token) = launch_token::find_live(&state.store, &presented, &domain.host)
-        .await
-        .context("Could not check the lab link.")?
-    else {
+    let old_cookie = cookies::session_cookie(&req, &domain);
+    let (token, signed_in) = launch_token::find_live_with_session(
+        &state.store,
+        presented,
+        &domain.host,
+        old_cookie.as_deref(),
+    )
+    .await
+    .context("Could not check the lab link.")?;
+    let Some(token) = token else {
         return Ok(link_not_valid());
     };
     // The destination was decided at launch time; a different `next` is refused, never followed.
-    if let Some(next) = http::query_param(&req, "next")
-        && next != token.next
+    if let Some(next) = params.get("next")
+        && next != &token.next
     {
         tracing::info!(
             token = token.digest.log_prefix(),
@@ -55,7 +82,16 @@ async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         );
         return Ok(link_altered());
     }
-    let old_cookie = cookies::session_cookie(&req, &domain);
+    if let (Some(other), Some(cookie)) = (&signed_in, &old_cookie) {
+        let same_user =
+            other.client_id == token.client_id && other.external_id == token.external_id;
+        let purpose = format!("login:{}", token.digest.as_str());
+        let confirmed =
+            req.method() == Method::POST && cross_site::is_confirmed(&params, cookie, &purpose);
+        if !same_user && !confirmed {
+            return Ok(confirm_switch(&req, &token, cookie));
+        }
+    }
     let ttl = state.config.web_session_ttl_secs;
     let Some(session) = launch_token::redeem(&state.store, &token, old_cookie.as_deref(), ttl)
         .await

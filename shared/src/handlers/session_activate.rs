@@ -1,6 +1,7 @@
 //! `GET /workshops/session/{name}/activate/?token=...`: uses the activation token once, starts
 //! the session clock, logs the browser in and sends it to the dashboard.
 
+use crate::cross_site;
 use crate::http::{self, cookies};
 use crate::state::AppState;
 use crate::workshop::portal::{PortalError, path_param};
@@ -25,30 +26,41 @@ async fn activate(state: &AppState, req: Request) -> Result<Response<Body>, Port
     if req.method() == Method::HEAD {
         return Ok(http::head_of_link());
     }
-    if req.method() != Method::GET {
+    if !matches!(*req.method(), Method::GET | Method::POST) {
         return Err(PortalError::text(
             StatusCode::METHOD_NOT_ALLOWED,
             "Method not allowed",
         ));
     }
-    let Some(token) = http::query_param(&req, "token").filter(|t| !t.is_empty()) else {
+    let params = cross_site::params(&req);
+    let Some(token) = params.get("token").filter(|t| !t.is_empty()) else {
         return Ok(http::link_page(
             "No access token supplied",
             "This workshop link is incomplete.",
         ));
     };
-    let found = match path_param(&req, "name") {
-        Some(name) => session::get(&state.store, &name).await?,
-        None => None,
-    };
+    let domain = http::domain(&state.config, &req);
+    let old_cookie = cookies::session_cookie(&req, &domain);
+    let name = path_param(&req, "name").unwrap_or_default();
+    let (found, signed_in) =
+        session::get_with_web_session(&state.store, &name, old_cookie.as_deref(), &domain.host)
+            .await?;
     let Some(found) = found else {
         return Ok(not_valid());
     };
-    let domain = http::domain(&state.config, &req);
-    let old_cookie = cookies::session_cookie(&req, &domain);
+    if let (Some(other), Some(cookie)) = (&signed_in, &old_cookie) {
+        let same_user = other.client_id == found.client_id && other.external_id == found.user;
+        let purpose = format!("activate:{}", found.name);
+        let confirmed =
+            req.method() == Method::POST && cross_site::is_confirmed(&params, cookie, &purpose);
+        if !same_user && !confirmed {
+            let confirm = cross_site::token(cookie, &purpose);
+            return Ok(confirm_switch(&req, token, &confirm));
+        }
+    }
     let ttl = state.config.web_session_ttl_secs;
     let session_on = (&found, domain.host.as_str());
-    let activated = session::activate(&state.store, session_on, &token, old_cookie.as_deref(), ttl);
+    let activated = session::activate(&state.store, session_on, token, old_cookie.as_deref(), ttl);
     let Some((activated, cookie)) = activated.await? else {
         return Ok(not_valid());
     };
@@ -56,4 +68,16 @@ async fn activate(state: &AppState, req: Request) -> Result<Response<Body>, Port
     let to = (activated.dashboard_url.as_str(), cookie.expose());
     let bad = "The workshop dashboard address is not valid.";
     Ok(cookies::login_redirect(to, &domain, ttl, (bad, bad))?)
+}
+
+/// Asks before an activation link signs a browser that is signed in as someone else in as the
+/// session's user.
+fn confirm_switch(req: &Request, token: &str, confirm: &str) -> Response<Body> {
+    cross_site::page(
+        "Start this workshop as another user?",
+        "This browser is signed in to labgate as someone else. Continuing ends that session and starts the workshop with this link.",
+        req.uri().path(),
+        &[("token", token), ("confirm", confirm)],
+        "Continue",
+    )
 }

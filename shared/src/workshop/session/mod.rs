@@ -210,6 +210,38 @@ pub async fn get(store: &Store, name: &str) -> Result<Option<WorkshopSession>, S
     item.as_ref().map(WorkshopSession::from_item).transpose()
 }
 
+/// Like `get`, and reads the browser's web session (`cookie`) in the same round trip: the
+/// session, and the live web session the browser has on API host `host`.
+pub async fn get_with_web_session(
+    store: &Store,
+    name: &str,
+    cookie: Option<&str>,
+    host: &str,
+) -> Result<
+    (
+        Option<WorkshopSession>,
+        Option<crate::web_session::WebSession>,
+    ),
+    StoreError,
+> {
+    let Some(cookie) = cookie else {
+        return Ok((get(store, name).await?, None));
+    };
+    let mut wanted: Vec<keys::Key> = crate::web_session::key_of(cookie).into_iter().collect();
+    let key = is_valid_name(name).then(|| keys::workshop_session(name));
+    wanted.extend(key.clone());
+    if wanted.is_empty() {
+        return Ok((None, None));
+    }
+    let found = crate::store::batch_get(store, &wanted).await?;
+    let session = key
+        .and_then(|k| crate::store::find(&found, &k))
+        .map(WorkshopSession::from_item)
+        .transpose()?;
+    let signed_in = crate::web_session::live_among(&found, cookie, host)?;
+    Ok((session, signed_in))
+}
+
 /// Session names are `<environment>-s<number>` (at least three digits).
 pub fn is_valid_name(name: &str) -> bool {
     name.rsplit_once("-s").is_some_and(|(environment, number)| {
