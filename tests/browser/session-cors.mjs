@@ -74,6 +74,27 @@ try {
   await tab.goto(`http://localhost:${appPort}/project/again`);
   seen = await result();
   check("the learner is still logged in", seen.startsWith("answered 200"), seen);
+
+  // A launch link for another user, followed from a page on another site (127.0.0.1 is not
+  // localhost's site): the browser is asked first and stays signed in as the learner; only the
+  // page's own button switches users (issue 12: no forced login).
+  const other = await fetch(`${api}/api/v1/launch`, {
+    method: "POST",
+    headers: { authorization: `Token ${process.env.LABGATE_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ user_id: "someone-else", content_id: process.env.LABGATE_CONTENT_ID }),
+  });
+  const otherLink = (await other.json()).url.replace(/^http:\/\/127\.0\.0\.1:/, "http://localhost:");
+  await tab.goto(`http://127.0.0.1:${otherPort}/`);
+  await Promise.all([tab.waitForURL((u) => u.href.startsWith(otherLink.slice(0, 30))), tab.evaluate((l) => { window.location.href = l; }, otherLink)]);
+  const asked = await tab.content();
+  check("a link for another user asks before switching", asked.includes("Open this lab as another user?"), asked.slice(0, 200));
+  await tab.goto(`http://localhost:${appPort}/project/again`);
+  seen = await result();
+  check("and the learner is still signed in", seen.includes('"external_id":"browser-learner"'), seen);
+  await tab.goto(otherLink);
+  await Promise.all([tab.waitForURL((u) => u.port === String(appPort)), tab.click("button")]);
+  seen = await result();
+  check("confirming signs the other user in", seen.includes('"external_id":"someone-else"'), seen);
   seen = await tab.evaluate(() => window.call("DELETE"));
   check("the app logs out", seen.startsWith("answered 204"), seen);
   seen = await tab.evaluate(() => window.call("GET"));
