@@ -14,6 +14,7 @@
 
 use crate::http;
 use crate::secrets;
+use crate::web_session::WebSession;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use std::collections::HashMap;
@@ -42,6 +43,23 @@ pub fn is_confirmed(params: &HashMap<String, String>, cookie: &str, purpose: &st
     params
         .get("confirm")
         .is_some_and(|given| secrets::matches(&confirmation_input(cookie, purpose), given))
+}
+
+/// Whether a one-time link for `(tenant, user)` may sign this browser in now: it has no live
+/// session, or one of that same user, or this is the confirmed post for `purpose`.
+pub fn may_sign_in(
+    req: &Request,
+    params: &HashMap<String, String>,
+    signed_in: Option<&WebSession>,
+    cookie: Option<&str>,
+    (tenant, user): (&str, &str),
+    purpose: &str,
+) -> bool {
+    let (Some(other), Some(cookie)) = (signed_in, cookie) else {
+        return true;
+    };
+    let same_user = other.client_id == tenant && other.external_id == user;
+    same_user || (req.method() == Method::POST && is_confirmed(params, cookie, purpose))
 }
 
 /// A link's parameters: the query of a `GET`, the form body of a `POST` (a repeated one makes

@@ -366,6 +366,7 @@ async fn main() -> ExitCode {
 }
 
 /// One command, one function: those that write in `commands.rs`, those that show in `views.rs`.
+// Long: one arm per command, nothing else.
 async fn run(store: &Store, command: Command) -> Result<(), String> {
     use ClientCommand as Client;
     use ContentCommand as Content;

@@ -188,20 +188,7 @@ pub async fn set_webhook(
     let current = attr::opt_n(&read, WEBHOOK_VERSION)?;
     let mut values = Item::from([(":url".to_string(), attr::s(url))]);
     let mut sets = vec!["webhook_url = :url", "webhook_version = :version"];
-    let version = match (secret, current) {
-        (Secret::Keep, current) => current.unwrap_or(1),
-        (Secret::Rotate { .. }, None) => 1,
-        (Secret::Rotate { overlap_secs }, Some(current)) => {
-            sets.extend([
-                "webhook_previous_version = :previous",
-                "webhook_overlap_until = :until",
-            ]);
-            values.insert(":previous".into(), attr::n(current));
-            values.insert(":until".into(), attr::n(now + overlap_secs.max(0)));
-            current + 1
-        }
-    };
-    values.insert(":version".into(), attr::n(version));
+    let version = next_version(secret, current, now, (&mut sets, &mut values));
     let condition = match current {
         Some(current) => {
             values.insert(":read".into(), attr::n(current));
@@ -220,6 +207,30 @@ pub async fn set_webhook(
     )
     .await?;
     Ok(version)
+}
+
+/// The secret version a change leads to; a rotation also keeps the old one for its overlap.
+fn next_version(
+    secret: Secret,
+    current: Option<i64>,
+    now: i64,
+    (sets, values): (&mut Vec<&'static str>, &mut Item),
+) -> i64 {
+    let version = match (secret, current) {
+        (Secret::Keep, current) => current.unwrap_or(1),
+        (Secret::Rotate { .. }, None) => 1,
+        (Secret::Rotate { overlap_secs }, Some(current)) => {
+            sets.extend([
+                "webhook_previous_version = :previous",
+                "webhook_overlap_until = :until",
+            ]);
+            values.insert(":previous".into(), attr::n(current));
+            values.insert(":until".into(), attr::n(now + overlap_secs.max(0)));
+            current + 1
+        }
+    };
+    values.insert(":version".into(), attr::n(version));
+    version
 }
 
 /// Stops sending a tenant's events to a webhook.

@@ -1,6 +1,7 @@
 //! `GET /api/v1/launch/auth?token=...&next=...`: trades a launch token once for a web session
 //! and sends the browser to the lab (`launch_token::redeem`).
 
+use crate::config::Domain;
 use crate::cross_site;
 use crate::http::{self, ApiError, Context, cookies};
 use crate::launch_token::{self, LaunchToken};
@@ -73,27 +74,31 @@ async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         return Ok(link_not_valid());
     };
     // The destination was decided at launch time; a different `next` is refused, never followed.
-    if let Some(next) = params.get("next")
-        && next != &token.next
-    {
+    if params.get("next").is_some_and(|next| next != &token.next) {
         tracing::info!(
             token = token.digest.log_prefix(),
             "next is not the stored one"
         );
         return Ok(link_altered());
     }
-    if let (Some(other), Some(cookie)) = (&signed_in, &old_cookie) {
-        let same_user =
-            other.client_id == token.client_id && other.external_id == token.external_id;
-        let purpose = format!("login:{}", token.digest.as_str());
-        let confirmed =
-            req.method() == Method::POST && cross_site::is_confirmed(&params, cookie, &purpose);
-        if !same_user && !confirmed {
-            return Ok(confirm_switch(&req, &token, cookie));
-        }
+    let purpose = format!("login:{}", token.digest.as_str());
+    let user = (token.client_id.as_str(), token.external_id.as_str());
+    let cookie = old_cookie.as_deref();
+    if !cross_site::may_sign_in(&req, &params, signed_in.as_ref(), cookie, user, &purpose) {
+        return Ok(confirm_switch(&req, &token, cookie.unwrap_or_default()));
     }
+    sign_in(state, &token, old_cookie.as_deref(), &domain).await
+}
+
+/// Uses the token, starts the browser's session and sends it to the lab.
+async fn sign_in(
+    state: &AppState,
+    token: &LaunchToken,
+    old_cookie: Option<&str>,
+    domain: &Domain,
+) -> Result<Response<Body>, ApiError> {
     let ttl = state.config.web_session_ttl_secs;
-    let Some(session) = launch_token::redeem(&state.store, &token, old_cookie.as_deref(), ttl)
+    let Some(session) = launch_token::redeem(&state.store, token, old_cookie, ttl)
         .await
         .context("Could not start the session.")?
     else {
@@ -109,5 +114,5 @@ async fn redeem(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         "The stored lab address is not valid.",
         "Could not start the session.",
     );
-    cookies::login_redirect((&token.next, session.expose()), &domain, ttl, words)
+    cookies::login_redirect((&token.next, session.expose()), domain, ttl, words)
 }

@@ -48,15 +48,12 @@ async fn activate(state: &AppState, req: Request) -> Result<Response<Body>, Port
     let Some(found) = found else {
         return Ok(not_valid());
     };
-    if let (Some(other), Some(cookie)) = (&signed_in, &old_cookie) {
-        let same_user = other.client_id == found.client_id && other.external_id == found.user;
-        let purpose = format!("activate:{}", found.name);
-        let confirmed =
-            req.method() == Method::POST && cross_site::is_confirmed(&params, cookie, &purpose);
-        if !same_user && !confirmed {
-            let confirm = cross_site::token(cookie, &purpose);
-            return Ok(confirm_switch(&req, token, &confirm));
-        }
+    let purpose = format!("activate:{}", found.name);
+    let user = (found.client_id.as_str(), found.user.as_str());
+    let cookie = old_cookie.as_deref();
+    if !cross_site::may_sign_in(&req, &params, signed_in.as_ref(), cookie, user, &purpose) {
+        let confirm = cross_site::token(cookie.unwrap_or_default(), &purpose);
+        return Ok(confirm_switch(&req, token, &confirm));
     }
     let ttl = state.config.web_session_ttl_secs;
     let session_on = (&found, domain.host.as_str());

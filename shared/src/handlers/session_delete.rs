@@ -82,9 +82,14 @@ async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, Portal
         session::end(&state.store, &found, session::DELETED, now).await?;
         tracing::info!(session = %found.name, "workshop session deleted by its user");
     }
-    // The stored index_url was checked against the tenant's allowed origins at request time.
-    let target = redirect::with_notification(&found.index_url, notification)
-        .ok_or_else(PortalError::not_found)?;
+    back_to_index(&found.index_url, notification)
+}
+
+/// 302 to the stored `index_url` with Educates' `notification`. The stored index_url was checked
+/// against the tenant's allowed origins at request time.
+fn back_to_index(index_url: &str, notification: &str) -> Result<Response<Body>, PortalError> {
+    let target =
+        redirect::with_notification(index_url, notification).ok_or_else(PortalError::not_found)?;
     let mut response = http::empty(StatusCode::FOUND);
     let location = HeaderValue::from_str(&target).map_err(|_| PortalError::not_found())?;
     response.headers_mut().insert(LOCATION, location);

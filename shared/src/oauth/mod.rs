@@ -247,6 +247,26 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
+/// What an access or refresh token carries: its tenant's settings, its robot, the digest of its
+/// partner, and its listing under its OAuth client (so that removing the robot ends it).
+fn token_attributes(
+    client: &OAuthClient,
+    (key, username): (&keys::Key, &str),
+    (partner, digest): (&str, &Digest),
+) -> Item {
+    Item::from([
+        (CLIENT.to_string(), client.tenant.to_attr()),
+        (OAUTH_CLIENT_ID.to_string(), attr::s(&client.client_id)),
+        (USERNAME.to_string(), attr::s(username)),
+        (partner.to_string(), attr::s(digest.as_str())),
+        (
+            GSI1_PK.to_string(),
+            attr::s(keys::oauth_client_tokens(&client.client_id)),
+        ),
+        (GSI1_SK.to_string(), attr::s(format!("TOKEN#{}", key.pk))),
+    ])
+}
+
 /// The transaction items that store a new token pair for a robot.
 pub fn issue_pair(
     table: &str,
@@ -256,20 +276,8 @@ pub fn issue_pair(
 ) -> Result<(TokenPair, Vec<aws_sdk_dynamodb::types::TransactWriteItem>), StoreError> {
     let access = secrets::new_url_token();
     let refresh = secrets::new_url_token();
-    let token_item = |key: keys::Key, partner: &str, partner_digest: &Digest, ttl: i64| {
-        // Listed under their OAuth client, so that removing the robot can find and end them.
-        let listing = format!("TOKEN#{}", key.pk);
-        let attributes = Item::from([
-            (CLIENT.to_string(), client.tenant.to_attr()),
-            (OAUTH_CLIENT_ID.to_string(), attr::s(&client.client_id)),
-            (USERNAME.to_string(), attr::s(username)),
-            (partner.to_string(), attr::s(partner_digest.as_str())),
-            (
-                GSI1_PK.to_string(),
-                attr::s(keys::oauth_client_tokens(&client.client_id)),
-            ),
-            (GSI1_SK.to_string(), attr::s(listing)),
-        ]);
+    let token_item = |key: keys::Key, partner, partner_digest: &Digest, ttl| {
+        let attributes = token_attributes(client, (&key, username), (partner, partner_digest));
         item::put(table, one_time::record(key, attributes, ttl), Some(ABSENT))
     };
     let items = vec![

@@ -7,6 +7,12 @@ pub mod keys;
 pub mod round_trips;
 pub mod schema;
 pub mod tx;
+pub mod write;
+
+pub use write::{
+    create, delete, put, put_new, update_existing, update_if_existing, update_if_present,
+    update_if_present_when,
+};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -308,152 +314,6 @@ pub async fn deadlines_below(
     Ok(due.items().iter().filter_map(key_of).collect())
 }
 
-/// Updates an item that must exist; its attributes after the update.
-pub async fn update_existing(
-    store: &Store,
-    key: &keys::Key,
-    expression: String,
-    values: attr::Item,
-    op: &'static str,
-) -> Result<attr::Item, StoreError> {
-    let out = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(key.item()))
-        .update_expression(expression)
-        .set_expression_attribute_values((!values.is_empty()).then_some(values))
-        .condition_expression(conditions::EXISTS)
-        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk(op, e))?;
-    Ok(out.attributes.unwrap_or_default())
-}
-
-/// Updates an item that exists and meets `condition` (names need no escaping here).
-pub async fn update_if_existing(
-    store: &Store,
-    key: &keys::Key,
-    expression: String,
-    values: attr::Item,
-    condition: &str,
-    op: &'static str,
-) -> Result<(), StoreError> {
-    store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(key.item()))
-        .update_expression(expression)
-        .set_expression_attribute_values(Some(values))
-        .condition_expression(format!("{} AND ({condition})", conditions::EXISTS))
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk(op, e))?;
-    Ok(())
-}
-
-/// Updates an item if it exists: `false` (nothing written) if it does not.
-pub async fn update_if_present(
-    store: &Store,
-    key: &keys::Key,
-    expression: &str,
-    values: attr::Item,
-    op: &'static str,
-) -> Result<bool, StoreError> {
-    let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(key.item()))
-        .update_expression(expression)
-        .set_expression_attribute_values((!values.is_empty()).then_some(values))
-        .condition_expression(conditions::EXISTS)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(StoreError::from_sdk(op, e)),
-    }
-}
-
-/// Updates an item if `condition` holds (names as `(placeholder, name)`): `false` if it does not.
-pub async fn update_if_present_when(
-    store: &Store,
-    key: &keys::Key,
-    expression: &str,
-    values: attr::Item,
-    condition: &str,
-    names: &[(&str, &str)],
-) -> Result<bool, StoreError> {
-    let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(key.item()))
-        .update_expression(expression)
-        .set_expression_attribute_values(Some(values))
-        .set_expression_attribute_names(Some(tx::names(names)))
-        .condition_expression(condition)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
-    }
-}
-
-/// Deletes an item (nothing if there is none).
-pub async fn delete(store: &Store, key: &keys::Key, op: &'static str) -> Result<(), StoreError> {
-    store
-        .client()
-        .delete_item()
-        .table_name(store.table())
-        .set_key(Some(key.item()))
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk(op, e))?;
-    Ok(())
-}
-
-/// Puts an item, replacing any with its key.
-pub async fn put(store: &Store, item: attr::Item, op: &'static str) -> Result<(), StoreError> {
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk(op, e))?;
-    Ok(())
-}
-
-/// Puts a new item whose key is fresh (a random id or digest): a taken key is a failure.
-pub async fn create(store: &Store, item: attr::Item, op: &'static str) -> Result<(), StoreError> {
-    if put_new(store, item, op).await? {
-        Ok(())
-    } else {
-        Err(StoreError::Failed {
-            op,
-            detail: "an item with this key exists".into(),
-        })
-    }
-}
-
 /// A tenant's items of one kind, read from its index partition (`gsi1`, eventual: for
 /// listings, never for decisions), each read into a `T`.
 pub async fn list_for_tenant<T>(
@@ -464,32 +324,6 @@ pub async fn list_for_tenant<T>(
 ) -> Result<Vec<T>, StoreError> {
     let items = query_index(store, &keys::client_partition(tenant_id), prefix).await?;
     items.iter().map(read).collect()
-}
-
-/// Puts an item that must not exist yet: `false` (and nothing written) if its key is taken.
-pub async fn put_new(
-    store: &Store,
-    item: attr::Item,
-    op: &'static str,
-) -> Result<bool, StoreError> {
-    let result = store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .condition_expression(conditions::ABSENT)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(StoreError::from_sdk(op, e)),
-    }
 }
 
 #[cfg(test)]
