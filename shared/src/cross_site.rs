@@ -2,8 +2,9 @@
 //!
 //! The rule:
 //! - A browser endpoint that changes state by a link (the dashboard's exit link, which ends a
-//!   workshop session) acts only on a request the browser marks as not cross-site
-//!   (`Sec-Fetch-Site: same-origin`, `same-site` or `none`). Any other request (cross-site, or
+//!   workshop session) acts only on a request the browser marks as from labgate itself or typed
+//!   in (`Sec-Fetch-Site: same-origin` or `none`). Any other request (from another site, or from
+//!   another host of the same site, such as a workshop dashboard where learners run code, or
 //!   from a browser that sends no such header) gets a confirmation page, whose button posts back
 //!   with a confirmation token derived from the browser's own session cookie: no other site can
 //!   read that cookie, so none can forge the post.
@@ -19,11 +20,11 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use std::collections::HashMap;
 
-/// Whether the browser says the request did not come from another site.
+/// Whether the browser says the request came from labgate's own pages or was typed in.
 pub fn is_trusted(req: &Request) -> bool {
     matches!(
         http::header(req, "sec-fetch-site"),
-        Some("same-origin" | "same-site" | "none")
+        Some("same-origin" | "none")
     )
 }
 

@@ -82,10 +82,15 @@ async fn delete_listed(
 ) -> Result<usize, StoreError> {
     let partition = keys::user_partition(tenant_id, external_id);
     let listed = crate::store::query_index(store, &partition, "").await?;
-    for item in &listed {
+    let theirs: Vec<_> = listed
+        .iter()
+        .filter(|i| attr::opt_s(i, EXTERNAL_ID).ok().flatten().as_deref() == Some(external_id))
+        .filter(|i| crate::tenant::is_owned_by(i, tenant_id))
+        .collect();
+    for item in &theirs {
         crate::store::delete(store, &key_of(item)?, "DeleteItem erase").await?;
     }
-    Ok(listed.len())
+    Ok(theirs.len())
 }
 
 /// Deletes the tenant's events that name the user, with their deliveries.

@@ -122,12 +122,11 @@ pub fn consume(table: &str, token: &LaunchToken) -> Result<TransactWriteItem, St
 /// won or the token expired meanwhile.
 pub async fn redeem(
     store: &Store,
-    token: &LaunchToken,
+    (token, host): (&LaunchToken, &str),
     old_cookie: Option<&str>,
     session_ttl_secs: i64,
 ) -> Result<Option<Secret>, TxError> {
     let table = store.table();
-    let host = token.host.as_deref().unwrap_or_default();
     let (session, session_item) = web_session::start(
         table,
         (host, &token.client_id, &token.external_id),

@@ -68,7 +68,8 @@ async fn the_exit_link_ends_a_session_only_from_this_site_or_after_a_confirmed_p
 
     // A page on another site sends the browser there (top-level, so the Lax cookie goes too),
     // and a browser that says nothing: both get a page that asks; the session lives on.
-    for site in [Some("cross-site"), None] {
+    // Another host of the same site (a dashboard where learners run code) asks too.
+    for site in [Some("cross-site"), Some("same-site"), None] {
         let mut req =
             request("GET", API_HOST, &path).header("cookie", format!("labgate_session={cookie}"));
         if let Some(site) = site {

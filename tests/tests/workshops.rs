@@ -739,10 +739,10 @@ async fn delete_ends_the_browsers_own_session_and_returns_to_the_index() {
         "no cookie, no delete"
     );
 
-    // The dashboard's exit link, followed in a browser (which says the request is same-site).
+    // The exit link followed from labgate's own page (the browser says same-origin).
     let req = request("GET", API_HOST, &path)
         .header("cookie", format!("labgate_session={cookie}"))
-        .header("sec-fetch-site", "same-site")
+        .header("sec-fetch-site", "same-origin")
         .body(Body::Empty)
         .unwrap();
     let res = invoke(handlers::session_delete::handle, &env.state, req).await;

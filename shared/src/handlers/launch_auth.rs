@@ -98,7 +98,7 @@ async fn sign_in(
     domain: &Domain,
 ) -> Result<Response<Body>, ApiError> {
     let ttl = state.config.web_session_ttl_secs;
-    let Some(session) = launch_token::redeem(&state.store, token, old_cookie, ttl)
+    let Some(session) = launch_token::redeem(&state.store, (token, &domain.host), old_cookie, ttl)
         .await
         .context("Could not start the session.")?
     else {

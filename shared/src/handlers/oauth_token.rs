@@ -51,8 +51,17 @@ async fn issue(state: &AppState, req: Request) -> Result<Response<Body>, Failure
     let table = state.store.table();
     let (pair, new_items) = oauth::issue_pair(table, &state.config, &client, &username)?;
     items.extend(new_items);
+    // The OAuth client must still exist and be enabled as the tokens are written: a robot
+    // removed, or a tenant disabled, while this grant ran gets no token.
+    let still = keys::oauth_client(&client.client_id);
+    let check = "attribute_exists(pk) AND attribute_not_exists(disabled_at)";
+    items.push(tx::item::condition_check(table, &still, check)?);
+    let client_check = items.len() - 1;
     match tx::transact(&state.store, "TransactWriteItems issue OAuth tokens", items).await {
         Ok(()) => {}
+        Err(TxError::Condition { index }) if index == client_check => {
+            return Err(oauth_error(Kind::InvalidClient, "Client authentication failed.").into());
+        }
         Err(TxError::Condition { index: 0 }) if grant_type == "refresh_token" => {
             return Err(oauth_error(Kind::InvalidGrant, "Invalid refresh token.").into());
         }
