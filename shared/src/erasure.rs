@@ -31,11 +31,13 @@ pub async fn erase(store: &Store, tenant_id: &str, external_id: &str) -> Result<
         erasure_id: uuid::Uuid::new_v4().to_string(),
         ..Erased::default()
     };
-    erased.sessions_ended = end_sessions(store, tenant_id, external_id, &mut erased.items).await?;
+    // Every listing is an index (eventual): each is swept twice, a second apart.
     for pass in 0..2 {
         if pass > 0 {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
+        erased.sessions_ended +=
+            end_sessions(store, tenant_id, external_id, &mut erased.items).await?;
         erased.items += delete_listed(store, tenant_id, external_id).await?;
         erased.items += delete_events(store, tenant_id, external_id).await?;
     }

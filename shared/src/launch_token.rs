@@ -85,21 +85,6 @@ pub async fn find_live_with_session(
     Ok((token, signed_in))
 }
 
-/// Looks a presented token up on API host `host`; `None` for malformed, unknown, expired, used
-/// or made on another host alike.
-pub async fn find_live(
-    store: &Store,
-    token: &str,
-    host: &str,
-) -> Result<Option<LaunchToken>, StoreError> {
-    let found =
-        one_time::find_usable(store, token, keys::launch_token, "GetItem launch token").await?;
-    let token = found
-        .map(|(digest, record)| from_item(digest, &record))
-        .transpose()?;
-    Ok(token.filter(|t| t.host.as_deref().is_none_or(|h| h == host)))
-}
-
 fn from_item(digest: Digest, record: &Item) -> Result<LaunchToken, StoreError> {
     Ok(LaunchToken {
         digest,

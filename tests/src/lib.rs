@@ -252,6 +252,20 @@ impl TestEnv {
         self.call_auth(req.body(Body::Empty).unwrap()).await
     }
 
+    /// Sets the client's webhook (keeping its secret); the secret version in force.
+    pub async fn set_webhook(&self, url: &str) -> i64 {
+        let keep = labgate::events::delivery::Secret::Keep;
+        labgate::events::delivery::set_webhook(
+            self.store(),
+            &self.client.id,
+            url,
+            keep,
+            labgate::clock::now(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Binds a white-label API host to this env's client (`labgate-admin client domain`).
     pub async fn bind(&self, host: &str) {
         assert!(

@@ -27,11 +27,7 @@ async fn an_erased_user_is_nowhere_in_the_table_and_the_erasure_is_recorded() {
     let lab = env.environment(2, |_| {}).await;
     let other_lab = env.environment(3, |_| {}).await;
     let receiver = Receiver::start(&[]).await;
-    let now = labgate::clock::now();
-    let keep = labgate::events::delivery::Secret::Keep;
-    labgate::events::delivery::set_webhook(env.store(), &env.client.id, &receiver.url, keep, now)
-        .await
-        .unwrap();
+    env.set_webhook(&receiver.url).await;
 
     // The user launches (teams, context), logs in, leaves an unused link, and holds a running
     // and a pending workshop session; events are delivered. Another user does the same.

@@ -194,15 +194,7 @@ async fn a_rotated_webhook_secret_signs_alongside_the_new_one_until_its_overlap_
 async fn a_delivery_is_signed_and_the_receiver_verifies_it() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(&[]).await;
-    let version = delivery::set_webhook(
-        env.store(),
-        &env.client.id,
-        &receiver.url,
-        Keep,
-        labgate::clock::now(),
-    )
-    .await
-    .unwrap();
+    let version = env.set_webhook(&receiver.url).await;
     env.launch(&payload("u1")).await;
 
     let deliveries = env.dispatch(&env.stream_batch().await).await.unwrap();
@@ -241,15 +233,7 @@ async fn a_delivery_is_signed_and_the_receiver_verifies_it() {
 async fn a_receiver_that_fails_twice_gets_the_event_three_times_and_then_no_more() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(&[500, 503]).await;
-    delivery::set_webhook(
-        env.store(),
-        &env.client.id,
-        &receiver.url,
-        Keep,
-        labgate::clock::now(),
-    )
-    .await
-    .unwrap();
+    env.set_webhook(&receiver.url).await;
     env.launch(&payload("u1")).await;
     let batch = env.stream_batch().await;
 
@@ -279,28 +263,12 @@ async fn a_receiver_that_fails_twice_gets_the_event_three_times_and_then_no_more
 async fn what_still_fails_is_listed_first_and_can_be_sent_again() {
     let env = TestEnv::new().await;
     let healthy = Receiver::start(&[]).await;
-    delivery::set_webhook(
-        env.store(),
-        &env.client.id,
-        &healthy.url,
-        Keep,
-        labgate::clock::now(),
-    )
-    .await
-    .unwrap();
+    env.set_webhook(&healthy.url).await;
     env.launch(&payload("u1")).await;
     env.dispatch(&env.stream_batch().await).await.unwrap();
 
     let broken = Receiver::start(&[500, 500, 500]).await;
-    delivery::set_webhook(
-        env.store(),
-        &env.client.id,
-        &broken.url,
-        Keep,
-        labgate::clock::now(),
-    )
-    .await
-    .unwrap();
+    env.set_webhook(&broken.url).await;
     env.launch(&payload("u2")).await;
     let batch = env.stream_batch().await;
     let deliveries = env.dispatch(&batch).await.unwrap();
@@ -429,15 +397,7 @@ async fn analytics_urls_inside_the_network_are_refused_and_never_contacted() {
 async fn a_progress_report_reaches_the_receiver_with_the_lms_identifiers() {
     let env = TestEnv::new().await;
     let receiver = Receiver::start(&[]).await;
-    delivery::set_webhook(
-        env.store(),
-        &env.client.id,
-        &receiver.url,
-        Keep,
-        labgate::clock::now(),
-    )
-    .await
-    .unwrap();
+    env.set_webhook(&receiver.url).await;
     let launched = env
         .launch(&json!({"user_id": "LMS-Us3r1D", "content_id": CONTENT_ID, "resource_id": "abc123", "context": {"course": "Databases 101"}}))
         .await;

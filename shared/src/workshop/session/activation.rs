@@ -54,7 +54,7 @@ pub async fn activate(
 
 /// The transaction items that use an activation token up and start the session clock if the
 /// session was pending. `None`: the token is not good for this session.
-pub fn activation_items(
+fn activation_items(
     table: &str,
     session: &WorkshopSession,
     presented: &str,

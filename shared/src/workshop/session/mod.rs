@@ -18,7 +18,7 @@ mod request;
 mod schedule;
 pub mod user_map;
 
-pub use activation::{activate, activation_items};
+pub use activation::activate;
 pub use ending::{ACTIVATION_TIMEOUT, DELETED, ERASED, EXPIRED, TERMINATED, end, expire};
 pub use request::{RequestOutcome, SessionRequest, request};
 pub use schedule::{Schedule, extend, schedule};
