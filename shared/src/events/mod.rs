@@ -29,6 +29,8 @@ pub enum EventType {
     SessionActivated,
     SessionExtended,
     SessionEnded,
+    /// A custom event the session's lab sent (`POST /workshops/session/{name}/event/`).
+    SessionEvent,
 }
 
 impl EventType {
@@ -41,6 +43,7 @@ impl EventType {
             EventType::SessionActivated => "session.activated",
             EventType::SessionExtended => "session.extended",
             EventType::SessionEnded => "session.ended",
+            EventType::SessionEvent => "session.event",
         }
     }
 }
@@ -88,6 +91,11 @@ impl Event {
 
     /// The outbox item, to add to the transaction that makes the change.
     pub fn outbox(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
+        item::put(table, self.record(), Some(ABSENT))
+    }
+
+    /// The outbox item itself, for an event that is the only change (a lab's custom event).
+    pub fn record(&self) -> Item {
         let mut record = keys::event(&self.id).item();
         record.extend([
             (EVENT_ID.to_string(), attr::s(&self.id)),
@@ -111,7 +119,7 @@ impl Event {
         if let Some(url) = &self.analytics_url {
             record.insert(ANALYTICS_URL.into(), attr::s(url));
         }
-        item::put(table, record, Some(ABSENT))
+        record
     }
 }
 

@@ -3,6 +3,7 @@
 //! domain modules (where the rules live: `docs/architecture.md`) and writes the response.
 //! Every HTTP handler runs through `http::respond`, which turns its error into its answer.
 
+pub mod catalog_workshops;
 pub mod environment_status;
 pub mod event_dispatcher;
 pub mod launch;
@@ -12,7 +13,10 @@ pub mod oauth_token;
 pub mod progress;
 pub mod reaper;
 pub mod session_activate;
+pub mod session_authorize;
+pub mod session_config;
 pub mod session_delete;
+pub mod session_event;
 pub mod session_extend;
 pub mod session_request;
 pub mod session_schedule;

@@ -4,7 +4,7 @@ use crate::clock;
 use crate::http;
 use crate::state::AppState;
 use crate::workshop::environment;
-use crate::workshop::portal::{PortalError, environment_json, robot, truthy};
+use crate::workshop::portal::{PortalError, environment_json, portal_json, robot, truthy};
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::HOST;
 use lambda_http::{Body, Request, Response};
@@ -45,14 +45,7 @@ async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalEr
     Ok(http::json(
         StatusCode::OK,
         &json!({
-            "portal": {
-                "name": grant.tenant.name,
-                "labels": {},
-                "uid": grant.tenant.id,
-                "generation": 1,
-                "url": domain.api_url,
-                "sessions": {"maximum": 0, "registered": 0, "anonymous": 0, "allocated": allocated},
-            },
+            "portal": portal_json(&grant, &domain.api_url, allocated),
             "environments": environments,
         }),
     ))

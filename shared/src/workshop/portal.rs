@@ -131,13 +131,25 @@ pub async fn robot_and_session(
     req: &Request,
     now: i64,
 ) -> Result<(Grant, WorkshopSession), PortalError> {
+    let (grant, found) = robot_and_record(state, req).await?;
+    if !found.is_live(now) {
+        return Err(PortalError::not_found());
+    }
+    Ok((grant, found))
+}
+
+/// Like `robot_and_session`, for a session live or ended (its record is kept for a while after
+/// it ends): the endpoints that Educates answers whatever the session's state.
+pub async fn robot_and_record(
+    state: &AppState,
+    req: &Request,
+) -> Result<(Grant, WorkshopSession), PortalError> {
     let name = path_param(req, "name").filter(|n| session::is_valid_name(n));
     let (grant, found) = robot_with(state, req, name.map(|n| keys::workshop_session(&n))).await?;
     let found = found
         .as_ref()
         .map(WorkshopSession::from_item)
         .transpose()?
-        .filter(|s| s.is_live(now))
         .ok_or_else(PortalError::not_found)?;
     Ok((grant, found))
 }
@@ -179,16 +191,20 @@ pub fn times(started: Option<i64>, until: i64, now: i64, into: &mut Map<String, 
     }
 }
 
-/// An environment in the catalog (`resource` only in the catalog, not in status).
-// Long: Educates' environment shape, field by field.
-pub fn environment_json(
-    view: &EnvironmentView,
-    now: i64,
-    with_resource: bool,
-    with_sessions: bool,
-) -> Value {
-    let env = &view.environment;
-    let w = &env.workshop;
+/// The `portal` object of both catalogs: the tenant, its API URL and its allocated sessions.
+pub fn portal_json(grant: &Grant, api_url: &str, allocated: i64) -> Value {
+    json!({
+        "name": grant.tenant.name,
+        "labels": {},
+        "uid": grant.tenant.id,
+        "generation": 1,
+        "url": api_url,
+        "sessions": {"maximum": 0, "registered": 0, "anonymous": 0, "allocated": allocated},
+    })
+}
+
+/// A workshop as Educates describes it (`resource` only in the catalogs, not in status).
+pub fn workshop_json(w: &super::environment::Workshop, with_resource: bool) -> Value {
     let mut workshop = json!({
         "name": w.name, "title": w.title, "description": w.description, "vendor": w.vendor,
         "authors": w.authors, "difficulty": w.difficulty, "duration": w.duration,
@@ -197,16 +213,33 @@ pub fn environment_json(
     if with_resource {
         workshop["resource"] = w.name.clone().into();
     }
-    let mut out = json!({
+    workshop
+}
+
+/// An environment's name, state, duration and counts: the `environment` of a workshop in
+/// `catalog/workshops/`, and the start of an environment in `catalog/environments/`.
+pub fn environment_counts(view: &EnvironmentView, now: i64) -> Value {
+    let env = &view.environment;
+    json!({
         "name": env.name,
         "state": "RUNNING",
-        "workshop": workshop,
         "duration": env.duration_secs,
         "capacity": env.capacity,
         "reserved": 0,
         "allocated": view.allocated(now),
         "available": view.available(now),
-    });
+    })
+}
+
+/// An environment in the catalog (`resource` only in the catalog, not in status).
+pub fn environment_json(
+    view: &EnvironmentView,
+    now: i64,
+    with_resource: bool,
+    with_sessions: bool,
+) -> Value {
+    let mut out = environment_counts(view, now);
+    out["workshop"] = workshop_json(&view.environment.workshop, with_resource);
     if with_sessions {
         let sessions: Vec<Value> = view
             .live_slots(now)

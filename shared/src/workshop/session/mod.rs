@@ -1,6 +1,7 @@
 //! Workshop sessions: the record, and the rules of its life, one module each: `request` (reuse
-//! or allocate), `activation`, `schedule` (Educates' extension rules), `ending`, and the user's
-//! map of live sessions (`user_map`). Capacity is `workshop::slot`'s.
+//! or allocate), `activation`, `schedule` (Educates' extension rules), `ending`, the lab's own
+//! events (`custom_event`), its `config`, and the user's map of live sessions (`user_map`).
+//! Capacity is `workshop::slot`'s.
 //!
 //! Three items move together, always in one transaction:
 //! - the session record (`WORKSHOPSESSION#<name>`), with its activation token's digest;
@@ -13,12 +14,15 @@
 //! deadline while it is pending and its expiry once it runs (`environment::NEVER` for none).
 
 mod activation;
+pub mod config;
+mod custom_event;
 mod ending;
 mod request;
 mod schedule;
 pub mod user_map;
 
 pub use activation::activate;
+pub use custom_event::{CustomEvent, MAX_EVENT_BYTES, record_event};
 pub use ending::{ACTIVATION_TIMEOUT, DELETED, ERASED, EXPIRED, TERMINATED, end, expire};
 pub use request::{RequestOutcome, SessionRequest, request};
 pub use schedule::{Schedule, extend, schedule};
