@@ -297,6 +297,14 @@ pub async fn authenticate(
         .0)
 }
 
+/// The digest of the API token in an `Authorization: Token <token>` header, if it has a
+/// token's shape (what `authenticate_with` looks up; also the scope of a launch's idempotency key).
+pub fn presented_token(authorization: Option<&str>) -> Option<Digest> {
+    crate::http::auth::credentials(authorization?, "token")
+        .filter(|t| secrets::is_api_token_shape(t))
+        .map(Digest::of)
+}
+
 /// Like `authenticate`, and reads `also` in the same round trip (one `BatchGetItem`): the
 /// items found, for the caller to check against the client.
 pub async fn authenticate_with(
@@ -309,10 +317,7 @@ pub async fn authenticate_with(
         .map(str::trim)
         .filter(|h| !h.is_empty())
         .ok_or(AuthError::Missing)?;
-    let token = crate::http::auth::credentials(header, "token")
-        .filter(|t| secrets::is_api_token_shape(t))
-        .ok_or(AuthError::Invalid)?;
-    let digest = Digest::of(token);
+    let digest = presented_token(Some(header)).ok_or(AuthError::Invalid)?;
     let token_key = keys::api_token(digest.as_str());
     let mut wanted = vec![token_key.clone()];
     wanted.extend(also.iter().cloned());

@@ -10,6 +10,7 @@ pub mod erasure;
 pub mod events;
 pub mod handlers;
 pub mod http;
+pub mod idempotency;
 pub mod launch;
 pub mod launch_token;
 pub mod logging;

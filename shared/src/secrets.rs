@@ -39,6 +39,11 @@ impl Digest {
         Digest(hex::encode(Sha256::digest(secret.as_bytes())))
     }
 
+    /// A digest as the table keeps it (hex), read back.
+    pub fn from_stored(hex: String) -> Self {
+        Digest(hex)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -24,6 +24,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("Method not allowed.")]
     MethodNotAllowed,
+    /// The request is well formed but cannot be done (an idempotency key reused with another body).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The request conflicts with what it refers to (a launch retried after it was erased).
+    #[error("{0}")]
+    Conflict(String),
     /// A server-side failure; `what` is said to the caller, `detail` only logged.
     #[error("{what}")]
     Internal { what: &'static str, detail: String },
@@ -54,6 +60,8 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }

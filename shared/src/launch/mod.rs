@@ -2,11 +2,13 @@
 
 pub mod payload;
 pub mod progress;
+pub mod replay;
 
 use crate::api_client::ApiClient;
 use crate::clock;
 use crate::config::{Config, Domain};
 use crate::events::{Event, EventType};
+use crate::idempotency::Claim;
 use crate::launch_token;
 use crate::secrets::Secret;
 use crate::store::attr::{self, Item};
@@ -30,6 +32,8 @@ pub enum LaunchOutcome {
     },
     /// The launch would give its user more licenses or teams than a user may hold (the words).
     OverCap(String),
+    /// A concurrent request with the same idempotency key did the launch: replay it.
+    KeyTaken,
 }
 
 /// Where the browser lands after login: the client's app (or the domain's) at the content.
@@ -38,7 +42,7 @@ pub fn destination(client: &ApiClient, domain: &Domain, content_id: &str) -> Str
     format!("{}/project/{content_id}", app_url.trim_end_matches('/'))
 }
 
-fn login_url(domain: &Domain, token: &Secret, next: &str) -> String {
+pub(crate) fn login_url(domain: &Domain, token: &Secret, next: &str) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("token", token.expose())
         .append_pair("next", next)
@@ -47,13 +51,14 @@ fn login_url(domain: &Domain, token: &Secret, next: &str) -> String {
 }
 
 /// Upserts the user and its memberships, records the launch and issues its token, all in one
-/// transaction (no partial state, one round trip). The caller has checked the content.
+/// transaction (no partial state, one round trip), with the request's idempotency key if it has
+/// one (`claim`). The caller has checked the content.
 pub async fn create(
     store: &Store,
     config: &Config,
-    client: &ApiClient,
-    domain: &Domain,
+    (client, domain): (&ApiClient, &Domain),
     launch: &LaunchPayload,
+    claim: Option<&Claim>,
 ) -> Result<LaunchOutcome, TxError> {
     let launch_id = uuid::Uuid::new_v4().to_string();
     let next = destination(client, domain, &launch.content_id);
@@ -63,7 +68,7 @@ pub async fn create(
     // is refused or written with the exact sizes read as its condition (a concurrent launch
     // changing them makes it read again).
     for _ in 0..MAX_CAP_READS {
-        let (token, items) = items(
+        let (token, mut items) = items(
             store.table(),
             (config, domain),
             client,
@@ -72,6 +77,16 @@ pub async fn create(
             &next,
             &upsert,
         )?;
+        let key_at = items.len();
+        if let Some(claim) = claim {
+            let kept = replay::Kept {
+                launch_id: launch_id.clone(),
+                token_digest: token.digest(),
+                external_id: launch.user_id.clone(),
+                next: next.clone(),
+            };
+            items.push(claim.record(store.table(), &client.id, kept.attributes(), clock::now())?);
+        }
         match tx::transact(store, "TransactWriteItems launch", items).await {
             Ok(()) => {
                 return Ok(LaunchOutcome::Created {
@@ -79,6 +94,9 @@ pub async fn create(
                     launch_id,
                     token,
                 });
+            }
+            Err(TxError::Condition { index }) if claim.is_some() && index == key_at => {
+                return Ok(LaunchOutcome::KeyTaken);
             }
             Err(TxError::Condition { index: 0 }) => {
                 match user::read_held(store, &client.id, &upsert).await? {

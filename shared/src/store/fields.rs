@@ -72,3 +72,5 @@ pub const WEBHOOK_PREVIOUS_VERSION: &str = "webhook_previous_version";
 pub const WEBHOOK_OVERLAP_UNTIL: &str = "webhook_overlap_until";
 pub const HOST: &str = "host";
 pub const DISABLED_AT: &str = "disabled_at";
+/// The digest of the request an idempotency key was first used with.
+pub const REQUEST_DIGEST: &str = "request_digest";

@@ -93,6 +93,12 @@ pub fn launch(launch_id: &str) -> Key {
     Key::new(format!("LAUNCH#{launch_id}"), "#LAUNCH")
 }
 
+/// An idempotency key's record: `scope` says whose key it is (an API token, a tenant), and the
+/// key itself is kept only as its digest (a key may be any 255 visible characters).
+pub fn idempotency(scope: &str, key_digest: &str) -> Key {
+    Key::new(format!("IDEMPOTENCY#{scope}#{key_digest}"), "#IDEMPOTENCY")
+}
+
 pub fn launch_token(digest: &str) -> Key {
     Key::new(format!("LAUNCHTOKEN#{digest}"), "#LAUNCHTOKEN")
 }
