@@ -226,3 +226,125 @@ async fn keys_belong_to_the_token_that_sent_them() {
     assert_ne!(launch_id(&res), launch_id(&first));
     assert_eq!(res.header("idempotent-replayed"), None);
 }
+
+/// `GET /workshops/environment/<env>/request/?<query>` with an idempotency key.
+async fn request_keyed(
+    env: &TestEnv,
+    robot: &Robot,
+    lab: &str,
+    query: &str,
+    key: &str,
+) -> TestResponse {
+    let req = request(
+        "GET",
+        API_HOST,
+        &format!("/workshops/environment/{lab}/request/?{query}"),
+    )
+    .header("authorization", format!("Bearer {}", robot.access_token))
+    .header("idempotency-key", key)
+    .body(Body::Empty)
+    .unwrap();
+    invoke(labgate::handlers::session_request::handle, &env.state, req).await
+}
+
+#[tokio::test]
+async fn a_session_request_sent_again_gets_the_first_session_and_never_a_second() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(5, |_| {}).await;
+    // Without `user` Educates makes one up: a retry must not make up another.
+    let ask = query(&[("timeout", "120")]);
+    env.round_trips.reset();
+    let first = request_keyed(&env, &robot, &lab, &ask, "req-1").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert!(
+        env.round_trips.count() <= 4,
+        "a new user's budget: {}",
+        env.round_trips.count()
+    );
+    let first = first.json();
+
+    let reordered = form(&[("timeout", "120"), ("index_url", INDEX_URL)]);
+    let again = request_keyed(&env, &robot, &lab, &reordered, "req-1").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let again = again.json();
+    assert_eq!(again["name"], first["name"]);
+    assert_eq!(again["user"], first["user"], "the first request's user");
+    assert_ne!(again["url"], first["url"], "a fresh activation token");
+    let status = env
+        .portal(
+            labgate::handlers::environment_status::handle,
+            "GET",
+            &format!("/workshops/environment/{lab}/status/"),
+            &robot.access_token,
+        )
+        .await
+        .json();
+    assert_eq!(status["allocated"], 1);
+
+    // Only the newest activation link works.
+    let old = env.activate(first["url"].as_str().unwrap(), None).await;
+    assert_eq!(old.status, StatusCode::BAD_REQUEST);
+    let new = env.activate(again["url"].as_str().unwrap(), None).await;
+    assert_eq!(new.status, StatusCode::FOUND, "{}", new.body);
+
+    // Another request with the key is refused; once the session ended, a retry gets none.
+    let other = request_keyed(&env, &robot, &lab, &query(&[("user", "u9")]), "req-1").await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        other.body,
+        "This Idempotency-Key was used with a different request in the last 24 hours."
+    );
+    let name = first["name"].as_str().unwrap();
+    env.portal(
+        labgate::handlers::session_terminate::handle,
+        "GET",
+        &format!("/workshops/session/{name}/terminate/"),
+        &robot.access_token,
+    )
+    .await;
+    let after = request_keyed(&env, &robot, &lab, &ask, "req-1").await;
+    assert_eq!(
+        after.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        after.body
+    );
+    assert_eq!(after.json(), json!({"error": "No session available"}));
+
+    let bad = request_keyed(&env, &robot, &lab, &ask, "no spaces allowed").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad.body,
+        "Idempotency-Key must be 1 to 255 visible ASCII characters."
+    );
+}
+
+#[tokio::test]
+async fn parallel_session_requests_with_one_key_allocate_one_session() {
+    let env = Arc::new(TestEnv::new().await);
+    let robot = Arc::new(env.robot().await);
+    let lab = env.environment(5, |_| {}).await;
+    let ask = query(&[]);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (env, robot, lab, ask) = (env.clone(), robot.clone(), lab.clone(), ask.clone());
+            tokio::spawn(async move { request_keyed(&env, &robot, &lab, &ask, "class").await })
+        })
+        .collect();
+    let mut names = std::collections::BTreeSet::new();
+    for task in tasks {
+        let res = task.await.unwrap();
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        names.insert(res.json()["name"].as_str().unwrap().to_string());
+    }
+    assert_eq!(names.len(), 1, "{names:?}");
+    let allocated = env
+        .event_types()
+        .await
+        .iter()
+        .filter(|t| *t == "session.allocated")
+        .count();
+    assert_eq!(allocated, 1);
+}

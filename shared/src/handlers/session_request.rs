@@ -3,6 +3,7 @@
 
 use crate::api_client::ApiClient;
 use crate::http;
+use crate::idempotency::{self, Claim};
 use crate::redirect;
 use crate::secrets::Secret;
 use crate::state::AppState;
@@ -10,7 +11,7 @@ use crate::store::keys;
 use crate::workshop::environment;
 use crate::workshop::portal::{self, PortalError};
 use crate::workshop::session::{self, RequestOutcome, SessionRequest};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -176,17 +177,70 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
     }
     let ask = ask(state, &req, &grant.tenant)?;
     let environment = environment.ok_or_else(unknown)?;
-    match session::request(&state.store, &grant.tenant, &environment, &ask).await? {
+    let claim = claim_of(&req, &grant.tenant.id, &environment.name)?;
+    let outcome = session::request(
+        &state.store,
+        &grant.tenant,
+        &environment,
+        &ask,
+        claim.as_ref(),
+    );
+    match outcome.await? {
         RequestOutcome::Unavailable => Err(PortalError::NoSession),
-        RequestOutcome::Granted { session, token } => {
+        RequestOutcome::Reused => Err(PortalError::text(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            idempotency::REUSED,
+        )),
+        RequestOutcome::Granted {
+            session,
+            user,
+            token,
+            replayed,
+        } => {
             tracing::info!(
                 session = %session,
                 token = token.digest().log_prefix(),
+                replayed,
                 "workshop session granted"
             );
-            Ok(granted(&environment, &ask, &session, &token))
+            let ask = SessionRequest { user, ..ask };
+            let mut response = granted(&environment, &ask, &session, &token);
+            if replayed {
+                let replayed = HeaderValue::from_static("true");
+                response
+                    .headers_mut()
+                    .insert(idempotency::REPLAYED, replayed);
+            }
+            Ok(response)
         }
     }
+}
+
+/// The request's idempotency key, scoped to the tenant, with the digest of what it asks: the
+/// environment, the query parameters (in any order) and the body.
+fn claim_of(
+    req: &Request,
+    tenant_id: &str,
+    environment: &str,
+) -> Result<Option<Claim>, PortalError> {
+    let Some(key) = idempotency::presented(http::header(req, idempotency::HEADER)).map_err(bad)?
+    else {
+        return Ok(None);
+    };
+    let mut query: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    query.sort();
+    let body = serde_json::from_slice::<serde_json::Value>(http::body_bytes(req))
+        .unwrap_or(serde_json::Value::Null);
+    let request = json!({"environment": environment, "query": query, "body": body});
+    let scope = format!("CLIENT.{tenant_id}");
+    Ok(Some(Claim::new(
+        &scope,
+        key,
+        idempotency::request_digest(&request),
+    )))
 }
 
 /// The answer to a granted request: the session and its activation URL (relative, as Educates

@@ -7,6 +7,7 @@ use super::{ENDED, LIVE_SESSION, PENDING, WorkshopSession, retain_until};
 use crate::api_client::ApiClient;
 use crate::clock;
 use crate::events::EventType;
+use crate::idempotency::{Claim, Seen};
 use crate::secrets::{self, Secret};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::{ABSENT, NOW};
@@ -39,8 +40,17 @@ pub struct SessionRequest {
 
 #[derive(Debug)]
 pub enum RequestOutcome {
-    Granted { session: String, token: Secret },
+    Granted {
+        session: String,
+        /// The session's user: the one asked for, or on a replay the first request's.
+        user: String,
+        token: Secret,
+        /// The answer replays an earlier request with the same idempotency key.
+        replayed: bool,
+    },
     Unavailable,
+    /// The idempotency key was used with another request.
+    Reused,
 }
 
 /// Returns the user's live session in the environment with a fresh activation token, or
@@ -49,23 +59,46 @@ pub enum RequestOutcome {
 /// `environment` is the tenant's own, read by the caller (with the robot's token, in one
 /// round trip). A returning user's request then reads only the user's sessions before its
 /// transaction; the environment's slots are read only when a new session is allocated.
+///
+/// With an idempotency key (`claim`), its record is read with the user's sessions and written
+/// in the transaction: a request sent again gets the first request's session (for the first
+/// request's user) with a fresh activation token, and never allocates another.
 pub async fn request(
     store: &Store,
     tenant: &ApiClient,
     environment: &Environment,
     ask: &SessionRequest,
+    claim: Option<&Claim>,
 ) -> Result<RequestOutcome, TxError> {
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             backoff(attempt).await;
         }
-        let Some((session, token, items)) = plan(store, tenant, environment, ask, attempt).await?
-        else {
+        let Some((asked, user, replayed)) = read_user(store, &tenant.id, ask, claim).await? else {
+            return Ok(RequestOutcome::Reused);
+        };
+        let plan = plan(store, tenant, environment, (&asked, &user), attempt).await?;
+        let Some((session, token, mut items)) = plan else {
             return Ok(RequestOutcome::Unavailable);
         };
+        if let (Some(claim), false) = (claim, replayed) {
+            let kept = Item::from([
+                (SESSION.to_string(), attr::s(&session)),
+                (USER.to_string(), attr::s(&asked.user)),
+            ]);
+            items.push(claim.record(store.table(), &tenant.id, kept, clock::now())?);
+        }
         match tx::transact(store, "TransactWriteItems workshop session request", items).await {
-            Ok(()) => return Ok(RequestOutcome::Granted { session, token }),
-            // Another request got there first (slot, counter or the user's map): read again.
+            Ok(()) => {
+                return Ok(RequestOutcome::Granted {
+                    session,
+                    user: asked.user,
+                    token,
+                    replayed,
+                });
+            }
+            // Another request got there first (slot, counter, the user's map or the key): read
+            // again.
             Err(TxError::Condition { .. }) => continue,
             Err(e) => return Err(e),
         }
@@ -75,6 +108,41 @@ pub async fn request(
         "session request lost every race"
     );
     Ok(RequestOutcome::Unavailable)
+}
+
+/// What a request reads before it plans: the user's sessions, and with an idempotency key, what
+/// its record says. The request as it will be planned (a replay asks for the first request's
+/// session, for the first request's user), the user's sessions, and whether it replays; `None`
+/// if the key was used with another request.
+async fn read_user(
+    store: &Store,
+    tenant_id: &str,
+    ask: &SessionRequest,
+    claim: Option<&Claim>,
+) -> Result<Option<(SessionRequest, UserSessions, bool)>, StoreError> {
+    let Some(claim) = claim else {
+        let user = user_map::read(store, tenant_id, &ask.user).await?;
+        return Ok(Some((ask.clone(), user, false)));
+    };
+    let (user, record) = user_map::read_with(store, tenant_id, &ask.user, &claim.key).await?;
+    match claim.seen(record.as_ref(), tenant_id, clock::now()) {
+        Seen::New => Ok(Some((ask.clone(), user, false))),
+        Seen::Different => Ok(None),
+        Seen::Same(record) => {
+            let replay = SessionRequest {
+                user: attr::get_s(&record, USER)?,
+                session: Some(attr::get_s(&record, SESSION)?),
+                ..ask.clone()
+            };
+            // Without a `user`, the first request chose one at random.
+            let user = if replay.user == ask.user {
+                user
+            } else {
+                user_map::read(store, tenant_id, &replay.user).await?
+            };
+            Ok(Some((replay, user, true)))
+        }
+    }
 }
 
 /// Jittered backoff: racing requests must not re-read and collide again in step.
@@ -90,10 +158,9 @@ async fn plan(
     store: &Store,
     tenant: &ApiClient,
     environment: &Environment,
-    ask: &SessionRequest,
+    (ask, user): (&SessionRequest, &UserSessions),
     attempt: u32,
 ) -> Result<Option<Plan>, TxError> {
-    let user = user_map::read(store, &tenant.id, &ask.user).await?;
     let now = clock::now();
     let existing = user
         .live(now)
@@ -105,7 +172,7 @@ async fn plan(
         (Some((name, held)), _) => Ok(Some(reuse(
             table,
             environment,
-            &user,
+            user,
             ask,
             &name,
             &held,
@@ -121,7 +188,7 @@ async fn plan(
             let Some(slot) = view.free_slot(now, attempt > 0) else {
                 return Ok(None);
             };
-            Ok(Some(allocate(table, tenant, &view, &user, ask, slot, now)?))
+            Ok(Some(allocate(table, tenant, &view, user, ask, slot, now)?))
         }
     }
 }

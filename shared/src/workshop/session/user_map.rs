@@ -80,9 +80,27 @@ pub async fn read(store: &Store, client_id: &str, user: &str) -> Result<UserSess
     let found =
         crate::store::get_projected(store, &key, &["ws", "ws_version"], "GetItem user sessions")
             .await?;
-    let Some(record) = found else {
-        return Ok(UserSessions::default());
-    };
+    found
+        .as_ref()
+        .map_or(Ok(UserSessions::default()), from_record)
+}
+
+/// Like `read`, and reads `also` in the same round trip (one `BatchGetItem`): the user's
+/// sessions, and the item `also` if it exists.
+pub async fn read_with(
+    store: &Store,
+    client_id: &str,
+    user: &str,
+    also: &keys::Key,
+) -> Result<(UserSessions, Option<Item>), StoreError> {
+    let key = keys::user(client_id, user);
+    let found = crate::store::batch_get(store, &[key.clone(), also.clone()]).await?;
+    let sessions =
+        crate::store::find(&found, &key).map_or(Ok(UserSessions::default()), from_record)?;
+    Ok((sessions, crate::store::find(&found, also).cloned()))
+}
+
+fn from_record(record: &Item) -> Result<UserSessions, StoreError> {
     let sessions = match record.get(WS) {
         Some(AttributeValue::M(m)) => m
             .iter()
@@ -91,7 +109,7 @@ pub async fn read(store: &Store, client_id: &str, user: &str) -> Result<UserSess
         _ => BTreeMap::new(),
     };
     Ok(UserSessions {
-        version: attr::opt_n(&record, WS_VERSION)?,
+        version: attr::opt_n(record, WS_VERSION)?,
         sessions,
     })
 }
