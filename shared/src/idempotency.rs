@@ -35,16 +35,16 @@ pub const REUSED: &str =
 /// The key is new, or its record has outlived `LIFETIME_SECS` (TTL may not have removed it).
 const NEW_OR_EXPIRED: &str = "attribute_not_exists(pk) OR expires_at <= :now";
 
-/// The key a request carries: `Ok(None)` without one, `Err` for a malformed one.
-pub fn presented(header: Option<&str>) -> Result<Option<&str>, &'static str> {
-    match header {
-        None => Ok(None),
-        Some(key)
-            if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Ok(Some(key))
-        }
-        Some(_) => Err(INVALID),
+/// The key a request carries (the header's raw bytes: a value that is not visible ASCII is
+/// refused, not ignored): `Ok(None)` without one, `Err` for a malformed one.
+pub fn presented(header: Option<&[u8]>) -> Result<Option<&str>, &'static str> {
+    let Some(raw) = header else {
+        return Ok(None);
+    };
+    let visible = (1..=255).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic);
+    match std::str::from_utf8(raw) {
+        Ok(key) if visible => Ok(Some(key)),
+        _ => Err(INVALID),
     }
 }
 
@@ -137,10 +137,21 @@ mod tests {
     #[test]
     fn keys_are_visible_ascii_up_to_255() {
         assert_eq!(presented(None), Ok(None));
-        assert_eq!(presented(Some("retry-1")), Ok(Some("retry-1")));
+        assert_eq!(presented(Some(b"retry-1")), Ok(Some("retry-1")));
         let longest = "k".repeat(255);
-        assert_eq!(presented(Some(&longest)), Ok(Some(longest.as_str())));
-        for bad in ["", "two words", "tab\there", "é", &"k".repeat(256)] {
+        assert_eq!(
+            presented(Some(longest.as_bytes())),
+            Ok(Some(longest.as_str()))
+        );
+        let too_long = "k".repeat(256);
+        for bad in [
+            &b""[..],
+            b"two words",
+            b"tab\there",
+            "é".as_bytes(),
+            b"\xff",
+            too_long.as_bytes(),
+        ] {
             assert_eq!(presented(Some(bad)), Err(INVALID), "{bad:?}");
         }
     }

@@ -20,6 +20,10 @@ fn built() -> BTreeMap<&'static str, Key> {
         ("User", keys::user("<cid>", "<user_id>")),
         ("Launch", keys::launch("<launch id>")),
         ("Launch token", keys::launch_token("<digest>")),
+        (
+            "Idempotency key",
+            keys::idempotency("<scope>", "<key digest>"),
+        ),
         ("Web session", keys::web_session("<digest>")),
         ("OAuth client", keys::oauth_client("<oauth client id>")),
         ("Robot", keys::robot("<username>")),
@@ -49,6 +53,7 @@ const COVERED: &[&str] = &[
     "user",
     "launch",
     "launch_token",
+    "idempotency",
     "web_session",
     "oauth_client",
     "robot",

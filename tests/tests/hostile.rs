@@ -37,6 +37,10 @@ enum Endpoint {
     Terminate,
     Delete,
     UserSessions,
+    CatalogWorkshops,
+    Config,
+    Event,
+    Authorize,
 }
 
 async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestResponse {
@@ -57,6 +61,10 @@ async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestRespons
         Terminate => invoke(handlers::session_terminate::handle, state, req).await,
         Delete => invoke(handlers::session_delete::handle, state, req).await,
         UserSessions => invoke(handlers::user_sessions::handle, state, req).await,
+        CatalogWorkshops => invoke(handlers::catalog_workshops::handle, state, req).await,
+        Config => invoke(handlers::session_config::handle, state, req).await,
+        Event => invoke(handlers::session_event::handle, state, req).await,
+        Authorize => invoke(handlers::session_authorize::handle, state, req).await,
     }
 }
 
@@ -407,6 +415,25 @@ fn corpus(f: &Fixture) -> Vec<Case> {
                 body.clone(),
             ),
         );
+        // The same bodies with a well-formed idempotency key: refused before the key is kept.
+        let mut keyed = json_post("/api/v1/launch", &format!("Token {token}"), body.clone());
+        keyed
+            .headers_mut()
+            .insert("idempotency-key", HeaderValue::from_static("hostile-1"));
+        add(format!("launch body with a key: {what}"), Launch, keyed);
+        add(
+            format!("session event body: {what}"),
+            Event,
+            request(
+                "POST",
+                API_HOST,
+                &format!("/workshops/session/{}/event/", f.session),
+            )
+            .header("authorization", format!("Bearer {}", f.bearer))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .unwrap(),
+        );
         if !matches!(body, Body::Empty) && !what.starts_with("whitespace") {
             add(
                 format!("session request body: {what}"),
@@ -414,6 +441,100 @@ fn corpus(f: &Fixture) -> Vec<Case> {
                 parameters_post(body),
             );
         }
+    }
+
+    // Malformed idempotency keys, with an otherwise valid launch and session request.
+    let long_key = "k".repeat(256);
+    let bad_keys: Vec<HeaderValue> = vec![
+        HeaderValue::from_static(""),
+        HeaderValue::from_static("two words"),
+        HeaderValue::from_static("tab\there"),
+        HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        HeaderValue::from_str(&long_key).unwrap(),
+    ];
+    for key in bad_keys {
+        let label = short(&String::from_utf8_lossy(key.as_bytes()));
+        let body = Body::Text(payload("u-key").to_string());
+        let mut launch = json_post("/api/v1/launch", &format!("Token {token}"), body);
+        launch.headers_mut().insert("idempotency-key", key.clone());
+        add(format!("launch idempotency key {label:?}"), Launch, launch);
+        let path = format!(
+            "/workshops/environment/{}/request/?{}",
+            f.environment,
+            query(&[("user", "u-key")])
+        );
+        let mut asked = with_bearer(get(&path), &f.bearer);
+        asked.headers_mut().insert("idempotency-key", key);
+        add(
+            format!("session request idempotency key {label:?}"),
+            SessionRequest,
+            asked,
+        );
+    }
+
+    // Events that are not Educates' shape, or too large.
+    let big = format!(
+        r#"{{"event": {{"name": "x", "data": {{"a": "{}"}}}}}}"#,
+        "a".repeat(20_000)
+    );
+    for (what, content_type, body) in [
+        (
+            "form content type",
+            "application/x-www-form-urlencoded",
+            r#"{"event": {"name": "x"}}"#.to_string(),
+        ),
+        (
+            "no content type",
+            "",
+            r#"{"event": {"name": "x"}}"#.to_string(),
+        ),
+        (
+            "no event",
+            "application/json",
+            r#"{"name": "x"}"#.to_string(),
+        ),
+        (
+            "event not an object",
+            "application/json",
+            r#"{"event": [1]}"#.to_string(),
+        ),
+        (
+            "name not a string",
+            "application/json",
+            r#"{"event": {"name": 7}}"#.to_string(),
+        ),
+        (
+            "name with a newline",
+            "application/json",
+            r#"{"event": {"name": "a\nb"}}"#.to_string(),
+        ),
+        (
+            "name of 101 characters",
+            "application/json",
+            format!(r#"{{"event": {{"name": "{}"}}}}"#, "n".repeat(101)),
+        ),
+        (
+            "data not an object",
+            "application/json",
+            r#"{"event": {"name": "x", "data": "y"}}"#.to_string(),
+        ),
+        ("20 KB of data", "application/json", big),
+    ] {
+        let mut req = request(
+            "POST",
+            API_HOST,
+            &format!("/workshops/session/{}/event/", f.session),
+        )
+        .header("authorization", format!("Bearer {}", f.bearer));
+        if !content_type.is_empty() {
+            req = req.header("content-type", content_type);
+        }
+        add(
+            format!("session event: {what}"),
+            Event,
+            req.body(Body::Text(body)).unwrap(),
+        );
     }
     for (what, body) in launch_field_cases() {
         add(
@@ -609,6 +730,11 @@ fn corpus(f: &Fixture) -> Vec<Case> {
                 format!("/workshops/session/{segment}/terminate/"),
             ),
             (UserSessions, format!("/workshops/user/{segment}/sessions/")),
+            (Config, format!("/workshops/session/{segment}/config/")),
+            (
+                Authorize,
+                format!("/workshops/session/{segment}/authorize/"),
+            ),
         ];
         for (endpoint, path) in bearer_paths {
             add(
@@ -617,6 +743,19 @@ fn corpus(f: &Fixture) -> Vec<Case> {
                 with_bearer(get(&path), &f.bearer),
             );
         }
+        add(
+            format!("event path {label}"),
+            Event,
+            request(
+                "POST",
+                API_HOST,
+                &format!("/workshops/session/{segment}/event/"),
+            )
+            .header("authorization", format!("Bearer {}", f.bearer))
+            .header("content-type", "application/json")
+            .body(Body::Text(r#"{"event": {"name": "x"}}"#.into()))
+            .unwrap(),
+        );
         add(
             format!("activate path {label}"),
             Activate,
@@ -711,6 +850,15 @@ fn corpus(f: &Fixture) -> Vec<Case> {
         );
         for (endpoint, path) in [
             (Catalog, "/workshops/catalog/environments/".to_string()),
+            (
+                CatalogWorkshops,
+                "/workshops/catalog/workshops/".to_string(),
+            ),
+            (Config, format!("/workshops/session/{}/config/", f.session)),
+            (
+                Authorize,
+                format!("/workshops/session/{}/authorize/", f.session),
+            ),
             (
                 SessionRequest,
                 format!(

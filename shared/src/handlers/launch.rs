@@ -72,7 +72,7 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
 /// The request's idempotency key, scoped to its API token, with the digest of its body; `None`
 /// without a key (or without a token or a JSON body, which fail their own checks).
 fn claim_of(req: &Request) -> Result<Option<Claim>, ApiError> {
-    let key = idempotency::presented(http::header(req, idempotency::HEADER))
+    let key = idempotency::presented(req.headers().get(idempotency::HEADER).map(|v| v.as_bytes()))
         .map_err(ApiError::bad_request)?;
     let token = api_client::presented_token(http::header(req, AUTHORIZATION.as_str()));
     let body = serde_json::from_slice::<serde_json::Value>(http::body_bytes(req)).ok();

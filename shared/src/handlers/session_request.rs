@@ -223,7 +223,9 @@ fn claim_of(
     tenant_id: &str,
     environment: &str,
 ) -> Result<Option<Claim>, PortalError> {
-    let Some(key) = idempotency::presented(http::header(req, idempotency::HEADER)).map_err(bad)?
+    let Some(key) =
+        idempotency::presented(req.headers().get(idempotency::HEADER).map(|v| v.as_bytes()))
+            .map_err(bad)?
     else {
         return Ok(None);
     };
