@@ -1,10 +1,13 @@
 """Schemathesis hooks for scripts/schemathesis.
 
 `cargo lambda watch`, the local stand-in for API Gateway, answers 500 by itself (before any
-function runs) to a request whose body is not UTF-8 but whose Content-Type says text or JSON:
-it cannot put such a body into the API Gateway event. That is the emulator, not labgate (the
-handlers' own answer to such bodies, 400, is tested in tests/tests/hostile.rs), so such bodies
-are sent with their invalid bytes replaced, and everything else goes out as generated.
+function runs) to a request whose body is not UTF-8 but whose Content-Type says text or JSON,
+or whose header value is not UTF-8 (an `Idempotency-Key` of Latin-1 bytes, as HTTP clients send
+a non-ASCII header): it cannot put them into the API Gateway event. That is the emulator, not
+labgate (the handlers' own answer to such bodies and keys, 400, is tested in
+tests/tests/hostile.rs), so such bodies are sent with their invalid bytes replaced, such header
+values as their UTF-8 bytes (still not visible ASCII, still refused), and everything else goes
+out as generated.
 """
 
 import schemathesis
@@ -21,9 +24,18 @@ def _utf8(body):
     return body
 
 
+def _utf8_header(value):
+    # requests sends a header's characters as Latin-1 bytes: send the UTF-8 bytes instead.
+    if isinstance(value, str) and any(ord(c) > 0x7F for c in value):
+        return value.encode("utf-8").decode("latin-1")
+    return value
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     case.body = _utf8(case.body)
+    if case.headers:
+        case.headers = {name: _utf8_header(value) for name, value in case.headers.items()}
 
 
 @schemathesis.check
