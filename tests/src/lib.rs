@@ -675,7 +675,7 @@ impl TestEnv {
     pub async fn reap(
         &self,
         now: i64,
-        limit: i32,
+        limit: usize,
     ) -> Result<labgate::workshop::reaper::Report, labgate::store::tx::TxError> {
         let work = labgate::workshop::reaper::reap(self.store(), now, limit);
         iam::as_function("reaper", work).await
@@ -712,4 +712,98 @@ async fn streams_call(target: &str, body: serde_json::Value) -> serde_json::Valu
     let json: serde_json::Value = response.json().await.unwrap();
     assert!(status.is_success(), "{target}: {json}");
     json
+}
+
+/// Writes `count` pending sessions of environment `environment` (tenant `client_id`) whose
+/// activation deadline was `until`, each with its user's map naming it, straight to the table
+/// (`BatchWriteItem`), as allocation leaves them: overdue work for the reaper's tests and its
+/// benchmark, without `count` requests. The names are `<environment>-s<i>` from `first`.
+pub async fn seed_overdue(
+    store: &Store,
+    (client_id, environment): (&str, &str),
+    (first, count): (usize, usize),
+    until: i64,
+) -> Vec<String> {
+    use labgate::store::attr::{self, Item};
+    use labgate::workshop::session::{PENDING, UserSession, WorkshopSession};
+    let mut items = Vec::with_capacity(count * 2);
+    let mut names = Vec::with_capacity(count);
+    for i in first..first + count {
+        let name = format!("{environment}-s{:03}", i + 1);
+        let user = format!("seeded-{i}");
+        let session = WorkshopSession {
+            name: name.clone(),
+            environment: environment.to_string(),
+            client_id: client_id.to_string(),
+            user: user.clone(),
+            state: PENDING.to_string(),
+            token_digest: None,
+            until,
+            started: None,
+            slot: i as i64,
+            index_url: INDEX_URL.to_string(),
+            analytics_url: None,
+            parameters: Vec::new(),
+            dashboard_url: format!("https://{name}.labs.example.com/"),
+            workshop: "lab-markdown-sample".to_string(),
+            duration_secs: 1800,
+            deadline_secs: 0,
+            overtime_secs: 0,
+            end_reason: None,
+        };
+        items.push(session.to_item(until - 60));
+        let entry = UserSession {
+            environment: environment.to_string(),
+            workshop: session.workshop.clone(),
+            state: PENDING.to_string(),
+            started: None,
+            until,
+        };
+        let mut user_item = labgate::store::keys::user(client_id, &user).item();
+        user_item.insert(
+            "ws".into(),
+            aws_sdk_dynamodb::types::AttributeValue::M(Item::from([(
+                name.clone(),
+                entry.to_attr(),
+            )])),
+        );
+        user_item.insert("ws_version".into(), attr::n(1));
+        items.push(user_item);
+        names.push(name);
+    }
+    write_all(store, items).await;
+    names
+}
+
+/// Puts `items` with `BatchWriteItem`, 25 at a time, until DynamoDB has taken them all.
+pub async fn write_all(store: &Store, items: Vec<labgate::store::attr::Item>) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    for chunk in items.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect();
+        while !requests.is_empty() {
+            let out = store
+                .client()
+                .batch_write_item()
+                .request_items(store.table(), requests)
+                .send()
+                .await
+                .expect("BatchWriteItem on DynamoDB Local");
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(store.table()))
+                .unwrap_or_default();
+        }
+    }
 }

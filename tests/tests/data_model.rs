@@ -40,6 +40,7 @@ fn built() -> BTreeMap<&'static str, Key> {
         ),
         ("Domain binding", keys::domain("<api host>")),
         ("Erasure record", keys::erasure("<erasure id>")),
+        ("Reaper cursor", keys::reaper_cursor()),
     ])
 }
 
@@ -66,6 +67,7 @@ const COVERED: &[&str] = &[
     "delivery",
     "domain",
     "erasure",
+    "reaper_cursor",
 ];
 
 #[test]

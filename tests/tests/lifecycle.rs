@@ -724,3 +724,87 @@ async fn a_reap_run_is_bounded() {
     assert_eq!(env.reap(now, 2).await.unwrap().ended, 2);
     assert_eq!(env.reap(now, 2).await.unwrap().ended, 1);
 }
+
+#[tokio::test]
+async fn the_deadline_index_spreads_over_hours_and_shards_and_the_reaper_follows_its_cursor() {
+    use labgate::store::keys;
+    let env = TestEnv::new().await;
+    let now = labgate::clock::now();
+    let lab = env.environment(10, |_| {}).await;
+    // Overdue since the hour before last (a reaper outage), and due one second ago.
+    let long_ago = now - 2 * 3600 + 60;
+    let old = seed_overdue(env.store(), (&env.client.id, &lab), (0, 40), long_ago).await;
+    let recent = seed_overdue(env.store(), (&env.client.id, &lab), (40, 40), now - 1).await;
+    let partitions: std::collections::BTreeSet<String> = old
+        .iter()
+        .map(|name| keys::deadline_partition(long_ago, name))
+        .chain(
+            recent
+                .iter()
+                .map(|name| keys::deadline_partition(now - 1, name)),
+        )
+        .collect();
+    assert!(partitions.len() > 16, "hours and shards: {partitions:?}");
+
+    // A first run looks back two hours, ends all 80, and moves the cursor past the old hour.
+    let report = env.reap(now, reaper::BATCH).await.unwrap();
+    assert_eq!((report.found, report.ended), (80, 80), "{report:?}");
+    for name in old.iter().chain(&recent) {
+        let ended = session::get(env.store(), name).await.unwrap().unwrap();
+        assert_eq!(
+            ended.end_reason.as_deref(),
+            Some("activation-timeout"),
+            "{name}"
+        );
+    }
+    let cursor = labgate::store::get(env.store(), &keys::reaper_cursor(), "test")
+        .await
+        .unwrap()
+        .expect("a cursor");
+    let hour: i64 = cursor["hour"].as_n().unwrap().parse().unwrap();
+    let now_hour = now.div_euclid(keys::DEADLINE_HOUR);
+    assert!(
+        (now_hour - 1..=now_hour).contains(&hour),
+        "{hour} vs {now_hour}"
+    );
+
+    // The next run reads from the cursor only: the cursor, the legacy partition, and the shards
+    // of at most the last two hours.
+    env.round_trips.reset();
+    assert_eq!(
+        env.reap(now, reaper::BATCH).await.unwrap(),
+        reaper::Report::default()
+    );
+    let calls = env.round_trips.count();
+    assert!(
+        calls <= 2 + 2 * keys::DEADLINE_SHARDS as usize,
+        "{calls} calls"
+    );
+
+    // A run stopped by its limit leaves the rest, and the cursor, for the next.
+    seed_overdue(env.store(), (&env.client.id, &lab), (80, 30), now - 5).await;
+    assert_eq!(env.reap(now, 20).await.unwrap().ended, 20);
+    assert_eq!(env.reap(now, 20).await.unwrap().ended, 10);
+}
+
+#[tokio::test]
+async fn sessions_from_before_the_sharded_index_are_still_reaped() {
+    let env = TestEnv::new().await;
+    let now = labgate::clock::now();
+    let lab = env.environment(3, |_| {}).await;
+    let names = seed_overdue(env.store(), (&env.client.id, &lab), (0, 3), now - 30).await;
+    // As the single deadline partition held them.
+    for name in &names {
+        env.store()
+            .client()
+            .update_item()
+            .table_name(env.store().table())
+            .set_key(Some(labgate::store::keys::workshop_session(name).item()))
+            .update_expression("SET gsi2pk = :legacy")
+            .expression_attribute_values(":legacy", labgate::store::attr::s("DEADLINE"))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(env.reap(now, reaper::BATCH).await.unwrap().ended, 3);
+}

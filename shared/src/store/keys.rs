@@ -13,12 +13,38 @@ pub const GSI2_PK: &str = "gsi2pk";
 pub const GSI2_SK: &str = "gsi2sk";
 pub const EXPIRES_AT: &str = "expires_at";
 
-/// The GSI2 partition of live workshop sessions, sorted by deadline: the reaper's work list.
-pub const DEADLINES: &str = "DEADLINE";
+/// The one GSI2 partition that held every live session's deadline before the index was
+/// sharded; the reaper still drains it, so that sessions written before the change end too.
+pub const LEGACY_DEADLINES: &str = "DEADLINE";
+
+/// Hash shards of each hour of deadlines (`deadline_partition`).
+pub const DEADLINE_SHARDS: u32 = 16;
+
+/// Seconds of deadlines per GSI2 partition (with `DEADLINE_SHARDS` partitions each).
+pub const DEADLINE_HOUR: i64 = 3600;
+
+/// A live session's GSI2 partition: the hour of its `until` and a hash shard of its name, so
+/// that a rush of starts writes `DEADLINE_SHARDS` partitions instead of one, and the reaper reads
+/// only the hours that can be overdue (`deadline_shard`).
+pub fn deadline_partition(until: i64, session: &str) -> String {
+    let shard = crate::secrets::Digest::of(session).as_str().as_bytes()[0];
+    let shard = u32::from(char::from(shard).to_digit(16).unwrap_or(0)) % DEADLINE_SHARDS;
+    deadline_shard(until.div_euclid(DEADLINE_HOUR), shard)
+}
+
+/// The GSI2 partition of deadlines in hour `hour` (since the epoch), shard `shard`.
+pub fn deadline_shard(hour: i64, shard: u32) -> String {
+    format!("DEADLINE#{hour}#{shard:02}")
+}
 
 /// A live session's GSI2 sort key: its `until`, zero-padded so that text order is time order.
 pub fn deadline(until: i64, session: &str) -> String {
     format!("{until:012}#{session}")
+}
+
+/// The reaper's cursor: the oldest hour of deadlines that may still hold a live session.
+pub fn reaper_cursor() -> Key {
+    Key::new("REAPER".to_string(), "#CURSOR")
 }
 
 /// The partition of the index that lists every API client.

@@ -284,34 +284,45 @@ pub async fn get_projected(
     Ok(out.item)
 }
 
-/// The keys of up to `limit` live workshop sessions whose deadline index sort key is below
-/// `bound`, earliest first: one query of `gsi2` (keys only, eventual: the caller re-reads).
+/// The keys of up to `limit` sessions in deadline partition `partition` (`gsi2`, keys only,
+/// eventual) whose sort key is below `bound`, in deadline order, following the query's pages;
+/// and whether the partition may hold more below `bound` (the limit was reached).
 pub async fn deadlines_below(
     store: &Store,
+    partition: &str,
     bound: &str,
-    limit: i32,
-) -> Result<Vec<keys::Key>, StoreError> {
-    let due = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .index_name(keys::GSI2)
-        .key_condition_expression("#pk = :pk AND #sk < :bound")
-        .expression_attribute_names("#pk", keys::GSI2_PK)
-        .expression_attribute_names("#sk", keys::GSI2_SK)
-        .expression_attribute_values(":pk", attr::s(keys::DEADLINES))
-        .expression_attribute_values(":bound", attr::s(bound))
-        .limit(limit)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("Query deadlines", e))?;
+    limit: usize,
+) -> Result<(Vec<keys::Key>, bool), StoreError> {
     let key_of = |i: &attr::Item| {
         Some(keys::Key {
             pk: attr::get_s(i, keys::PK).ok()?,
             sk: attr::get_s(i, keys::SK).ok()?,
         })
     };
-    Ok(due.items().iter().filter_map(key_of).collect())
+    let mut found = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .index_name(keys::GSI2)
+            .key_condition_expression("#pk = :pk AND #sk < :bound")
+            .expression_attribute_names("#pk", keys::GSI2_PK)
+            .expression_attribute_names("#sk", keys::GSI2_SK)
+            .expression_attribute_values(":pk", attr::s(partition))
+            .expression_attribute_values(":bound", attr::s(bound))
+            .limit(i32::try_from(limit - found.len()).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query deadlines", e))?;
+        found.extend(page.items().iter().filter_map(key_of));
+        start = page.last_evaluated_key;
+        if start.is_none() || found.len() >= limit {
+            return Ok((found, start.is_some()));
+        }
+    }
 }
 
 /// A tenant's items of one kind, read from its index partition (`gsi1`, eventual: for

@@ -223,15 +223,6 @@ pub async fn forget_user(store: &Store, holder: Holder<'_>) -> Result<bool, Stor
     .await
 }
 
-/// Whether the slot is still held by `session` (strongly consistent): a session past its time
-/// may have lost its slot to a newer one, which must be left alone.
-pub async fn is_held_by(store: &Store, holder: Holder<'_>) -> Result<bool, StoreError> {
-    let key = keys::slot(holder.environment, holder.index);
-    let found = crate::store::get_projected(store, &key, &["session"], "GetItem slot").await?;
-    let held_by = |i: &Item| attr::opt_s(i, SESSION).ok().flatten();
-    Ok(found.is_some_and(|i| held_by(&i).as_deref() == Some(holder.session)))
-}
-
 /// Sessions are numbered by their slot and its generation: unique without a counter that every
 /// request would contend for (`MAX_CAPACITY` keeps slots below 1000).
 pub fn session_name(environment: &str, slot: i64, generation: i64) -> String {

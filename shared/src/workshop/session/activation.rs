@@ -4,7 +4,8 @@
 //! running session keeps its own.
 
 use super::{
-    ENDED, LIVE_SESSION, NEVER, PENDING, RUNNING, WorkshopSession, retain_until, user_map,
+    ENDED, LIVE_SESSION, NEVER, PENDING, RUNNING, SET_DEADLINE, WorkshopSession, deadline_values,
+    retain_until, user_map,
 };
 use crate::events::EventType;
 use crate::one_time::{self, DIGEST_MATCHES};
@@ -129,12 +130,11 @@ fn start_clock(
         (":running".to_string(), attr::s(RUNNING)),
         (":until".to_string(), attr::n(until)),
         (":retain".to_string(), attr::n(retain_until(until))),
-        (
-            ":deadline".to_string(),
-            attr::s(keys::deadline(until, &session.name)),
-        ),
     ]);
-    let expression = "SET #state = :running, started = :now, #until = :until, \
-                      expires_at = :retain, gsi2sk = :deadline REMOVE token_digest";
-    use_token(table, session, expression, values)
+    values.extend(deadline_values(until, &session.name));
+    let expression = format!(
+        "SET #state = :running, started = :now, #until = :until, expires_at = :retain, \
+         {SET_DEADLINE} REMOVE token_digest"
+    );
+    use_token(table, session, &expression, values)
 }

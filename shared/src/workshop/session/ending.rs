@@ -25,15 +25,17 @@ pub const ERASED: &str = "erased";
 /// Not ended, and its deadline or expiry has passed: what the reaper ends.
 const OVERDUE: &str = "#state <> :ended AND #until <= :now";
 
-/// The items that end a session: the record (if `condition` holds), its slot (if `free_slot`;
-/// the caller knows the slot is still this session's), the user's map entry, and the event.
+/// The items that end a session: the record (if `condition` holds), its event, and if `now`
+/// (the session is ended before its time) its slot and its user's map entry. A session whose
+/// time is up needs neither: its slot is free and its map entry no longer counts from that
+/// second (`user_map` drops such entries whenever it writes the map).
 fn ending_items(
     table: &str,
     session: &WorkshopSession,
     reason: &str,
     now: i64,
     condition: &str,
-    free_slot: bool,
+    early: bool,
 ) -> Result<(WorkshopSession, Vec<TransactWriteItem>), StoreError> {
     let mut ended = session.clone();
     ended.state = ENDED.to_string();
@@ -54,10 +56,10 @@ fn ending_items(
         Some(names(&[("#state", STATE), ("#until", UNTIL)])),
         condition,
     )?];
-    if free_slot {
+    if early {
         items.push(slot::free(table, session.holder(), ended.until)?);
+        items.push(user_map::remove_entry(table, session)?);
     }
-    items.push(user_map::remove_entry(table, session)?);
     items.push(
         ended
             .event(
@@ -86,24 +88,62 @@ pub async fn end(
     }
 }
 
-/// Ends a session whose time has run out (the reaper): `activation-timeout` if it was never
-/// activated, `expired` otherwise. Its slot may already hold a newer session, which is left
-/// alone. `Ok(None)` if it is not overdue (ended meanwhile, or extended).
+/// Why an overdue session ended: `activation-timeout` if it was never activated, `expired`
+/// otherwise.
+fn overdue_reason(session: &WorkshopSession) -> &'static str {
+    if session.state == PENDING {
+        ACTIVATION_TIMEOUT
+    } else {
+        EXPIRED
+    }
+}
+
+/// Ends a session whose time has run out (the reaper). Its slot is left alone: free since the
+/// session's time ran out, it may already hold a newer session. `Ok(None)` if it is not overdue
+/// (ended meanwhile, or extended).
 pub async fn expire(
     store: &Store,
     session: &WorkshopSession,
     now: i64,
 ) -> Result<Option<WorkshopSession>, TxError> {
-    let holds_slot = slot::is_held_by(store, session.holder()).await?;
-    let reason = if session.state == PENDING {
-        ACTIVATION_TIMEOUT
-    } else {
-        EXPIRED
-    };
-    let (ended, items) = ending_items(store.table(), session, reason, now, OVERDUE, holds_slot)?;
+    let reason = overdue_reason(session);
+    let (ended, items) = ending_items(store.table(), session, reason, now, OVERDUE, false)?;
     match tx::transact(store, "TransactWriteItems expire workshop session", items).await {
         Ok(()) => Ok(Some(ended)),
         Err(TxError::Condition { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }
+
+/// Ends overdue sessions together, in one transaction (two items each: at most
+/// `MAX_EXPIRED_TOGETHER`): all of them, or, if any is no longer overdue (another run ended it),
+/// each on its own. The sessions that this call ended.
+pub async fn expire_all(
+    store: &Store,
+    sessions: &[WorkshopSession],
+    now: i64,
+) -> Result<Vec<WorkshopSession>, TxError> {
+    let mut ended = Vec::with_capacity(sessions.len());
+    let mut items = Vec::with_capacity(sessions.len() * 2);
+    for session in sessions {
+        let reason = overdue_reason(session);
+        let (done, its) = ending_items(store.table(), session, reason, now, OVERDUE, false)?;
+        ended.push(done);
+        items.extend(its);
+    }
+    if sessions.len() > 1 {
+        match tx::transact(store, "TransactWriteItems expire workshop sessions", items).await {
+            Ok(()) => return Ok(ended),
+            Err(TxError::Condition { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut one_by_one = Vec::new();
+    for session in sessions {
+        one_by_one.extend(expire(store, session, now).await?);
+    }
+    Ok(one_by_one)
+}
+
+/// Sessions `expire_all` ends in one transaction (DynamoDB takes up to 100 items).
+pub const MAX_EXPIRED_TOGETHER: usize = 25;

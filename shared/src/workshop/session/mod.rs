@@ -23,7 +23,10 @@ pub mod user_map;
 
 pub use activation::activate;
 pub use custom_event::{CustomEvent, MAX_EVENT_BYTES, record_event};
-pub use ending::{ACTIVATION_TIMEOUT, DELETED, ERASED, EXPIRED, TERMINATED, end, expire};
+pub use ending::{
+    ACTIVATION_TIMEOUT, DELETED, ERASED, EXPIRED, MAX_EXPIRED_TOGETHER, TERMINATED, end, expire,
+    expire_all,
+};
 pub use request::{RequestOutcome, SessionRequest, request};
 pub use schedule::{Schedule, extend, schedule};
 pub use user_map::{UserSession, UserSessions};
@@ -110,7 +113,7 @@ impl WorkshopSession {
     }
 
     // Long: one line per attribute of the session item.
-    pub(crate) fn to_item(&self, created_at: i64) -> Item {
+    pub fn to_item(&self, created_at: i64) -> Item {
         let mut record = keys::workshop_session(&self.name).item();
         let parameters = AttributeValue::L(
             self.parameters
@@ -148,7 +151,10 @@ impl WorkshopSession {
                 GSI1_SK.to_string(),
                 attr::s(format!("SESSION#{}#{}", self.environment, self.name)),
             ),
-            (GSI2_PK.to_string(), attr::s(keys::DEADLINES)),
+            (
+                GSI2_PK.to_string(),
+                attr::s(keys::deadline_partition(self.until, &self.name)),
+            ),
             (
                 GSI2_SK.to_string(),
                 attr::s(keys::deadline(self.until, &self.name)),
@@ -194,6 +200,24 @@ impl WorkshopSession {
         })
     }
 }
+
+/// The values `:deadline_pk` and `:deadline` that place a live session with deadline `until`
+/// in the deadline index (`SET gsi2pk = :deadline_pk, gsi2sk = :deadline`).
+pub(crate) fn deadline_values(until: i64, name: &str) -> [(String, AttributeValue); 2] {
+    [
+        (
+            ":deadline_pk".to_string(),
+            attr::s(keys::deadline_partition(until, name)),
+        ),
+        (
+            ":deadline".to_string(),
+            attr::s(keys::deadline(until, name)),
+        ),
+    ]
+}
+
+/// The index keys `deadline_values` sets.
+pub(crate) const SET_DEADLINE: &str = "gsi2pk = :deadline_pk, gsi2sk = :deadline";
 
 /// When TTL may remove a session record: a while after it can no longer be live.
 pub(crate) fn retain_until(until: i64) -> i64 {

@@ -3,7 +3,9 @@
 //! "one live session per user and environment" are conditions of the one transaction.
 
 use super::user_map::{self, UserSession, UserSessions};
-use super::{ENDED, LIVE_SESSION, PENDING, WorkshopSession, retain_until};
+use super::{
+    ENDED, LIVE_SESSION, PENDING, SET_DEADLINE, WorkshopSession, deadline_values, retain_until,
+};
 use crate::api_client::ApiClient;
 use crate::clock;
 use crate::events::EventType;
@@ -250,22 +252,21 @@ fn renew(
     until: i64,
     now: i64,
 ) -> Result<TransactWriteItem, StoreError> {
-    let values = Item::from([
+    let mut values = Item::from([
         (":digest".to_string(), attr::s(token.digest().as_str())),
         (":until".to_string(), attr::n(until)),
         (":retain".to_string(), attr::n(retain_until(until))),
         (":ended".to_string(), attr::s(ENDED)),
         (NOW.to_string(), attr::n(now)),
         (":state".to_string(), attr::s(&held.state)),
-        (
-            ":deadline".to_string(),
-            attr::s(keys::deadline(until, name)),
-        ),
     ]);
+    values.extend(deadline_values(until, name));
     item::update_if(
         table,
         &keys::workshop_session(name),
-        "SET token_digest = :digest, #until = :until, expires_at = :retain, gsi2sk = :deadline",
+        format!(
+            "SET token_digest = :digest, #until = :until, expires_at = :retain, {SET_DEADLINE}"
+        ),
         values,
         Some(names(&[("#state", STATE), ("#until", UNTIL)])),
         &format!("{LIVE_SESSION} AND #state = :state"),

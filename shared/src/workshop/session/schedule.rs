@@ -1,7 +1,10 @@
 //! Educates' rules for how long a session runs: when it is expiring, whether and by how much it
 //! may be extended, and the extension itself.
 
-use super::{ENDED, LIVE_SESSION, RUNNING, WorkshopSession, retain_until, user_map};
+use super::{
+    ENDED, LIVE_SESSION, RUNNING, SET_DEADLINE, WorkshopSession, deadline_values, retain_until,
+    user_map,
+};
 use crate::events::EventType;
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
@@ -89,21 +92,18 @@ fn move_expiry(
     until: i64,
     now: i64,
 ) -> Result<TransactWriteItem, StoreError> {
-    let values = Item::from([
-        (
-            ":deadline".to_string(),
-            attr::s(keys::deadline(until, &session.name)),
-        ),
+    let mut values = Item::from([
         (":until".to_string(), attr::n(until)),
         (":retain".to_string(), attr::n(retain_until(until))),
         (":read".to_string(), attr::n(session.until)),
         (":ended".to_string(), attr::s(ENDED)),
         (NOW.to_string(), attr::n(now)),
     ]);
+    values.extend(deadline_values(until, &session.name));
     item::update_if(
         table,
         &keys::workshop_session(&session.name),
-        "SET #until = :until, expires_at = :retain, gsi2sk = :deadline",
+        format!("SET #until = :until, expires_at = :retain, {SET_DEADLINE}"),
         values,
         Some(names(&[("#state", STATE), ("#until", UNTIL)])),
         &format!("{LIVE_SESSION} AND #until = :read"),

@@ -8,6 +8,7 @@
 
 mod cold_start;
 mod latency;
+mod scale;
 mod throughput;
 
 use clap::Parser;
@@ -35,6 +36,12 @@ struct Args {
     /// Only the cold-start, memory and size table (needs `--binaries`).
     #[arg(long, requires = "binaries")]
     cold_start_only: bool,
+    /// Only the figures at size: the reaper with a backlog of this many overdue sessions.
+    #[arg(long)]
+    scale: bool,
+    /// Overdue sessions for the reaper's backlog (`--scale`).
+    #[arg(long, default_value_t = 10_000)]
+    backlog: usize,
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -42,6 +49,10 @@ async fn main() {
     let args = Args::parse();
     println!("# labgate-bench\n");
     println!("Against DynamoDB Local at {}.\n", labgate_tests::endpoint());
+    if args.scale {
+        scale::reaper_backlog(args.backlog).await;
+        return;
+    }
     if !args.cold_start_only {
         latency_and_throughput(&args).await;
     }
