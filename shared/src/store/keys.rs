@@ -28,7 +28,7 @@ pub const DEADLINE_HOUR: i64 = 3600;
 /// only the hours that can be overdue (`deadline_shard`).
 pub fn deadline_partition(until: i64, session: &str) -> String {
     let shard = crate::secrets::Digest::of(session).as_str().as_bytes()[0];
-    let shard = u32::from(char::from(shard).to_digit(16).unwrap_or(0)) % DEADLINE_SHARDS;
+    let shard = char::from(shard).to_digit(16).unwrap_or(0) % DEADLINE_SHARDS;
     deadline_shard(until.div_euclid(DEADLINE_HOUR), shard)
 }
 
