@@ -852,7 +852,7 @@ async fn a_reused_slot_names_its_next_session_anew() {
     let second = granted(&env, &robot.access_token, &lab, &[("user", "u2")]).await;
     assert_eq!(
         second["name"],
-        format!("{lab}-s1001"),
+        format!("{lab}-s1000001"),
         "the slot's second generation"
     );
     let old = labgate::workshop::session::get(env.store(), &format!("{lab}-s001"))

@@ -113,6 +113,11 @@ enum EnvironmentCommand {
         #[arg(long)]
         client: String,
     },
+    /// Give an environment created before the free-slot index its slots (once, after upgrading).
+    Upgrade {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -425,6 +430,9 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
         Command::Environment(Env::Create(args)) => commands::create_environment(store, args).await,
         Command::Environment(Env::List { client }) => {
             commands::list_environments(store, &client).await
+        }
+        Command::Environment(Env::Upgrade { name }) => {
+            commands::upgrade_environment(store, &name).await
         }
         Command::Session(command) => views::sessions(store, command).await,
         Command::Launch(command) => views::launches(store, command).await,

@@ -21,7 +21,7 @@ async fn environment_status(state: &AppState, req: Request) -> Result<Response<B
     if !environment::is_valid_name(&name) {
         return Err(unknown());
     }
-    let view = environment::load(&state.store, &name).await?;
+    let view = environment::load_listed(&state.store, &grant.tenant.id, &name).await?;
     let view = tenant::owned(view, &grant.tenant.id).ok_or_else(unknown)?;
     let with_sessions = truthy(http::query_param(&req, "sessions"));
     Ok(http::json(

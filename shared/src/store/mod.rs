@@ -10,8 +10,8 @@ pub mod tx;
 pub mod write;
 
 pub use write::{
-    create, delete, put, put_new, update_existing, update_if_existing, update_if_present,
-    update_if_present_when,
+    create, delete, put, put_batch, put_new, update_existing, update_if_existing,
+    update_if_present, update_if_present_when,
 };
 
 use aws_sdk_dynamodb::Client;
@@ -282,6 +282,36 @@ pub async fn get_projected(
         .await
         .map_err(|e| StoreError::from_sdk(op, e))?;
     Ok(out.item)
+}
+
+/// The `gsi2` sort keys of up to `limit` items of partition `partition` between `from` and `to`
+/// (inclusive), in order (keys only, eventual): the free-slot index.
+pub async fn index_range(
+    store: &Store,
+    partition: &str,
+    (from, to): (&str, &str),
+    limit: i32,
+) -> Result<Vec<String>, StoreError> {
+    let page = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(keys::GSI2)
+        .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+        .expression_attribute_names("#pk", keys::GSI2_PK)
+        .expression_attribute_names("#sk", keys::GSI2_SK)
+        .expression_attribute_values(":pk", attr::s(partition))
+        .expression_attribute_values(":from", attr::s(from))
+        .expression_attribute_values(":to", attr::s(to))
+        .limit(limit)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("Query free slots", e))?;
+    Ok(page
+        .items()
+        .iter()
+        .filter_map(|i| attr::get_s(i, keys::GSI2_SK).ok())
+        .collect())
 }
 
 /// The keys of up to `limit` sessions in deadline partition `partition` (`gsi2`, keys only,

@@ -11,6 +11,7 @@ pub struct RoundTrips {
     all: Arc<AtomicUsize>,
     transactions: Arc<AtomicUsize>,
     queries: Arc<AtomicUsize>,
+    items: Arc<AtomicUsize>,
 }
 
 impl RoundTrips {
@@ -28,7 +29,14 @@ impl RoundTrips {
         self.queries.load(Ordering::SeqCst)
     }
 
+    /// Items the responses carried (`Item`, `Items`, `Responses`; keys of an index count too):
+    /// what the reads cost beside their number.
+    pub fn items(&self) -> usize {
+        self.items.load(Ordering::SeqCst)
+    }
+
     pub fn reset(&self) {
+        self.items.store(0, Ordering::SeqCst);
         self.all.store(0, Ordering::SeqCst);
         self.transactions.store(0, Ordering::SeqCst);
         self.queries.store(0, Ordering::SeqCst);
@@ -59,4 +67,35 @@ impl Intercept for RoundTrips {
         }
         Ok(())
     }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(output) = context.output_or_error() {
+            self.items.fetch_add(items_in(output), Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// Items a read's output carries: `GetItem` (0 or 1), `Query` and `BatchGetItem` (their number).
+fn items_in(output: &aws_smithy_runtime_api::client::interceptors::context::Output) -> usize {
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemOutput, get_item::GetItemOutput, query::QueryOutput,
+    };
+    if let Some(out) = output.downcast_ref::<QueryOutput>() {
+        return out.items().len();
+    }
+    if let Some(out) = output.downcast_ref::<GetItemOutput>() {
+        return usize::from(out.item().is_some());
+    }
+    if let Some(out) = output.downcast_ref::<BatchGetItemOutput>() {
+        return out
+            .responses()
+            .map_or(0, |tables| tables.values().map(Vec::len).sum());
+    }
+    0
 }

@@ -180,3 +180,41 @@ async fn put_if(
         Err(e) => Err(StoreError::from_sdk(op, e)),
     }
 }
+
+/// Puts `items` with `BatchWriteItem`, 25 at a time, until DynamoDB has taken them all (admin
+/// time: unconditional puts of items no request writes concurrently).
+pub async fn put_batch(store: &Store, items: Vec<attr::Item>) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    for chunk in items.chunks(25) {
+        let mut requests = chunk
+            .iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for attempt in 0.. {
+            if requests.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+            }
+            let out = store
+                .client()
+                .batch_write_item()
+                .request_items(store.table(), requests)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("BatchWriteItem", e))?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(store.table()))
+                .unwrap_or_default();
+        }
+    }
+    Ok(())
+}

@@ -126,11 +126,6 @@ impl EnvironmentView {
         (self.environment.capacity - self.allocated(now)).max(0)
     }
 
-    /// A free slot below capacity and the generation it has now (`slot::pick_free`).
-    pub fn free_slot(&self, now: i64, spread: bool) -> Option<(i64, i64)> {
-        slot::pick_free(&self.slots, self.environment.capacity, now, spread)
-    }
-
     /// Builds views from items of one or more environments (definition and slot items).
     pub fn group(items: &[Item]) -> Result<Vec<EnvironmentView>, StoreError> {
         let mut views: Vec<EnvironmentView> = Vec::new();
@@ -163,23 +158,18 @@ pub async fn load(store: &Store, name: &str) -> Result<Option<EnvironmentView>, 
     Ok(EnvironmentView::group(&items)?.into_iter().next())
 }
 
-/// The slots of an environment already read, strongly consistent: one query of the slot items
-/// of its partition.
-pub async fn with_slots(
+/// A tenant's environment with its held slots, as the catalog sees it: one query of the
+/// tenant's index partition (eventual, like the catalog's). Free slots are not listed there, so
+/// this reads the sessions the environment holds, not its capacity.
+pub async fn load_listed(
     store: &Store,
-    environment: Environment,
-) -> Result<EnvironmentView, StoreError> {
-    let items = crate::store::query_partition(
-        store,
-        &keys::environment_partition(&environment.name),
-        keys::SLOT_PREFIX,
-    )
-    .await?;
-    let slots = items
-        .iter()
-        .map(Slot::from_item)
-        .collect::<Result<_, _>>()?;
-    Ok(EnvironmentView { environment, slots })
+    client_id: &str,
+    name: &str,
+) -> Result<Option<EnvironmentView>, StoreError> {
+    let prefix = keys::environment_listing(name);
+    let items =
+        crate::store::query_index(store, &keys::client_partition(client_id), &prefix).await?;
+    Ok(EnvironmentView::group(&items)?.into_iter().next())
 }
 
 /// Every environment of a tenant with its slots: one query of the tenant's index partition.
@@ -191,10 +181,28 @@ pub async fn list(store: &Store, client_id: &str) -> Result<Vec<EnvironmentView>
     EnvironmentView::group(&items)
 }
 
-/// Creates an environment. Names are global (they name sessions, which the browser reaches
-/// without a tenant); `false` if the name is taken.
+/// Creates an environment with its slots (`slot::ensure_all`). Names are global (they name
+/// sessions, which the browser reaches without a tenant); `false` if the name is taken.
 pub async fn create(store: &Store, environment: &Environment) -> Result<bool, StoreError> {
-    crate::store::put_new(store, environment.to_item()?, "PutItem environment").await
+    let item = environment.to_item()?;
+    if !crate::store::put_new(store, item, "PutItem environment").await? {
+        return Ok(false);
+    }
+    let (name, tenant) = (&environment.name, &environment.client_id);
+    slot::ensure_all(store, name, tenant, environment.capacity).await?;
+    Ok(true)
+}
+
+/// Gives an environment created before the free-slot index its slots and their index keys
+/// (`labgate-admin environment upgrade`); the slots written.
+pub async fn upgrade(store: &Store, name: &str) -> Result<Option<usize>, StoreError> {
+    let Some(view) = load(store, name).await? else {
+        return Ok(None);
+    };
+    let env = &view.environment;
+    Ok(Some(
+        slot::ensure_all(store, &env.name, &env.client_id, env.capacity).await?,
+    ))
 }
 
 /// Environment names: what Educates allows in a path segment, bounded.

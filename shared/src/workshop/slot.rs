@@ -1,22 +1,31 @@
 //! Capacity slots: the rule for capacity.
 //!
-//! An environment of capacity N has up to N slot items in its partition. A live session holds
-//! one: the slot's `held_until` is the session's activation deadline while it is pending and its
-//! expiry once it runs. A slot that is absent or past `held_until` is free, so a session that
+//! An environment of capacity N has N slot items in its partition, written when it is created.
+//! A live session holds one: the slot's `held_until` is the session's activation deadline while
+//! it is pending and its expiry once it runs. A slot past `held_until` is free, so a session that
 //! misses its deadline stops counting against capacity that very second, whether or not anything
 //! has cleaned it up, and allocation claims a slot by a condition (`FREE_AT_GENERATION`) inside
 //! its transaction: of racing requests for one slot exactly one wins. Every later change to a
 //! slot is conditional on its still being held by the session that changes it (`HELD_BY`).
 //!
+//! **Finding a free slot costs the same at any capacity.** Every slot is in the free-slot index
+//! (`gsi2`, keys only, partition `SLOTS#<environment>`) under the key `index_key`: the time it is
+//! free from (0 once freed by an end, or never used; its holder's `held_until` while held, so it
+//! is found free the second that passes, with nothing written), then a random `spread` drawn at
+//! every write, then its index and generation. A request reads a few keys at or below now from a
+//! random point of the spread (`candidates`): racing requests land on different slots, and an
+//! empty answer means the environment is full. The index is eventual: a stale key only makes a
+//! claim fail its condition and the request read again.
+//!
 //! Slots have no `expires_at`: TTL would delete a freed slot some time after its holder's
 //! deadline, and with it the generation that numbers the slot's next session (names would
-//! repeat). There are at most `capacity` of them per environment, so nothing accumulates.
+//! repeat). There are `capacity` of them per environment, so nothing accumulates.
 
 use super::{ENDED, RUNNING};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
 use crate::store::fields::*;
-use crate::store::keys::{self, GSI1_PK, GSI1_SK};
+use crate::store::keys::{self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
 use crate::store::tx::{item, names};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -27,9 +36,18 @@ const HELD_BY: &str = "#session = :name";
 const FREE_AT_GENERATION: &str =
     "attribute_not_exists(pk) OR (held_until <= :now AND generation = :generation)";
 
-/// Session numbers per slot generation: a slot's sessions are numbered `generation * 1000 +
-/// index + 1`, so numbers never repeat while capacity stays at most this.
-pub const MAX_CAPACITY: i64 = 999;
+/// Session numbers per slot generation: a slot's sessions are numbered `generation * NAME_STRIDE
+/// + index + 1`, so numbers never repeat while capacity stays below it.
+const NAME_STRIDE: i64 = 1_000_000;
+
+/// The largest capacity: numbers never repeat below `NAME_STRIDE`. (Before the free-slot index
+/// the stride was 1,000 and capacities at most 999; a slot's next session after the change is
+/// numbered from its generation with the new stride, which no earlier name can equal unless a
+/// slot had held a thousand sessions.)
+pub const MAX_CAPACITY: i64 = NAME_STRIDE - 1;
+
+/// Free-slot keys `candidates` reads at a time.
+const CANDIDATES: i32 = 8;
 
 /// The slot attribute saying until when its holder has it. Not the table's TTL attribute: a
 /// slot is never deleted, and a freed slot keeps its `generation`, which numbers its next session.
@@ -66,7 +84,9 @@ impl Slot {
         })
     }
 
-    /// The slot's item in environment `environment` of tenant `tenant_id`.
+    /// The slot's item in environment `environment` of tenant `tenant_id`. A slot that holds a
+    /// session is also listed in the tenant's index partition (`gsi1`, for the catalog's counts
+    /// and sessions); a free one is not, so an empty environment lists nothing however large.
     pub fn to_item(&self, environment: &str, tenant_id: &str) -> Item {
         let mut item = keys::slot(environment, self.index).item();
         item.extend([
@@ -78,20 +98,29 @@ impl Slot {
             (USER.to_string(), attr::s(&self.user)),
             (STATE.to_string(), attr::s(&self.state)),
             (HELD_UNTIL.to_string(), attr::n(self.held_until)),
+            (GSI2_PK.to_string(), attr::s(index_partition(environment))),
             (
-                GSI1_PK.to_string(),
-                attr::s(keys::client_partition(tenant_id)),
-            ),
-            (
-                GSI1_SK.to_string(),
-                attr::s(format!(
-                    "{}{}{:05}",
-                    keys::environment_listing(environment),
-                    keys::SLOT_PREFIX,
-                    self.index
-                )),
+                GSI2_SK.to_string(),
+                attr::s(index_key(self.held_until, self.index, self.generation)),
             ),
         ]);
+        if !self.session.is_empty() {
+            item.extend([
+                (
+                    GSI1_PK.to_string(),
+                    attr::s(keys::client_partition(tenant_id)),
+                ),
+                (
+                    GSI1_SK.to_string(),
+                    attr::s(format!(
+                        "{}{}{:05}",
+                        keys::environment_listing(environment),
+                        keys::SLOT_PREFIX,
+                        self.index
+                    )),
+                ),
+            ]);
+        }
         if let Some(started) = self.started {
             item.insert(STARTED.into(), attr::n(started));
         }
@@ -99,22 +128,108 @@ impl Slot {
     }
 }
 
-/// A free slot below capacity, with the generation it has now: the lowest one, or after a lost
-/// race a random one (so that racing requests spread out over the free slots).
-pub fn pick_free(slots: &[Slot], capacity: i64, now: i64, spread: bool) -> Option<(i64, i64)> {
+/// The free-slot index partition of an environment.
+pub fn index_partition(environment: &str) -> String {
+    format!("SLOTS#{environment}")
+}
+
+/// A slot's key in the free-slot index: free from `free_at`, a fresh random spread, its index
+/// and its generation (what a claim must find unchanged).
+pub fn index_key(free_at: i64, index: i64, generation: i64) -> String {
+    let spread = rand::Rng::random_range(&mut rand::rng(), 0..1_000_000);
+    format!("{:012}#{spread:06}#{index}#{generation}", free_at.max(0))
+}
+
+/// `(free_at, index, generation)` of an index key.
+fn parse_index_key(key: &str) -> Option<(i64, i64, i64)> {
+    let mut parts = key.split('#');
+    let free_at = parts.next()?.parse().ok()?;
+    let _spread = parts.next()?;
+    let index = parts.next()?.parse().ok()?;
+    let generation = parts.next()?.parse().ok()?;
+    Some((free_at, index, generation))
+}
+
+/// A free slot of an environment of capacity `capacity`, with the generation it has now, read
+/// from the free-slot index: up to `CANDIDATES` keys free at `now` from a random point of the
+/// spread on, then (if none) below it, and one of them chosen at random; in an environment of
+/// at most `SMALL` slots, every free key at once (one query either way). `None`: every slot is
+/// held.
+pub async fn candidate(
+    store: &Store,
+    environment: &str,
+    capacity: i64,
+    now: i64,
+) -> Result<Option<(i64, i64)>, StoreError> {
     use rand::seq::IndexedRandom;
-    let free: Vec<(i64, i64)> = (0..capacity.min(MAX_CAPACITY))
-        .filter_map(|i| match slots.iter().find(|s| s.index == i) {
-            None => Some((i, 0)),
-            Some(s) if !s.is_live(now) => Some((i, s.generation)),
-            Some(_) => None,
-        })
-        .collect();
-    if spread {
-        free.choose(&mut rand::rng()).copied()
+    let partition = index_partition(environment);
+    let (bottom, top) = (format!("{:012}#", 0), format!("{now:012}#~"));
+    let ranges = if capacity <= SMALL {
+        vec![(bottom, top, SMALL as i32)]
     } else {
-        free.first().copied()
+        let spread = rand::Rng::random_range(&mut rand::rng(), 0..1_000_000);
+        let start = format!("{:012}#{spread:06}", 0);
+        vec![
+            (start.clone(), top, CANDIDATES),
+            (bottom, start, CANDIDATES),
+        ]
+    };
+    for (from, to, limit) in ranges {
+        let keys = crate::store::index_range(store, &partition, (&from, &to), limit).await?;
+        let free: Vec<(i64, i64)> = keys
+            .iter()
+            .filter_map(|k| parse_index_key(k))
+            .filter(|(free_at, index, _)| *free_at <= now && *index < capacity)
+            .map(|(_, index, generation)| (index, generation))
+            .collect();
+        if let Some(chosen) = free.choose(&mut rand::rng()) {
+            return Ok(Some(*chosen));
+        }
     }
+    Ok(None)
+}
+
+/// Environments this small are read whole from the free-slot index (at most this many keys).
+const SMALL: i64 = 64;
+
+/// Writes the slots of a new environment, every one free (admin time: capacity / 25 calls), and
+/// gives the slots of an environment written before the free-slot index their index keys.
+pub async fn ensure_all(
+    store: &Store,
+    environment: &str,
+    tenant_id: &str,
+    capacity: i64,
+) -> Result<usize, StoreError> {
+    let existing = crate::store::query_partition(
+        store,
+        &keys::environment_partition(environment),
+        keys::SLOT_PREFIX,
+    )
+    .await?;
+    let mut items = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for item in &existing {
+        let slot = Slot::from_item(item)?;
+        seen.insert(slot.index);
+        if !item.contains_key(GSI2_PK) {
+            items.push(slot.to_item(environment, tenant_id));
+        }
+    }
+    for index in (0..capacity).filter(|i| !seen.contains(i)) {
+        let free = Slot {
+            index,
+            generation: 0,
+            session: String::new(),
+            user: String::new(),
+            state: ENDED.to_string(),
+            started: None,
+            held_until: 0,
+        };
+        items.push(free.to_item(environment, tenant_id));
+    }
+    let written = items.len();
+    crate::store::put_batch(store, items).await?;
+    Ok(written)
 }
 
 /// Claims a slot that was free at `read_generation`: the put fails if another request claimed
@@ -145,13 +260,18 @@ pub struct Holder<'a> {
     pub session: &'a str,
 }
 
-/// An update of a slot that applies only while its holder still holds it (`HELD_BY`).
+/// An update of a slot that applies only while its holder still holds it (`HELD_BY`), and that
+/// files the slot in the free-slot index as free from `free_at` (`:free_key`).
 fn update_held(
     table: &str,
-    holder: Holder,
+    (holder, free_at): (Holder, i64),
     expression: &str,
     mut values: Item,
 ) -> Result<TransactWriteItem, StoreError> {
+    let expression = format!("{expression}, gsi2sk = :free_key");
+    let generation = generation_of(holder.session) + 1;
+    let free_key = index_key(free_at, holder.index, generation);
+    values.insert(":free_key".into(), attr::s(free_key));
     values.insert(":name".into(), attr::s(holder.session));
     // DynamoDB refuses a name the expressions do not use.
     let mut pairs = vec![("#session", SESSION)];
@@ -163,6 +283,11 @@ fn update_held(
     item::update_if(table, &key, expression, values, Some(names), HELD_BY)
 }
 
+/// The generation a session's slot had when the session was named (`session_name` backwards).
+fn generation_of(session: &str) -> i64 {
+    number_of(session).map_or(0, |n| (n - 1) / NAME_STRIDE)
+}
+
 /// Moves the holder's time to `until` (a restarted activation deadline, an extension).
 pub fn hold_until(
     table: &str,
@@ -170,7 +295,7 @@ pub fn hold_until(
     until: i64,
 ) -> Result<TransactWriteItem, StoreError> {
     let values = Item::from([(":until".to_string(), attr::n(until))]);
-    update_held(table, holder, "SET held_until = :until", values)
+    update_held(table, (holder, until), "SET held_until = :until", values)
 }
 
 /// The holder started at `now` and holds the slot until `until` (activation).
@@ -186,7 +311,7 @@ pub fn start(
         (":until".to_string(), attr::n(until)),
     ]);
     let expression = "SET #state = :running, started = :now, held_until = :until";
-    update_held(table, holder, expression, values)
+    update_held(table, (holder, until), expression, values)
 }
 
 /// Frees the slot at `until` (its holder ended). Freed, not deleted: the slot keeps its
@@ -196,10 +321,12 @@ pub fn free(table: &str, holder: Holder, until: i64) -> Result<TransactWriteItem
         (":until".to_string(), attr::n(until)),
         (":ended".to_string(), attr::s(ENDED)),
     ]);
+    // Free from 0: among the never-used slots, at a random place of the spread; and no longer
+    // listed for the catalog.
     update_held(
         table,
-        holder,
-        "SET held_until = :until, #state = :ended",
+        (holder, 0),
+        "REMOVE gsi1pk, gsi1sk SET held_until = :until, #state = :ended",
         values,
     )
 }
@@ -224,19 +351,22 @@ pub async fn forget_user(store: &Store, holder: Holder<'_>) -> Result<bool, Stor
 }
 
 /// Sessions are numbered by their slot and its generation: unique without a counter that every
-/// request would contend for (`MAX_CAPACITY` keeps slots below 1000).
+/// request would contend for (`MAX_CAPACITY` keeps slots below `NAME_STRIDE`).
 pub fn session_name(environment: &str, slot: i64, generation: i64) -> String {
-    format!("{environment}-s{:03}", generation * 1000 + slot + 1)
+    format!("{environment}-s{:03}", generation * NAME_STRIDE + slot + 1)
+}
+
+fn number_of(session: &str) -> Option<i64> {
+    session
+        .rsplit_once("-s")
+        .and_then(|(_, number)| number.parse::<i64>().ok())
+        .filter(|n| *n > 0)
 }
 
 /// The slot a session name was given for (`session_name` backwards); -1, which no slot has,
 /// for a name that is not a session's.
 pub fn slot_of(session: &str) -> i64 {
-    session
-        .rsplit_once("-s")
-        .and_then(|(_, number)| number.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .map_or(-1, |n| (n - 1) % 1000)
+    number_of(session).map_or(-1, |n| (n - 1) % NAME_STRIDE)
 }
 
 #[cfg(test)]
@@ -245,13 +375,22 @@ mod tests {
 
     #[test]
     fn a_session_name_gives_back_its_slot() {
-        for (slot, generation) in [(0, 0), (7, 0), (998, 0), (0, 1), (41, 12), (998, 99_999)] {
+        for (slot, generation) in [
+            (0, 0),
+            (7, 0),
+            (998, 0),
+            (0, 1),
+            (41, 12),
+            (999_998, 99_999),
+        ] {
             let name = session_name("lab-env-w01", slot, generation);
             assert!(super::super::session::is_valid_name(&name), "{name}");
             assert_eq!(slot_of(&name), slot, "{name}");
         }
         assert_eq!(session_name("lab", 4, 0), "lab-s005");
-        assert_eq!(session_name("lab", 4, 2), "lab-s2005");
+        assert_eq!(session_name("lab", 4, 2), "lab-s2000005");
+        assert_eq!(session_name("lab", 54_321, 0), "lab-s54322");
+        assert_eq!(generation_of("lab-s2000005"), 2);
         for not_a_session in ["lab", "lab-s", "lab-sx", "lab-s000", "lab-s-1"] {
             assert_eq!(slot_of(not_a_session), -1, "{not_a_session}");
         }

@@ -295,6 +295,15 @@ pub async fn create_environment(store: &Store, args: CreateEnvironment) -> Resul
     Ok(())
 }
 
+pub async fn upgrade_environment(store: &Store, name: &str) -> Result<(), String> {
+    let written = environment::upgrade(store, name)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| format!("no environment {name:?}"))?;
+    eprintln!("environment {name:?}: {written} slots written");
+    Ok(())
+}
+
 pub async fn list_environments(store: &Store, client: &str) -> Result<(), String> {
     let now = clock::now();
     for v in environment::list(store, client).await.map_err(err)? {

@@ -270,11 +270,11 @@ pub async fn get_with_web_session(
     Ok((session, signed_in))
 }
 
-/// Session names are `<environment>-s<number>` (at least three digits).
+/// Session names are `<environment>-s<number>` (3 to 15 digits).
 pub fn is_valid_name(name: &str) -> bool {
     name.rsplit_once("-s").is_some_and(|(environment, number)| {
         super::environment::is_valid_name(environment)
-            && (3..=9).contains(&number.len())
+            && (3..=15).contains(&number.len())
             && number.bytes().all(|b| b.is_ascii_digit())
     })
 }

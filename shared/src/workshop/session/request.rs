@@ -17,7 +17,7 @@ use crate::store::fields::*;
 use crate::store::keys;
 use crate::store::tx::{self, TxError, item, names};
 use crate::store::{Store, StoreError};
-use crate::workshop::environment::{self, Environment, EnvironmentView};
+use crate::workshop::environment::Environment;
 use crate::workshop::slot::{self, Slot};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
@@ -79,7 +79,7 @@ pub async fn request(
         let Some((asked, user, replayed)) = read_user(store, &tenant.id, ask, claim).await? else {
             return Ok(RequestOutcome::Reused);
         };
-        let plan = plan(store, tenant, environment, (&asked, &user), attempt).await?;
+        let plan = plan(store, tenant, environment, (&asked, &user)).await?;
         let Some((session, token, mut items)) = plan else {
             return Ok(RequestOutcome::Unavailable);
         };
@@ -161,7 +161,6 @@ async fn plan(
     tenant: &ApiClient,
     environment: &Environment,
     (ask, user): (&SessionRequest, &UserSessions),
-    attempt: u32,
 ) -> Result<Option<Plan>, TxError> {
     let now = clock::now();
     let existing = user
@@ -186,11 +185,19 @@ async fn plan(
             if limit > 0 && user.live(now).count() as i64 >= limit {
                 return Ok(None);
             }
-            let view = environment::with_slots(store, environment.clone()).await?;
-            let Some(slot) = view.free_slot(now, attempt > 0) else {
+            let (name, capacity) = (&environment.name, environment.capacity);
+            let Some(slot) = slot::candidate(store, name, capacity, now).await? else {
                 return Ok(None);
             };
-            Ok(Some(allocate(table, tenant, &view, user, ask, slot, now)?))
+            Ok(Some(allocate(
+                table,
+                tenant,
+                environment,
+                user,
+                ask,
+                slot,
+                now,
+            )?))
         }
     }
 }
@@ -276,13 +283,12 @@ fn renew(
 fn allocate(
     table: &str,
     tenant: &ApiClient,
-    view: &EnvironmentView,
+    env: &Environment,
     user: &UserSessions,
     ask: &SessionRequest,
     (slot, generation): (i64, i64),
     now: i64,
 ) -> Result<Plan, StoreError> {
-    let env = &view.environment;
     let token = secrets::new_url_token();
     let name = slot::session_name(&env.name, slot, generation);
     let until = pending_until(ask, env.duration_secs, now);

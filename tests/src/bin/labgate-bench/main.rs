@@ -36,9 +36,13 @@ struct Args {
     /// Only the cold-start, memory and size table (needs `--binaries`).
     #[arg(long, requires = "binaries")]
     cold_start_only: bool,
-    /// Only the figures at size: the reaper with a backlog of this many overdue sessions.
+    /// Only the figures at size: requests at capacities 10 to 10,000 and catalogs of 1 to 500
+    /// environments, a burst of 2,000 users, and the reaper with a backlog.
     #[arg(long)]
     scale: bool,
+    /// Samples per row of the cost-at-size table (`--scale`).
+    #[arg(long, default_value_t = 30)]
+    scale_samples: usize,
     /// Overdue sessions for the reaper's backlog (`--scale`).
     #[arg(long, default_value_t = 10_000)]
     backlog: usize,
@@ -50,6 +54,8 @@ async fn main() {
     println!("# labgate-bench\n");
     println!("Against DynamoDB Local at {}.\n", labgate_tests::endpoint());
     if args.scale {
+        scale::request_costs(args.scale_samples).await;
+        scale::burst(2_000, 2_000, args.concurrency).await;
         scale::reaper_backlog(args.backlog).await;
         return;
     }
