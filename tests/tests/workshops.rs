@@ -952,3 +952,101 @@ async fn activation_in_a_logged_in_browser_replaces_its_session() {
     assert_eq!(env.whoami(&old).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(env.whoami(&new).await.status, StatusCode::OK);
 }
+
+/// Holds slots `range` of `lab` for an hour, written straight to the table as sessions would.
+async fn hold(env: &TestEnv, lab: &str, range: std::ops::Range<i64>) {
+    use labgate::workshop::slot::{self, Slot};
+    let now = labgate::clock::now();
+    let items = range
+        .map(|index| {
+            Slot {
+                index,
+                generation: 1,
+                session: slot::session_name(lab, index, 0),
+                user: format!("holder-{index}"),
+                state: "running".into(),
+                started: Some(now),
+                held_until: now + 3600,
+            }
+            .to_item(lab, &env.client.id)
+        })
+        .collect();
+    labgate::store::put_batch(env.store(), items).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_large_environment_finds_its_last_free_slots_in_the_index_and_then_refuses() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(1_100, |_| {}).await;
+    // Every slot held but two, one of them past the old cap of 999.
+    hold(&env, &lab, 0..700).await;
+    hold(&env, &lab, 701..1_050).await;
+    hold(&env, &lab, 1_051..1_100).await;
+    let mut names = Vec::new();
+    for user in ["a", "b"] {
+        env.round_trips.reset();
+        let got = granted(&env, &robot.access_token, &lab, &[("user", user)]).await;
+        assert!(env.round_trips.count() <= 5, "{}", env.round_trips.count());
+        names.push(got["name"].as_str().unwrap().to_string());
+    }
+    names.sort();
+    assert_eq!(names, vec![format!("{lab}-s1051"), format!("{lab}-s701")]);
+    let full = env
+        .request_session(&robot.access_token, &lab, &query(&[("user", "c")]))
+        .await;
+    assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(full.json(), json!({"error": "No session available"}));
+}
+
+#[tokio::test]
+async fn an_environment_from_before_the_free_slot_index_works_after_upgrade() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(3, |_| {}).await;
+    // As the old code left it: one slot used (without index keys), the others never written.
+    let used = granted(&env, &robot.access_token, &lab, &[("user", "u1")]).await;
+    let held = labgate::workshop::slot::slot_of(used["name"].as_str().unwrap());
+    for index in 0..3 {
+        let key = labgate::store::keys::slot(&lab, index);
+        if index == held {
+            env.store()
+                .client()
+                .update_item()
+                .table_name(env.store().table())
+                .set_key(Some(key.item()))
+                .update_expression("REMOVE gsi2pk, gsi2sk")
+                .send()
+                .await
+                .unwrap();
+        } else {
+            labgate::store::delete(env.store(), &key, "test")
+                .await
+                .unwrap();
+        }
+    }
+    let before = env
+        .request_session(&robot.access_token, &lab, &query(&[("user", "u2")]))
+        .await;
+    assert_eq!(
+        before.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no slot in the index"
+    );
+
+    let written = labgate::workshop::environment::upgrade(env.store(), &lab)
+        .await
+        .unwrap();
+    assert_eq!(written, Some(3), "one re-filed, two written");
+    for user in ["u2", "u3"] {
+        granted(&env, &robot.access_token, &lab, &[("user", user)]).await;
+    }
+    let full = env
+        .request_session(&robot.access_token, &lab, &query(&[("user", "u4")]))
+        .await;
+    assert_eq!(
+        full.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "u1 still holds its slot"
+    );
+}

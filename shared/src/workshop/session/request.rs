@@ -72,15 +72,23 @@ pub async fn request(
     ask: &SessionRequest,
     claim: Option<&Claim>,
 ) -> Result<RequestOutcome, TxError> {
+    // What was read of the user, kept when only the slot was lost (another request claimed it):
+    // the next attempt picks another slot without reading the user again.
+    let mut kept_read = None;
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             backoff(attempt).await;
         }
-        let Some((asked, user, replayed)) = read_user(store, &tenant.id, ask, claim).await? else {
-            return Ok(RequestOutcome::Reused);
+        let read = match kept_read.take() {
+            Some(read) => read,
+            None => match read_user(store, &tenant.id, ask, claim).await? {
+                Some(read) => read,
+                None => return Ok(RequestOutcome::Reused),
+            },
         };
-        let plan = plan(store, tenant, environment, (&asked, &user)).await?;
-        let Some((session, token, mut items)) = plan else {
+        let (asked, user, replayed) = &read;
+        let plan = plan(store, tenant, environment, (asked, user)).await?;
+        let Some((session, token, mut items, allocating)) = plan else {
             return Ok(RequestOutcome::Unavailable);
         };
         if let (Some(claim), false) = (claim, replayed) {
@@ -94,13 +102,14 @@ pub async fn request(
             Ok(()) => {
                 return Ok(RequestOutcome::Granted {
                     session,
-                    user: asked.user,
+                    user: asked.user.clone(),
                     token,
-                    replayed,
+                    replayed: *replayed,
                 });
             }
-            // Another request got there first (slot, counter, the user's map or the key): read
-            // again.
+            // Another request claimed the slot first: pick another.
+            Err(TxError::Condition { index: 0 }) if allocating => kept_read = Some(read),
+            // Another request changed the user's map or used the key: read again.
             Err(TxError::Condition { .. }) => continue,
             Err(e) => return Err(e),
         }
@@ -202,7 +211,9 @@ async fn plan(
     }
 }
 
-type Plan = (String, Secret, Vec<TransactWriteItem>);
+/// The session, its activation token, the transaction's items (the slot's claim first when
+/// allocating), and whether it allocates.
+type Plan = (String, Secret, Vec<TransactWriteItem>, bool);
 
 fn pending_until(ask: &SessionRequest, env_duration: i64, now: i64) -> i64 {
     let wait = match (ask.timeout_secs, env_duration) {
@@ -247,7 +258,7 @@ fn reuse(
     items.push(user_map::update(
         table, tenant_id, ask, user, sessions, now,
     )?);
-    Ok((name.to_string(), token, items))
+    Ok((name.to_string(), token, items, false))
 }
 
 /// A live session's new activation token, and its deadline (`until`), if still in the state read.
@@ -319,7 +330,7 @@ fn allocate(
             .event(EventType::SessionAllocated, serde_json::json!({}))
             .outbox(table)?,
     ];
-    Ok((name, token, items))
+    Ok((name, token, items, true))
 }
 
 /// A new session, waiting for activation until `until`, in slot `slot` as `name`.

@@ -43,6 +43,12 @@ struct Args {
     /// Samples per row of the cost-at-size table (`--scale`).
     #[arg(long, default_value_t = 30)]
     scale_samples: usize,
+    /// Users (and capacity) of the burst (`--scale`).
+    #[arg(long, default_value_t = 2_000)]
+    burst: i64,
+    /// Only the burst (`--scale`).
+    #[arg(long)]
+    burst_only: bool,
     /// Overdue sessions for the reaper's backlog (`--scale`).
     #[arg(long, default_value_t = 10_000)]
     backlog: usize,
@@ -54,9 +60,13 @@ async fn main() {
     println!("# labgate-bench\n");
     println!("Against DynamoDB Local at {}.\n", labgate_tests::endpoint());
     if args.scale {
-        scale::request_costs(args.scale_samples).await;
-        scale::burst(2_000, 2_000, args.concurrency).await;
-        scale::reaper_backlog(args.backlog).await;
+        if !args.burst_only {
+            scale::request_costs(args.scale_samples).await;
+        }
+        scale::burst(args.burst, args.burst as usize, args.concurrency).await;
+        if !args.burst_only {
+            scale::reaper_backlog(args.backlog).await;
+        }
         return;
     }
     if !args.cold_start_only {
