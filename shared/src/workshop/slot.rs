@@ -152,14 +152,15 @@ fn parse_index_key(key: &str) -> Option<(i64, i64, i64)> {
 
 /// A free slot of an environment of capacity `capacity`, with the generation it has now, read
 /// from the free-slot index: up to `CANDIDATES` keys free at `now` from a random point of the
-/// spread on, then (if none) below it, and one of them chosen at random; in an environment of
-/// at most `SMALL` slots, every free key at once (one query either way). `None`: every slot is
-/// held.
+/// spread on, then (if none) below it, and one of them chosen at random. An environment of at
+/// most `SMALL` slots is read whole, and its lowest free slot taken (names start at `-s001`, as
+/// Educates'), or after a lost race (`spread`) a random one. One query either way, but for the
+/// few requests whose random point lies above every free key. `None`: every slot is held.
 pub async fn candidate(
     store: &Store,
     environment: &str,
-    capacity: i64,
-    now: i64,
+    (capacity, now): (i64, i64),
+    spread: bool,
 ) -> Result<Option<(i64, i64)>, StoreError> {
     use rand::seq::IndexedRandom;
     let partition = index_partition(environment);
@@ -182,8 +183,14 @@ pub async fn candidate(
             .filter(|(free_at, index, _)| *free_at <= now && *index < capacity)
             .map(|(_, index, generation)| (index, generation))
             .collect();
-        if let Some(chosen) = free.choose(&mut rand::rng()) {
-            return Ok(Some(*chosen));
+        let lowest = capacity <= SMALL && !spread;
+        let chosen = if lowest {
+            free.iter().min().copied()
+        } else {
+            free.choose(&mut rand::rng()).copied()
+        };
+        if chosen.is_some() {
+            return Ok(chosen);
         }
     }
     Ok(None)

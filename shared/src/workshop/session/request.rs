@@ -87,7 +87,7 @@ pub async fn request(
             },
         };
         let (asked, user, replayed) = &read;
-        let plan = plan(store, tenant, environment, (asked, user)).await?;
+        let plan = plan(store, tenant, environment, (asked, user), attempt > 0).await?;
         let Some((session, token, mut items, allocating)) = plan else {
             return Ok(RequestOutcome::Unavailable);
         };
@@ -170,6 +170,7 @@ async fn plan(
     tenant: &ApiClient,
     environment: &Environment,
     (ask, user): (&SessionRequest, &UserSessions),
+    spread: bool,
 ) -> Result<Option<Plan>, TxError> {
     let now = clock::now();
     let existing = user
@@ -195,7 +196,7 @@ async fn plan(
                 return Ok(None);
             }
             let (name, capacity) = (&environment.name, environment.capacity);
-            let Some(slot) = slot::candidate(store, name, capacity, now).await? else {
+            let Some(slot) = slot::candidate(store, name, (capacity, now), spread).await? else {
                 return Ok(None);
             };
             Ok(Some(allocate(
