@@ -276,15 +276,18 @@ pub async fn burst(capacity: i64, users: usize, clients: usize) {
                         return;
                     }
                     let user = format!("learner-{i}");
-                    let res = env
-                        .request_session(&robot.access_token, &lab, &query(&[("user", &user)]))
-                        .await;
+                    // An activation deadline longer than the burst: every session stays live.
+                    let ask = query(&[("user", &user), ("timeout", "3600")]);
+                    let res = env.request_session(&robot.access_token, &lab, &ask).await;
                     match res.status.as_u16() {
                         200 => granted.fetch_add(1, Ordering::SeqCst),
                         503 if res.body.contains("No session available") => {
                             refused.fetch_add(1, Ordering::SeqCst)
                         }
-                        _ => errors.fetch_add(1, Ordering::SeqCst),
+                        status => {
+                            eprintln!("burst: {status} {}", res.body);
+                            errors.fetch_add(1, Ordering::SeqCst)
+                        }
                     };
                 }
             })
