@@ -272,6 +272,7 @@ async fn a_session_request_sent_again_gets_the_first_session_and_never_a_second(
     assert_eq!(again["name"], first["name"]);
     assert_eq!(again["user"], first["user"], "the first request's user");
     assert_ne!(again["url"], first["url"], "a fresh activation token");
+    env.count_sessions().await;
     let status = env
         .portal(
             labgate::handlers::environment_status::handle,

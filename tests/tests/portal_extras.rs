@@ -57,6 +57,7 @@ async fn the_workshop_catalog_lists_each_workshop_with_its_environment() {
     let (env, robot, _) = with_session().await;
     let other = seed_client(env.store(), "Other").await;
     env.environment_for(&other.id, 1, |_| {}).await;
+    env.count_sessions().await;
 
     for path in [
         "/workshops/catalog/workshops/",

@@ -21,9 +21,10 @@ async fn environment_status(state: &AppState, req: Request) -> Result<Response<B
     if !environment::is_valid_name(&name) {
         return Err(unknown());
     }
-    let view = environment::load_listed(&state.store, &grant.tenant.id, &name).await?;
-    let view = tenant::owned(view, &grant.tenant.id).ok_or_else(unknown)?;
     let with_sessions = truthy(http::query_param(&req, "sessions"));
+    let tenant_id = &grant.tenant.id;
+    let view = environment::load_listed(&state.store, tenant_id, &name, with_sessions).await?;
+    let view = tenant::owned(view, tenant_id).ok_or_else(unknown)?;
     Ok(http::json(
         StatusCode::OK,
         &environment_json(&view, clock::now(), false, with_sessions),

@@ -15,6 +15,7 @@ pub mod reaper;
 pub mod session_activate;
 pub mod session_authorize;
 pub mod session_config;
+pub mod session_counter;
 pub mod session_delete;
 pub mod session_event;
 pub mod session_extend;

@@ -31,14 +31,14 @@ async fn list(state: &AppState, req: Request) -> Result<Response<Body>, PortalEr
     let wanted_state = states.is_empty() || states.iter().any(|s| s == "RUNNING");
     let names = query_all(&req, "name");
 
-    let views = environment::list(&state.store, &grant.tenant.id).await?;
+    let views = environment::list(&state.store, &grant.tenant.id, with_sessions).await?;
     let environments: Vec<_> = views
         .iter()
         .filter(|_| wanted_state)
         .filter(|v| names.is_empty() || names.contains(&v.environment.workshop.name))
         .map(|v| environment_json(v, now, true, with_sessions))
         .collect();
-    let allocated: i64 = views.iter().map(|v| v.allocated(now)).sum();
+    let allocated: i64 = views.iter().map(|v| v.allocated()).sum();
     let domain = state
         .config
         .domain_for_host(http::header(&req, HOST.as_str()));

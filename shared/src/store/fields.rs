@@ -10,6 +10,8 @@ pub const ATTEMPTS: &str = "attempts";
 pub const CAPACITY: &str = "capacity";
 pub const CLIENT: &str = "client";
 pub const CLIENT_ID: &str = "client_id";
+/// When the session-counter counted an outbox event (`workshop::counts`).
+pub const COUNTED: &str = "counted";
 pub const CONTENT_ID: &str = "content_id";
 pub const CONTEXT: &str = "context";
 pub const CREATED_AT: &str = "created_at";
@@ -33,6 +35,8 @@ pub const LAST_ERROR: &str = "last_error";
 pub const LATEST_PROGRESS: &str = "latest_progress";
 pub const LAUNCH_ID: &str = "launch_id";
 pub const LICENSES: &str = "licenses";
+/// An environment's live sessions as counted (`workshop::counts`).
+pub const LIVE: &str = "live";
 pub const LMS_ROLES: &str = "lms_roles";
 pub const NAME: &str = "name";
 pub const NEXT: &str = "next";

@@ -174,6 +174,17 @@ pub fn slot(environment: &str, index: i64) -> Key {
 
 pub const SLOT_PREFIX: &str = "SLOT#";
 
+/// An environment's count of live sessions, kept from the outbox (`workshop::counts`).
+pub fn environment_count(name: &str) -> Key {
+    Key::new(environment_partition(name), "#COUNT")
+}
+
+/// GSI1 sort key prefix of an environment's slots that hold sessions, in its tenant's partition:
+/// apart from `ENV#`, so that the catalog reads definitions and counts, never sessions.
+pub fn live_listing(name: &str) -> String {
+    format!("LIVE#{name}#")
+}
+
 /// GSI1 sort key prefix of an environment's items in its tenant's partition.
 pub fn environment_listing(name: &str) -> String {
     format!("ENV#{name}#")

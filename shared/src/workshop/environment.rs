@@ -1,6 +1,7 @@
 //! Workshop environments (the catalog): their definition, and how they are read with their
 //! capacity slots (the rule for capacity is in `slot`).
 
+use super::counts;
 use super::slot::{self, Slot};
 use crate::store::attr::{self, Item};
 use crate::store::fields::*;
@@ -106,10 +107,13 @@ impl crate::tenant::Owned for EnvironmentView {
     }
 }
 
-/// An environment with its slots, as one read sees them.
+/// An environment with its count of live sessions, and the slots read with it (none for the
+/// catalog's counts; the held ones when its sessions are listed; all of them from `load`).
 #[derive(Debug, Clone)]
 pub struct EnvironmentView {
     pub environment: Environment,
+    /// Live sessions as `counts` keeps them (0 before the first).
+    pub counted: i64,
     pub slots: Vec<Slot>,
 }
 
@@ -118,27 +122,43 @@ impl EnvironmentView {
         self.slots.iter().filter(move |s| s.is_live(now))
     }
 
-    pub fn allocated(&self, now: i64) -> i64 {
+    /// Sessions allocated, as counted (`counts`: it lags by seconds, an expiry by the reaper).
+    pub fn allocated(&self) -> i64 {
+        self.counted.clamp(0, self.environment.capacity)
+    }
+
+    pub fn available(&self) -> i64 {
+        self.environment.capacity - self.allocated()
+    }
+
+    /// Slots held at `now`, from the slots read: exact, for checks that read them all (`load`).
+    pub fn held(&self, now: i64) -> i64 {
         self.live_slots(now).count() as i64
     }
 
-    pub fn available(&self, now: i64) -> i64 {
-        (self.environment.capacity - self.allocated(now)).max(0)
-    }
-
-    /// Builds views from items of one or more environments (definition and slot items).
+    /// Builds views from items of one or more environments (definitions, counts and slots).
     pub fn group(items: &[Item]) -> Result<Vec<EnvironmentView>, StoreError> {
         let mut views: Vec<EnvironmentView> = Vec::new();
         for item in items.iter().filter(|i| kind(i) == Some("environment")) {
             views.push(EnvironmentView {
                 environment: Environment::from_item(item)?,
+                counted: 0,
                 slots: Vec::new(),
             });
         }
-        for item in items.iter().filter(|i| kind(i) == Some("slot")) {
-            let env = attr::get_s(item, ENVIRONMENT)?;
-            if let Some(view) = views.iter_mut().find(|v| v.environment.name == env) {
-                view.slots.push(Slot::from_item(item)?);
+        let find = |views: &mut Vec<EnvironmentView>, env: &str| {
+            views.iter_mut().position(|v| v.environment.name == env)
+        };
+        for item in items {
+            if let Some((env, live)) = counts::from_item(item)? {
+                if let Some(i) = find(&mut views, &env) {
+                    views[i].counted = live;
+                }
+            } else if kind(item) == Some("slot") {
+                let env = attr::get_s(item, ENVIRONMENT)?;
+                if let Some(i) = find(&mut views, &env) {
+                    views[i].slots.push(Slot::from_item(item)?);
+                }
             }
         }
         Ok(views)
@@ -151,33 +171,46 @@ fn kind(item: &Item) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// An environment and its slots, strongly consistent: one query of its partition (table).
+/// An environment with its count and every slot, strongly consistent: one query of its
+/// partition (table). Admin time and checks: it reads `capacity` slots.
 pub async fn load(store: &Store, name: &str) -> Result<Option<EnvironmentView>, StoreError> {
     let items =
         crate::store::query_partition(store, &keys::environment_partition(name), "").await?;
     Ok(EnvironmentView::group(&items)?.into_iter().next())
 }
 
-/// A tenant's environment with its held slots, as the catalog sees it: one query of the
-/// tenant's index partition (eventual, like the catalog's). Free slots are not listed there, so
-/// this reads the sessions the environment holds, not its capacity.
+/// A tenant's environment as status shows it: its definition and count (two items, one query of
+/// the tenant's index partition, eventual like every index read), and with `sessions` its held
+/// slots (a second query). Free slots are never listed, so this costs the same at any capacity.
 pub async fn load_listed(
     store: &Store,
     client_id: &str,
     name: &str,
+    sessions: bool,
 ) -> Result<Option<EnvironmentView>, StoreError> {
-    let prefix = keys::environment_listing(name);
-    let items =
-        crate::store::query_index(store, &keys::client_partition(client_id), &prefix).await?;
+    let partition = keys::client_partition(client_id);
+    let mut items =
+        crate::store::query_index(store, &partition, &keys::environment_listing(name)).await?;
+    if sessions {
+        items.extend(crate::store::query_index(store, &partition, &keys::live_listing(name)).await?);
+    }
     Ok(EnvironmentView::group(&items)?.into_iter().next())
 }
 
-/// Every environment of a tenant with its slots: one query of the tenant's index partition.
-/// Eventually consistent (an index): the catalog's counts may lag a write by about a second;
-/// allocation never uses them, it reads the slots from the table and claims one by condition.
-pub async fn list(store: &Store, client_id: &str) -> Result<Vec<EnvironmentView>, StoreError> {
-    let items =
-        crate::store::query_index(store, &keys::client_partition(client_id), "ENV#").await?;
+/// Every environment of a tenant with its count (one query of the tenant's index partition: two
+/// items an environment, whatever its sessions), and with `sessions` the slots that hold them (a
+/// second query). Eventually consistent (an index), like the counts themselves: allocation never
+/// uses them, it claims a slot by condition.
+pub async fn list(
+    store: &Store,
+    client_id: &str,
+    sessions: bool,
+) -> Result<Vec<EnvironmentView>, StoreError> {
+    let partition = keys::client_partition(client_id);
+    let mut items = crate::store::query_index(store, &partition, "ENV#").await?;
+    if sessions {
+        items.extend(crate::store::query_index(store, &partition, "LIVE#").await?);
+    }
     EnvironmentView::group(&items)
 }
 
@@ -193,16 +226,18 @@ pub async fn create(store: &Store, environment: &Environment) -> Result<bool, St
     Ok(true)
 }
 
-/// Gives an environment created before the free-slot index its slots and their index keys
-/// (`labgate-admin environment upgrade`); the slots written.
+/// Gives an environment created before the free-slot index its slots and their index keys, and
+/// one created before counts its count, from the slots held now (`labgate-admin environment
+/// upgrade`; sessions allocated or ended while it runs may need a second run); the slots written.
 pub async fn upgrade(store: &Store, name: &str) -> Result<Option<usize>, StoreError> {
     let Some(view) = load(store, name).await? else {
         return Ok(None);
     };
     let env = &view.environment;
-    Ok(Some(
-        slot::ensure_all(store, &env.name, &env.client_id, env.capacity).await?,
-    ))
+    let written = slot::ensure_all(store, &env.name, &env.client_id, env.capacity).await?;
+    let live = view.held(crate::clock::now());
+    counts::set(store, (&env.name, &env.client_id), live).await?;
+    Ok(Some(written))
 }
 
 /// Environment names: what Educates allows in a path segment, bounded.

@@ -1,6 +1,7 @@
 //! The workshop session API, compatible with the Educates training portal REST API
 //! (`docs/workshops.md`).
 
+pub mod counts;
 pub mod environment;
 pub mod portal;
 pub mod reaper;

@@ -218,7 +218,7 @@ pub fn workshop_json(w: &super::environment::Workshop, with_resource: bool) -> V
 
 /// An environment's name, state, duration and counts: the `environment` of a workshop in
 /// `catalog/workshops/`, and the start of an environment in `catalog/environments/`.
-pub fn environment_counts(view: &EnvironmentView, now: i64) -> Value {
+pub fn environment_counts(view: &EnvironmentView) -> Value {
     let env = &view.environment;
     json!({
         "name": env.name,
@@ -226,8 +226,8 @@ pub fn environment_counts(view: &EnvironmentView, now: i64) -> Value {
         "duration": env.duration_secs,
         "capacity": env.capacity,
         "reserved": 0,
-        "allocated": view.allocated(now),
-        "available": view.available(now),
+        "allocated": view.allocated(),
+        "available": view.available(),
     })
 }
 
@@ -238,7 +238,7 @@ pub fn environment_json(
     with_resource: bool,
     with_sessions: bool,
 ) -> Value {
-    let mut out = environment_counts(view, now);
+    let mut out = environment_counts(view);
     out["workshop"] = workshop_json(&view.environment.workshop, with_resource);
     if with_sessions {
         let sessions: Vec<Value> = view

@@ -85,8 +85,8 @@ impl Slot {
     }
 
     /// The slot's item in environment `environment` of tenant `tenant_id`. A slot that holds a
-    /// session is also listed in the tenant's index partition (`gsi1`, for the catalog's counts
-    /// and sessions); a free one is not, so an empty environment lists nothing however large.
+    /// session is also listed in the tenant's index partition (`gsi1`, `LIVE#<environment>#`,
+    /// for the catalog's session lists); a free one is not.
     pub fn to_item(&self, environment: &str, tenant_id: &str) -> Item {
         let mut item = keys::slot(environment, self.index).item();
         item.extend([
@@ -112,12 +112,7 @@ impl Slot {
                 ),
                 (
                     GSI1_SK.to_string(),
-                    attr::s(format!(
-                        "{}{}{:05}",
-                        keys::environment_listing(environment),
-                        keys::SLOT_PREFIX,
-                        self.index
-                    )),
+                    attr::s(format!("{}{:05}", keys::live_listing(environment), self.index)),
                 ),
             ]);
         }
@@ -200,7 +195,8 @@ pub async fn candidate(
 const SMALL: i64 = 64;
 
 /// Writes the slots of a new environment, every one free (admin time: capacity / 25 calls), and
-/// gives the slots of an environment written before the free-slot index their index keys.
+/// gives the slots of an environment written before the free-slot index their index keys (and
+/// those listed before counts their listing apart from the environment's).
 pub async fn ensure_all(
     store: &Store,
     environment: &str,
@@ -218,7 +214,11 @@ pub async fn ensure_all(
     for item in &existing {
         let slot = Slot::from_item(item)?;
         seen.insert(slot.index);
-        if !item.contains_key(GSI2_PK) {
+        let listed_before_counts = item
+            .get(GSI1_SK)
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|sk| sk.starts_with("ENV#"));
+        if !item.contains_key(GSI2_PK) || listed_before_counts {
             items.push(slot.to_item(environment, tenant_id));
         }
     }

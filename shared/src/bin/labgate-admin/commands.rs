@@ -305,10 +305,9 @@ pub async fn upgrade_environment(store: &Store, name: &str) -> Result<(), String
 }
 
 pub async fn list_environments(store: &Store, client: &str) -> Result<(), String> {
-    let now = clock::now();
-    for v in environment::list(store, client).await.map_err(err)? {
+    for v in environment::list(store, client, false).await.map_err(err)? {
         let e = &v.environment;
-        let (allocated, available) = (v.allocated(now), v.available(now));
+        let (allocated, available) = (v.allocated(), v.available());
         println!(
             "{}\tworkshop={}\tcapacity={}\tallocated={allocated}\tavailable={available}\tduration={}s\tdashboard={}",
             e.name, e.workshop.name, e.capacity, e.duration_secs, e.dashboard_url

@@ -134,7 +134,7 @@ pub async fn run(concurrency: usize, seconds: u64) {
         tokio::spawn(async move {
             while !done.load(Ordering::SeqCst) {
                 let view = environment::load(env.store(), &lab).await.unwrap().unwrap();
-                most.fetch_max(view.allocated(labgate::clock::now()), Ordering::SeqCst);
+                most.fetch_max(view.held(labgate::clock::now()), Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
