@@ -175,6 +175,16 @@ start_ttl_sweeper() {
     "$bin" --stats "$TTL_SWEEPER_STATS"
 }
 
+# start_stream_runner PORT BIN_DIR: the table's stream on the DynamoDB Local on PORT, run for the
+# session counter as Lambda runs it on AWS (LABGATE_TABLE_NAME), so that the catalog's counts move.
+start_stream_runner() {
+  local bin="$2/labgate-stream-runner"
+  [ -x "$bin" ] || die "$bin is not built (cargo build -p labgate-tests --bin labgate-stream-runner)"
+  say "starting the stream runner (the session counter, as Lambda runs it on the table's stream)"
+  start_background "$LOCAL/stream-runner-$1.log" env AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1" \
+    "$bin"
+}
+
 # start_dynamodb PORT: in memory, one shared database, ready when it answers.
 start_dynamodb() {
   local port=$1

@@ -11,6 +11,7 @@
 pub mod iam;
 pub mod receiver;
 pub mod runtime_api;
+pub mod streams;
 pub mod ttl;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -613,42 +614,9 @@ impl TestEnv {
     /// API and handed over as the Lambda service hands a batch to a function (the `GetRecords`
     /// records its filter passes, plus `eventSourceARN`).
     pub async fn stream_batch(&self) -> aws_lambda_events::event::dynamodb::Event {
-        let arn = self
-            .store()
-            .client()
-            .describe_table()
-            .table_name(self.store().table())
-            .send()
+        streams::poll(self.store(), &mut Default::default())
             .await
-            .unwrap()
-            .table
-            .and_then(|t| t.latest_stream_arn)
-            .expect("the table has a stream");
-        let shards = streams_call("DescribeStream", serde_json::json!({"StreamArn": arn})).await;
-        let mut records = Vec::new();
-        for shard in shards["StreamDescription"]["Shards"].as_array().unwrap() {
-            let iterator = streams_call(
-                "GetShardIterator",
-                serde_json::json!({"StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
-            )
-            .await["ShardIterator"]
-                .clone();
-            let got = streams_call(
-                "GetRecords",
-                serde_json::json!({"ShardIterator": iterator, "Limit": 1000}),
-            )
-            .await;
-            for mut record in got["Records"].as_array().unwrap().clone() {
-                record["eventSourceARN"] = arn.clone().into();
-                records.push(record);
-            }
-        }
-        // What both stream functions' filters pass (template.yaml): outbox inserts. Lambda
-        // filters before the function sees a record; and DynamoDB Local writes an empty map as
-        // `{}` (not `{"M": {}}`), which no Lambda event parses, in the user items it leaves out.
-        records.retain(|r| r["eventName"] == "INSERT" && r["dynamodb"]["Keys"]["sk"]["S"] == "#EVENT");
-        serde_json::from_value(serde_json::json!({ "Records": records }))
-            .expect("stream records parse as a Lambda DynamoDB event")
+            .expect("DynamoDB Local's stream is read")
     }
 
     /// A deliverer as the dispatcher builds it, with short pauses between attempts.
@@ -703,28 +671,6 @@ impl TestEnv {
             version,
         ))
     }
-}
-
-/// One call of the DynamoDB Streams API on DynamoDB Local (which does not check signatures).
-async fn streams_call(target: &str, body: serde_json::Value) -> serde_json::Value {
-    let response = labgate::net::http_client_builder()
-        .build()
-        .expect("an HTTP client")
-        .post(endpoint())
-        .header("x-amz-target", format!("DynamoDBStreams_20120810.{target}"))
-        .header("content-type", "application/x-amz-json-1.0")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("DynamoDB Local answers the Streams API");
-    let status = response.status();
-    let json: serde_json::Value = response.json().await.unwrap();
-    assert!(status.is_success(), "{target}: {json}");
-    json
 }
 
 /// Writes `count` pending sessions of environment `environment` (tenant `client_id`) whose

@@ -30,6 +30,7 @@ fn built() -> BTreeMap<&'static str, Key> {
         ("Access token", keys::access_token("<digest>")),
         ("Refresh token", keys::refresh_token("<digest>")),
         ("Environment", keys::environment("<name>")),
+        ("Environment count", keys::environment_count("<name>")),
         // Slot indexes are numbers, written with five digits: the document says `<index>`.
         ("Capacity slot", slot_with_placeholder()),
         ("Workshop session", keys::workshop_session("<name>")),
@@ -61,6 +62,7 @@ const COVERED: &[&str] = &[
     "access_token",
     "refresh_token",
     "environment",
+    "environment_count",
     "slot",
     "workshop_session",
     "event",

@@ -8,7 +8,10 @@ use lambda_runtime::LambdaEvent;
 
 /// One stream batch. A store failure fails the batch, which Lambda retries (events already
 /// counted are not counted again).
-pub async fn handle(state: &AppState, event: LambdaEvent<Event>) -> Result<(), lambda_runtime::Error> {
+pub async fn handle(
+    state: &AppState,
+    event: LambdaEvent<Event>,
+) -> Result<(), lambda_runtime::Error> {
     let report = counts::count(&state.store, &event.payload).await?;
     tracing::info!(
         counted = report.counted,

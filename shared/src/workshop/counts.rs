@@ -147,7 +147,10 @@ fn add(
         (":kind".to_string(), attr::s(KIND_COUNT)),
         (":environment".to_string(), attr::s(environment)),
         (":tenant".to_string(), attr::s(tenant)),
-        (":gsi1pk".to_string(), attr::s(keys::client_partition(tenant))),
+        (
+            ":gsi1pk".to_string(),
+            attr::s(keys::client_partition(tenant)),
+        ),
         (":gsi1sk".to_string(), attr::s(listing(environment))),
         (NOW.to_string(), attr::n(now)),
     ]);
@@ -196,7 +199,12 @@ pub async fn set(
 
 /// The count an item holds, if it is a count item: (environment, live).
 pub fn from_item(record: &Item) -> Result<Option<(String, i64)>, StoreError> {
-    if record.get(KIND).and_then(|v| v.as_s().ok()).map(String::as_str) != Some(KIND_COUNT) {
+    if record
+        .get(KIND)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        != Some(KIND_COUNT)
+    {
         return Ok(None);
     }
     Ok(Some((

@@ -192,7 +192,8 @@ pub async fn load_listed(
     let mut items =
         crate::store::query_index(store, &partition, &keys::environment_listing(name)).await?;
     if sessions {
-        items.extend(crate::store::query_index(store, &partition, &keys::live_listing(name)).await?);
+        items
+            .extend(crate::store::query_index(store, &partition, &keys::live_listing(name)).await?);
     }
     Ok(EnvironmentView::group(&items)?.into_iter().next())
 }

@@ -112,7 +112,11 @@ impl Slot {
                 ),
                 (
                     GSI1_SK.to_string(),
-                    attr::s(format!("{}{:05}", keys::live_listing(environment), self.index)),
+                    attr::s(format!(
+                        "{}{:05}",
+                        keys::live_listing(environment),
+                        self.index
+                    )),
                 ),
             ]);
         }

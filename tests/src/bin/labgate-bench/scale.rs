@@ -153,6 +153,10 @@ async fn fill(env: &TestEnv, lab: &str, count: i64) {
         })
         .collect();
     labgate::store::put_batch(env.store(), items).await.unwrap();
+    // And their count, as the session counter would have kept it.
+    labgate::workshop::counts::set(env.store(), (lab, &env.client.id), count)
+        .await
+        .unwrap();
 }
 
 /// What a new user's session request, its activation and the environment's status cost at
@@ -318,5 +322,35 @@ pub async fn burst(capacity: i64, users: usize, clients: usize) {
         live.len(),
         slots.len(),
         live.len().saturating_sub(capacity as usize),
+    );
+    // The session counter's part of the rush: every allocation counted, in how many calls.
+    let batch = labgate_tests::streams::poll(env.store(), &mut Default::default())
+        .await
+        .unwrap();
+    env.round_trips.reset();
+    let began = Instant::now();
+    let mut report = labgate::workshop::counts::Report::default();
+    // As Lambda hands it over: batches of 100 (the template's BatchSize).
+    for records in batch.records.chunks(100) {
+        let mut part = aws_lambda_events::event::dynamodb::Event::default();
+        part.records = records.to_vec();
+        let done = labgate::workshop::counts::count(env.store(), &part)
+            .await
+            .unwrap();
+        report.counted += done.counted;
+    }
+    let took = began.elapsed().as_secs_f64();
+    let view = labgate::workshop::environment::load(env.store(), &lab)
+        .await
+        .unwrap()
+        .unwrap();
+    println!("| session counter: events counted | DynamoDB calls | time | count after |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {} | {} | {took:.1} s | {} (live sessions: {}) |\n",
+        report.counted,
+        env.round_trips.count(),
+        view.counted,
+        live.len()
     );
 }
