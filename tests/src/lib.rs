@@ -177,10 +177,7 @@ impl TestEnv {
             .unwrap();
         round_trips.reset();
         TestEnv {
-            state: AppState {
-                config: config(&table, vars),
-                store,
-            },
+            state: AppState::new(config(&table, vars), store),
             round_trips,
             client,
             token: token.expose().to_string(),

@@ -31,7 +31,9 @@ fn url_of(res: &TestResponse) -> String {
 }
 
 fn launch_id(res: &TestResponse) -> String {
-    res.header("labgate-launch-id").unwrap().to_string()
+    res.header("labgate-launch-id")
+        .unwrap_or_else(|| panic!("{} {}", res.status, res.body))
+        .to_string()
 }
 
 async fn launches_of(env: &TestEnv, user: &str) -> usize {

@@ -364,13 +364,13 @@ async fn analytics_urls_inside_the_network_are_refused_and_never_contacted() {
     // dispatcher that does not allow it: a listening receiver sees nothing.
     let receiver = Receiver::start(&[]).await;
     let permissive = TestEnv {
-        state: labgate::AppState {
-            config: labgate_tests::config(
+        state: labgate::AppState::new(
+            labgate_tests::config(
                 env.store().table(),
                 &[("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true")],
             ),
-            store: env.store().clone(),
-        },
+            env.store().clone(),
+        ),
         round_trips: env.round_trips.clone(),
         client: env.client.clone(),
         token: env.token.clone(),

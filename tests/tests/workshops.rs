@@ -298,6 +298,57 @@ async fn a_get_with_a_json_body_stores_the_parameters() {
 }
 
 #[tokio::test]
+async fn a_warm_function_reads_the_user_with_the_token_and_never_trusts_what_it_remembers() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let lab = env.environment(5, |_| {}).await;
+    // Cold: the function does not know the environment's tenant yet.
+    env.round_trips.reset();
+    granted(&env, &robot.access_token, &lab, &[("user", "u1")]).await;
+    assert_eq!(
+        env.round_trips.count(),
+        4,
+        "token + environment, user, slots, transaction"
+    );
+    // Warm: the user is read with the token.
+    env.round_trips.reset();
+    granted(&env, &robot.access_token, &lab, &[("user", "u2")]).await;
+    assert_eq!(
+        env.round_trips.count(),
+        3,
+        "token + environment + user, slots, transaction"
+    );
+
+    // Remembered wrong (a name another tenant used before): the other tenant's user of the same
+    // id is fetched with the token, and set aside.
+    let other = seed_client(env.store(), "Other").await;
+    let mut planted = labgate::store::keys::user(&other.id, "u3").item();
+    planted.insert("client_id".into(), labgate::store::attr::s(&other.id));
+    labgate::store::put(env.store(), planted, "PutItem planted user")
+        .await
+        .unwrap();
+    env.state.owners.remember(&lab, &other.id);
+    env.round_trips.reset();
+    let third = granted(&env, &robot.access_token, &lab, &[("user", "u3")]).await;
+    assert_eq!(
+        env.round_trips.count(),
+        4,
+        "what was fetched is set aside, the user read"
+    );
+    assert_eq!(third["user"], "u3");
+    assert_eq!(
+        env.state.owners.get(&lab).as_deref(),
+        Some(env.client.id.as_str()),
+        "remembered right again"
+    );
+    let stored = labgate::workshop::session::get(env.store(), third["name"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.client_id, env.client.id);
+}
+
+#[tokio::test]
 async fn a_returning_user_gets_the_same_session_with_a_fresh_token() {
     let env = TestEnv::new().await;
     let robot = env.robot().await;
@@ -307,8 +358,8 @@ async fn a_returning_user_gets_the_same_session_with_a_fresh_token() {
     let second = granted(&env, &robot.access_token, &lab, &[("user", "u1")]).await;
     assert_eq!(
         env.round_trips.count(),
-        3,
-        "token + environment, user, one transaction"
+        2,
+        "token + environment + user (the function knows the tenant now), one transaction"
     );
     assert_eq!(first["name"], second["name"]);
     assert_ne!(first["url"], second["url"]);

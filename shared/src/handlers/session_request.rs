@@ -157,10 +157,20 @@ fn timeout(state: &AppState, value: Option<String>) -> Result<i64, PortalError> 
 
 #[tracing::instrument(skip_all)]
 async fn request(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
-    // The environment is read with the robot's token, in one round trip.
+    // The environment is read with the robot's token, in one round trip; and in a warm function
+    // that knows the environment's tenant, the user's sessions and idempotency record too.
     let name = portal::path_param(&req, "name").filter(|n| environment::is_valid_name(n));
-    let wanted = name.as_deref().map(keys::environment);
-    let (grant, found) = portal::robot_with(state, &req, wanted).await?;
+    let env_key = name.as_deref().map(keys::environment);
+    let hint = prefetch_hint(state, &req, name.as_deref());
+    let mut wanted: Vec<keys::Key> = env_key.iter().cloned().collect();
+    wanted.extend(hint.iter().flat_map(|h| h.keys.iter().cloned()));
+    let (grant, found) = portal::robot_with_all(state, &req, &wanted).await?;
+    let found = env_key
+        .as_ref()
+        .and_then(|key| crate::tenant::find_owned(&found, key, &grant.tenant.id))
+        .cloned()
+        .map(|env| (env, found));
+    let (found, fetched) = found.unzip();
     if !matches!(*req.method(), Method::GET | Method::POST) {
         return Err(PortalError::text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -177,13 +187,23 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
     }
     let ask = ask(state, &req, &grant.tenant)?;
     let environment = environment.ok_or_else(unknown)?;
+    state
+        .owners
+        .remember(&environment.name, &environment.client_id);
     let claim = claim_of(&req, &grant.tenant.id, &environment.name)?;
+    // What was fetched with the token counts only for the tenant and the user it was meant for.
+    let prefetched = match (hint, fetched) {
+        (Some(hint), Some(found)) if hint.tenant == grant.tenant.id && hint.user == ask.user => {
+            Some(found)
+        }
+        _ => None,
+    };
     let outcome = session::request(
         &state.store,
         &grant.tenant,
         &environment,
         &ask,
-        claim.as_ref(),
+        (claim.as_ref(), prefetched.as_deref()),
     );
     match outcome.await? {
         RequestOutcome::Unavailable => Err(PortalError::NoSession),
@@ -218,6 +238,25 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
 
 /// The request's idempotency key, scoped to the tenant, with the digest of what it asks: the
 /// environment, the query parameters (in any order) and the body.
+/// What a warm function may fetch with the token: the user's item and the idempotency record,
+/// for the tenant it remembers owning the environment (`workshop::owners`).
+struct Hint {
+    tenant: String,
+    user: String,
+    keys: Vec<keys::Key>,
+}
+
+fn prefetch_hint(state: &AppState, req: &Request, name: Option<&str>) -> Option<Hint> {
+    let name = name?;
+    let tenant = state.owners.get(name)?;
+    let user = http::query_param(req, "user").filter(|u| portal::is_valid_user(u))?;
+    let mut keys = vec![keys::user(&tenant, &user)];
+    if let Ok(Some(claim)) = claim_of(req, &tenant, name) {
+        keys.push(claim.key.clone());
+    }
+    Some(Hint { tenant, user, keys })
+}
+
 fn claim_of(
     req: &Request,
     tenant_id: &str,

@@ -3,6 +3,7 @@
 
 pub mod counts;
 pub mod environment;
+pub mod owners;
 pub mod portal;
 pub mod reaper;
 pub mod session;

@@ -65,12 +65,15 @@ pub enum RequestOutcome {
 /// With an idempotency key (`claim`), its record is read with the user's sessions and written
 /// in the transaction: a request sent again gets the first request's session (for the first
 /// request's user) with a fresh activation token, and never allocates another.
+///
+/// `prefetched`: the user's item and the key's record, already read for this tenant and user
+/// (with the robot's token): the first attempt reads nothing more about the user.
 pub async fn request(
     store: &Store,
     tenant: &ApiClient,
     environment: &Environment,
     ask: &SessionRequest,
-    claim: Option<&Claim>,
+    (claim, prefetched): (Option<&Claim>, Option<&[Item]>),
 ) -> Result<RequestOutcome, TxError> {
     // What was read of the user, kept when only the slot was lost (another request claimed it):
     // the next attempt picks another slot without reading the user again.
@@ -79,9 +82,10 @@ pub async fn request(
         if attempt > 0 {
             backoff(attempt).await;
         }
+        let fetched = prefetched.filter(|_| attempt == 0);
         let read = match kept_read.take() {
             Some(read) => read,
-            None => match read_user(store, &tenant.id, ask, claim).await? {
+            None => match read_user(store, &tenant.id, ask, (claim, fetched)).await? {
                 Some(read) => read,
                 None => return Ok(RequestOutcome::Reused),
             },
@@ -129,13 +133,23 @@ async fn read_user(
     store: &Store,
     tenant_id: &str,
     ask: &SessionRequest,
-    claim: Option<&Claim>,
+    (claim, fetched): (Option<&Claim>, Option<&[Item]>),
 ) -> Result<Option<(SessionRequest, UserSessions, bool)>, StoreError> {
+    let user_key = keys::user(tenant_id, &ask.user);
     let Some(claim) = claim else {
-        let user = user_map::read(store, tenant_id, &ask.user).await?;
+        let user = match fetched {
+            Some(found) => user_map::from_found(found, &user_key)?,
+            None => user_map::read(store, tenant_id, &ask.user).await?,
+        };
         return Ok(Some((ask.clone(), user, false)));
     };
-    let (user, record) = user_map::read_with(store, tenant_id, &ask.user, &claim.key).await?;
+    let (user, record) = match fetched {
+        Some(found) => (
+            user_map::from_found(found, &user_key)?,
+            crate::store::find(found, &claim.key).cloned(),
+        ),
+        None => user_map::read_with(store, tenant_id, &ask.user, &claim.key).await?,
+    };
     match claim.seen(record.as_ref(), tenant_id, clock::now()) {
         Seen::New => Ok(Some((ask.clone(), user, false))),
         Seen::Different => Ok(None),

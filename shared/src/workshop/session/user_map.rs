@@ -100,6 +100,11 @@ pub async fn read_with(
     Ok((sessions, crate::store::find(&found, also).cloned()))
 }
 
+/// The user's sessions from items read together (`key`: the user's item; none if it is absent).
+pub fn from_found(found: &[Item], key: &keys::Key) -> Result<UserSessions, StoreError> {
+    crate::store::find(found, key).map_or(Ok(UserSessions::default()), from_record)
+}
+
 fn from_record(record: &Item) -> Result<UserSessions, StoreError> {
     let sessions = match record.get(WS) {
         Some(AttributeValue::M(m)) => m
