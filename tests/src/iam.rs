@@ -133,10 +133,16 @@ fn record(function: &str, operation: &str, body: &serde_json::Value) {
         .append(true)
         .open(&path)
         .unwrap_or_else(|e| panic!("cannot append to {}: {e}", path.display()));
-    for (function, action, resource, consistency) in fresh {
-        writeln!(file, "{function}\t{action}\t{resource}\t{consistency}")
-            .expect("the IAM record is writable");
-    }
+    // One `write` for all the lines: `writeln!` on a `File` writes each piece on its own, and
+    // two test threads appending at once interleaved them ("session-requestweb-session\t\t...").
+    let lines: String = fresh
+        .iter()
+        .map(|(function, action, resource, consistency)| {
+            format!("{function}\t{action}\t{resource}\t{consistency}\n")
+        })
+        .collect();
+    file.write_all(lines.as_bytes())
+        .expect("the IAM record is writable");
 }
 
 /// The SDK interceptor that records, for the function running the call, what IAM would check.

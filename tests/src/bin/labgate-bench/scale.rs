@@ -216,6 +216,7 @@ pub async fn request_costs(samples: usize) {
         })
         .await;
         row("environment status", &size, &status);
+        env.delete_table().await;
     }
     for environments in [1, 50, 500] {
         let env = TestEnv::new().await;
@@ -248,6 +249,7 @@ pub async fn request_costs(samples: usize) {
             &format!("{environments} environments of 4, 2 held"),
             &per,
         );
+        env.delete_table().await;
     }
     println!();
 }
@@ -353,4 +355,5 @@ pub async fn burst(capacity: i64, users: usize, clients: usize) {
         view.counted,
         live.len()
     );
+    env.delete_table().await;
 }
