@@ -52,7 +52,15 @@ pub async fn transact(
             Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
             _ => false,
         };
-        if !retry || attempt >= MAX_ATTEMPTS {
+        if retry && attempt >= MAX_ATTEMPTS {
+            // Contention, not a fault: the caller answers "try again" (503), never a 500.
+            return Err(StoreError::Unavailable {
+                op,
+                detail: format!("still conflicting after {attempt} attempts"),
+            }
+            .into());
+        }
+        if !retry {
             return Err(StoreError::from_sdk(op, err).into());
         }
         tracing::debug!(op, attempt, "transaction conflict, retrying");
