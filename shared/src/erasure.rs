@@ -57,13 +57,17 @@ async fn end_sessions(
     let mut ended = 0;
     let theirs = session::list(store, tenant_id, None).await?;
     for s in theirs.iter().filter(|s| s.user == external_id) {
-        if s.is_live(now)
-            && session::end(store, s, session::ERASED, now)
-                .await?
-                .is_some()
-        {
-            ended += 1;
-        }
+        // A live one ends now; one whose time ran out but that the reaper has not reached yet
+        // ends as the reaper would have ended it: either way its `session.ended` is written (the
+        // environment's count takes it back) before the record goes.
+        let done = if s.is_live(now) {
+            session::end(store, s, session::ERASED, now).await?
+        } else if s.state != session::ENDED {
+            session::expire(store, s, now).await?
+        } else {
+            None
+        };
+        ended += usize::from(done.is_some());
         slot::forget_user(store, s.holder()).await?;
         crate::store::delete(
             store,

@@ -31,6 +31,7 @@ fn built() -> BTreeMap<&'static str, Key> {
         ("Refresh token", keys::refresh_token("<digest>")),
         ("Environment", keys::environment("<name>")),
         ("Environment count", keys::environment_count("<name>")),
+        ("Count mark", keys::count_mark("<event id>")),
         // Slot indexes are numbers, written with five digits: the document says `<index>`.
         ("Capacity slot", slot_with_placeholder()),
         ("Workshop session", keys::workshop_session("<name>")),
@@ -63,6 +64,7 @@ const COVERED: &[&str] = &[
     "refresh_token",
     "environment",
     "environment_count",
+    "count_mark",
     "slot",
     "workshop_session",
     "event",

@@ -115,3 +115,34 @@ async fn a_launch_is_kept_for_the_retention_and_is_gone_once_past_it() {
     );
     assert_eq!(env.event_types().await, vec!["launch.created"]);
 }
+
+#[tokio::test]
+async fn erasing_a_user_gives_back_their_seats_in_the_counts_even_before_the_counter_runs() {
+    let env = TestEnv::new().await;
+    let robot = env.robot().await;
+    let token = &robot.access_token;
+    let live = env.environment(2, |_| {}).await;
+    let lapsed = env.environment(2, |_| {}).await;
+    for (lab, timeout) in [(&live, "600"), (&lapsed, "1")] {
+        let ask = query(&[("user", "erased-learner"), ("timeout", timeout)]);
+        let res = env.request_session(token, lab, &ask).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+    env.count_sessions().await;
+    // The second session's activation deadline passes; the reaper has not run.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    labgate::erasure::erase(env.store(), &env.client.id, "erased-learner")
+        .await
+        .unwrap();
+    // The erasure deleted the user's events, their ends too, before the counter saw them.
+    let report = env.count_sessions().await;
+    assert_eq!(report.counted, 2, "both ends counted: {report:?}");
+    for lab in [&live, &lapsed] {
+        let view = labgate::workshop::environment::load(env.store(), lab)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.counted, 0, "{lab}");
+    }
+}

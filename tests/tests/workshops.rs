@@ -1078,7 +1078,12 @@ async fn an_environment_from_before_the_free_slot_index_works_after_upgrade() {
                 .update_item()
                 .table_name(env.store().table())
                 .set_key(Some(key.item()))
-                .update_expression("REMOVE gsi2pk, gsi2sk")
+                // Listed where the catalog read held slots before counts.
+                .update_expression("REMOVE gsi2pk, gsi2sk SET gsi1sk = :old")
+                .expression_attribute_values(
+                    ":old",
+                    labgate::store::attr::s(format!("ENV#{lab}#SLOT#{held:05}")),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -1101,6 +1106,23 @@ async fn an_environment_from_before_the_free_slot_index_works_after_upgrade() {
         .await
         .unwrap();
     assert_eq!(written, Some(3), "one re-filed, two written");
+    // Counted from its sessions (the counter never saw this one), and listed apart again.
+    let view = labgate::workshop::environment::load(env.store(), &lab)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.counted, 1);
+    let listed = env
+        .portal(
+            handlers::environment_status::handle,
+            "GET",
+            &format!("/workshops/environment/{lab}/status/?sessions=true"),
+            &robot.access_token,
+        )
+        .await
+        .json();
+    assert_eq!(listed["allocated"], 1);
+    assert_eq!(listed["sessions"][0]["name"], used["name"]);
     for user in ["u2", "u3"] {
         granted(&env, &robot.access_token, &lab, &[("user", user)]).await;
     }

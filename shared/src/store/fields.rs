@@ -10,8 +10,6 @@ pub const ATTEMPTS: &str = "attempts";
 pub const CAPACITY: &str = "capacity";
 pub const CLIENT: &str = "client";
 pub const CLIENT_ID: &str = "client_id";
-/// When the session-counter counted an outbox event (`workshop::counts`).
-pub const COUNTED: &str = "counted";
 pub const CONTENT_ID: &str = "content_id";
 pub const CONTEXT: &str = "context";
 pub const CREATED_AT: &str = "created_at";

@@ -179,6 +179,12 @@ pub fn environment_count(name: &str) -> Key {
     Key::new(environment_partition(name), "#COUNT")
 }
 
+/// The mark that the session counter counted an outbox event (`workshop::counts`): its own
+/// item, so that counting never depends on the event item, which an erasure may delete first.
+pub fn count_mark(event_id: &str) -> Key {
+    Key::new(format!("COUNTED#{event_id}"), "#COUNTED")
+}
+
 /// GSI1 sort key prefix of an environment's slots that hold sessions, in its tenant's partition:
 /// apart from `ENV#`, so that the catalog reads definitions and counts, never sessions.
 pub fn live_listing(name: &str) -> String {

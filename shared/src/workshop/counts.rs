@@ -7,8 +7,11 @@
 //! count follows the sessions without a request ever touching a shared item: a class of 2,000
 //! arriving in one minute writes its slots, not one hot counter, and no allocating transaction
 //! conflicts with another over a count. The stream delivers each event at least once; the
-//! counter marks the event `counted` in the same transaction that adds it, under the condition
-//! that it was not counted yet, so a retried batch changes nothing.
+//! counter writes a mark for the event (`keys::count_mark`) in the same transaction that adds it,
+//! on condition that the mark is new, so a retried batch changes nothing. The mark is its own
+//! item, not a flag on the event: an erasure deletes the user's events, possibly before they are
+//! counted, and the count must not lose them. Marks expire after `MARK_LIFETIME_SECS`, longer
+//! than a stream record can be handed over again (24 hours).
 //!
 //! **What it costs in freshness.** The count lags a request or an end by the stream's delay
 //! (measured in `docs/performance.md`), and a session whose time runs out counts until the reaper
@@ -19,7 +22,7 @@ use crate::clock;
 use crate::events::StoredEvent;
 use crate::events::dispatch::inserted_event;
 use crate::store::attr::{self, Item};
-use crate::store::conditions::NOW;
+use crate::store::conditions::{ABSENT, NOW};
 use crate::store::fields::*;
 use crate::store::keys::{self, GSI1_PK, GSI1_SK};
 use crate::store::tx::{self, TxError, item, names};
@@ -35,15 +38,16 @@ pub const KIND_COUNT: &str = "environment-count";
 /// most 100 items).
 const TOGETHER: usize = 40;
 
-/// An event not counted yet, still in the table.
-const NOT_COUNTED: &str = "attribute_exists(pk) AND attribute_not_exists(counted)";
+/// How long an event's count mark is kept: the stream keeps a record 24 hours, and a batch can
+/// be handed over again only while its records are there.
+pub const MARK_LIFETIME_SECS: i64 = 2 * 24 * 3600;
 
 /// What one batch did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Report {
     /// Events counted now.
     pub counted: usize,
-    /// Events counted before (a retried batch), or gone from the table.
+    /// Events counted before (a retried batch).
     pub already: usize,
 }
 
@@ -107,21 +111,16 @@ pub async fn count(store: &Store, batch: &Event) -> Result<Report, TxError> {
     Ok(report)
 }
 
-/// One transaction: every event marked counted if none was, and each environment's count moved
-/// by the sum of its events.
+/// One transaction: every event's mark written if none was there, and each environment's count
+/// moved by the sum of its events.
 async fn apply(store: &Store, changes: &[Change]) -> Result<(), TxError> {
     let (table, now) = (store.table(), clock::now());
     let mut items = Vec::with_capacity(changes.len() + 1);
     let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for change in changes {
-        items.push(item::update_if(
-            table,
-            &keys::event(&change.event_id),
-            "SET counted = :now",
-            Item::from([(NOW.to_string(), attr::n(now))]),
-            None,
-            NOT_COUNTED,
-        )?);
+        let mut mark = keys::count_mark(&change.event_id).item();
+        mark.insert(EXPIRES_AT.to_string(), attr::n(now + MARK_LIFETIME_SECS));
+        items.push(item::put(table, mark, Some(ABSENT))?);
         *sums
             .entry((change.environment.as_str(), change.tenant.as_str()))
             .or_default() += change.delta;
@@ -177,8 +176,23 @@ fn listing(environment: &str) -> String {
     format!("{}COUNT", keys::environment_listing(environment))
 }
 
-/// Sets an environment's count outright (`labgate-admin environment upgrade`, for an environment
-/// whose sessions began before counts were kept): `live` as counted from its slots.
+/// Counts an environment's sessions afresh, by the counter's own rule (allocated and not yet
+/// ended, whether or not their time ran out), and sets its count to that (`labgate-admin
+/// environment upgrade`: an environment whose sessions began before counts, or a count that lost
+/// events to the dead-letter queue). Admin time: it reads every session record of the
+/// environment. Run it once the counter has caught up: an event counted after it would count
+/// twice. The count set.
+pub async fn recount(
+    store: &Store,
+    (environment, tenant): (&str, &str),
+) -> Result<i64, StoreError> {
+    let sessions = super::session::list(store, tenant, Some(environment)).await?;
+    let live = sessions.iter().filter(|s| s.state != super::ENDED).count() as i64;
+    set(store, (environment, tenant), live).await?;
+    Ok(live)
+}
+
+/// Sets an environment's count outright (`recount`; the benchmark's filled environments).
 pub async fn set(
     store: &Store,
     (environment, tenant): (&str, &str),

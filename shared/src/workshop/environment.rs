@@ -228,16 +228,15 @@ pub async fn create(store: &Store, environment: &Environment) -> Result<bool, St
 }
 
 /// Gives an environment created before the free-slot index its slots and their index keys, and
-/// one created before counts its count, from the slots held now (`labgate-admin environment
-/// upgrade`; sessions allocated or ended while it runs may need a second run); the slots written.
+/// its count from its sessions (`counts::recount`; `labgate-admin environment upgrade`); the
+/// slots written.
 pub async fn upgrade(store: &Store, name: &str) -> Result<Option<usize>, StoreError> {
     let Some(view) = load(store, name).await? else {
         return Ok(None);
     };
     let env = &view.environment;
     let written = slot::ensure_all(store, &env.name, &env.client_id, env.capacity).await?;
-    let live = view.held(crate::clock::now());
-    counts::set(store, (&env.name, &env.client_id), live).await?;
+    counts::recount(store, (&env.name, &env.client_id)).await?;
     Ok(Some(written))
 }
 
