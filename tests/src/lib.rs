@@ -652,6 +652,28 @@ impl TestEnv {
         iam::as_function("event-dispatcher", work).await
     }
 
+    /// Holds slots `range` of environment `lab` for an hour, as running sessions would (written
+    /// straight to the table, without sessions, events or counts).
+    pub async fn hold_slots(&self, lab: &str, range: std::ops::Range<i64>) {
+        use labgate::workshop::slot::{self, Slot};
+        let now = labgate::clock::now();
+        let items = range
+            .map(|index| {
+                Slot {
+                    index,
+                    generation: 1,
+                    session: slot::session_name(lab, index, 0),
+                    user: format!("holder-{index}"),
+                    state: "running".into(),
+                    started: Some(now),
+                    held_until: now + 3600,
+                }
+                .to_item(lab, &self.client.id)
+            })
+            .collect();
+        write_all(self.store(), items).await;
+    }
+
     /// The session counter's work on everything the stream holds so far, as that function
     /// (what the Lambda service would have handed it by now; counted events are not counted
     /// again, so calling this twice is the retried batch).
@@ -743,35 +765,9 @@ pub async fn seed_overdue(
     names
 }
 
-/// Puts `items` with `BatchWriteItem`, 25 at a time, until DynamoDB has taken them all.
+/// Puts `items` with `BatchWriteItem` until DynamoDB has taken them all (`store::put_batch`).
 pub async fn write_all(store: &Store, items: Vec<labgate::store::attr::Item>) {
-    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-    for chunk in items.chunks(25) {
-        let mut requests: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|item| {
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item.clone()))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-            })
-            .collect();
-        while !requests.is_empty() {
-            let out = store
-                .client()
-                .batch_write_item()
-                .request_items(store.table(), requests)
-                .send()
-                .await
-                .expect("BatchWriteItem on DynamoDB Local");
-            requests = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(store.table()))
-                .unwrap_or_default();
-        }
-    }
+    labgate::store::put_batch(store, items)
+        .await
+        .expect("BatchWriteItem on DynamoDB Local");
 }

@@ -1016,36 +1016,15 @@ async fn activation_in_a_logged_in_browser_replaces_its_session() {
     assert_eq!(env.whoami(&new).await.status, StatusCode::OK);
 }
 
-/// Holds slots `range` of `lab` for an hour, written straight to the table as sessions would.
-async fn hold(env: &TestEnv, lab: &str, range: std::ops::Range<i64>) {
-    use labgate::workshop::slot::{self, Slot};
-    let now = labgate::clock::now();
-    let items = range
-        .map(|index| {
-            Slot {
-                index,
-                generation: 1,
-                session: slot::session_name(lab, index, 0),
-                user: format!("holder-{index}"),
-                state: "running".into(),
-                started: Some(now),
-                held_until: now + 3600,
-            }
-            .to_item(lab, &env.client.id)
-        })
-        .collect();
-    labgate::store::put_batch(env.store(), items).await.unwrap();
-}
-
 #[tokio::test]
 async fn a_large_environment_finds_its_last_free_slots_in_the_index_and_then_refuses() {
     let env = TestEnv::new().await;
     let robot = env.robot().await;
     let lab = env.environment(1_100, |_| {}).await;
     // Every slot held but two, one of them past the old cap of 999.
-    hold(&env, &lab, 0..700).await;
-    hold(&env, &lab, 701..1_050).await;
-    hold(&env, &lab, 1_051..1_100).await;
+    env.hold_slots(&lab, 0..700).await;
+    env.hold_slots(&lab, 701..1_050).await;
+    env.hold_slots(&lab, 1_051..1_100).await;
     let mut names = Vec::new();
     for user in ["a", "b"] {
         env.round_trips.reset();

@@ -164,13 +164,10 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
     let hint = prefetch_hint(state, &req, name.as_deref());
     let mut wanted: Vec<keys::Key> = env_key.iter().cloned().collect();
     wanted.extend(hint.iter().flat_map(|h| h.keys.iter().cloned()));
-    let (grant, found) = portal::robot_with_all(state, &req, &wanted).await?;
+    let (grant, fetched) = portal::robot_with_all(state, &req, &wanted).await?;
     let found = env_key
         .as_ref()
-        .and_then(|key| crate::tenant::find_owned(&found, key, &grant.tenant.id))
-        .cloned()
-        .map(|env| (env, found));
-    let (found, fetched) = found.unzip();
+        .and_then(|key| crate::tenant::find_owned(&fetched, key, &grant.tenant.id));
     if !matches!(*req.method(), Method::GET | Method::POST) {
         return Err(PortalError::text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -178,10 +175,7 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
         ));
     }
     let unknown = || PortalError::text(StatusCode::FORBIDDEN, "Environment does not exist");
-    let environment = found
-        .as_ref()
-        .map(environment::Environment::from_item)
-        .transpose()?;
+    let environment = found.map(environment::Environment::from_item).transpose()?;
     if name.is_none() {
         return Err(unknown());
     }
@@ -190,20 +184,22 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
     state
         .owners
         .remember(&environment.name, &environment.client_id);
-    let claim = claim_of(&req, &grant.tenant.id, &environment.name)?;
-    // What was fetched with the token counts only for the tenant and the user it was meant for.
-    let prefetched = match (hint, fetched) {
-        (Some(hint), Some(found)) if hint.tenant == grant.tenant.id && hint.user == ask.user => {
-            Some(found)
-        }
-        _ => None,
+    // What was fetched with the token counts only for the tenant (which owns the environment
+    // read with it) and the user it was meant for.
+    let meant = hint.filter(|h| h.tenant == grant.tenant.id);
+    let claim = match meant.as_ref().and_then(|h| h.claim.clone()) {
+        Some(claim) => Some(claim),
+        None => claim_of(&req, &grant.tenant.id, &environment.name)?,
     };
+    let prefetched = meant
+        .filter(|h| h.user == ask.user)
+        .map(|_| fetched.as_slice());
     let outcome = session::request(
         &state.store,
         &grant.tenant,
         &environment,
         &ask,
-        (claim.as_ref(), prefetched.as_deref()),
+        (claim.as_ref(), prefetched),
     );
     match outcome.await? {
         RequestOutcome::Unavailable => Err(PortalError::NoSession),
@@ -243,6 +239,8 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
 struct Hint {
     tenant: String,
     user: String,
+    /// The request's idempotency claim, for `tenant` (the same the handler would make).
+    claim: Option<Claim>,
     keys: Vec<keys::Key>,
 }
 
@@ -251,10 +249,15 @@ fn prefetch_hint(state: &AppState, req: &Request, name: Option<&str>) -> Option<
     let tenant = state.owners.get(name)?;
     let user = http::query_param(req, "user").filter(|u| portal::is_valid_user(u))?;
     let mut keys = vec![keys::user(&tenant, &user)];
-    if let Ok(Some(claim)) = claim_of(req, &tenant, name) {
-        keys.push(claim.key.clone());
-    }
-    Some(Hint { tenant, user, keys })
+    // A malformed key is refused later, by the handler's own `claim_of`.
+    let claim = claim_of(req, &tenant, name).ok().flatten();
+    keys.extend(claim.as_ref().map(|c| c.key.clone()));
+    Some(Hint {
+        tenant,
+        user,
+        claim,
+        keys,
+    })
 }
 
 fn claim_of(

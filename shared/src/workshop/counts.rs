@@ -180,8 +180,9 @@ fn listing(environment: &str) -> String {
 /// ended, whether or not their time ran out), and sets its count to that (`labgate-admin
 /// environment upgrade`: an environment whose sessions began before counts, or a count that lost
 /// events to the dead-letter queue). Admin time: it reads every session record of the
-/// environment. Run it once the counter has caught up: an event counted after it would count
-/// twice. The count set.
+/// environment, from the tenant's index (eventual: a session of the last second may be missed).
+/// Run it once the counter has caught up and the environment is quiet: an event counted after it
+/// would count twice. The count set.
 pub async fn recount(
     store: &Store,
     (environment, tenant): (&str, &str),

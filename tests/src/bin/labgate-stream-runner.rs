@@ -36,6 +36,8 @@ async fn main() {
             let mut batch = Event::default();
             batch.records = std::mem::take(&mut pending);
             match labgate::workshop::counts::count(&store, &batch).await {
+                // Other outbox events (launches, custom events) change no count: nothing to say.
+                Ok(report) if report.counted + report.already == 0 => {}
                 Ok(report) => eprintln!(
                     "labgate-stream-runner: {} session events counted ({} before)",
                     report.counted, report.already

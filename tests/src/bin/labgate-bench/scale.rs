@@ -136,23 +136,7 @@ async fn timed<T>(env: &TestEnv, call: impl std::future::Future<Output = T>) -> 
 /// Holds the first `count` slots of `lab` for an hour, as running sessions would (written
 /// straight to the table).
 async fn fill(env: &TestEnv, lab: &str, count: i64) {
-    use labgate::workshop::slot::{self, Slot};
-    let now = labgate::clock::now();
-    let items = (0..count)
-        .map(|index| {
-            Slot {
-                index,
-                generation: 1,
-                session: slot::session_name(lab, index, 0),
-                user: format!("filler-{index}"),
-                state: "running".into(),
-                started: Some(now),
-                held_until: now + 3600,
-            }
-            .to_item(lab, &env.client.id)
-        })
-        .collect();
-    labgate::store::put_batch(env.store(), items).await.unwrap();
+    env.hold_slots(lab, 0..count).await;
     // And their count, as the session counter would have kept it.
     labgate::workshop::counts::set(env.store(), (lab, &env.client.id), count)
         .await
