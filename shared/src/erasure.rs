@@ -3,9 +3,10 @@
 //!
 //! What is removed: the user item (profile, roles, licenses, teams, the map of live workshop
 //! sessions), its team memberships, its launches (with their context), web sessions and launch
-//! tokens (all listed under the user in the index), its workshop session records (live ones are
-//! ended first, with reason `erased`, which frees their slots; a slot still naming the user is
-//! scrubbed), and the events that name the user with their deliveries. The index listings are
+//! tokens, its workshop session records (live ones are ended first, with reason `erased`, which
+//! frees their slots; a slot still naming the user is scrubbed), and the events that name the
+//! user with their deliveries: all listed under the user in the index (`gsi1`, the user's
+//! partition), so an erasure reads what the user has, never the tenant's whole history. The index listings are
 //! eventual, so the sweep runs twice, a second apart.
 
 use crate::store::attr::{self, Item};
@@ -39,7 +40,6 @@ pub async fn erase(store: &Store, tenant_id: &str, external_id: &str) -> Result<
         erased.sessions_ended +=
             end_sessions(store, tenant_id, external_id, &mut erased.items).await?;
         erased.items += delete_listed(store, tenant_id, external_id).await?;
-        erased.items += delete_events(store, tenant_id, external_id).await?;
     }
     erased.items += delete_user(store, tenant_id, external_id).await?;
     record(store, tenant_id, &erased).await?;
@@ -55,7 +55,7 @@ async fn end_sessions(
 ) -> Result<usize, TxError> {
     let now = crate::clock::now();
     let mut ended = 0;
-    let theirs = session::list(store, tenant_id, None).await?;
+    let theirs = session::list_for_user(store, tenant_id, external_id).await?;
     for s in theirs.iter().filter(|s| s.user == external_id) {
         // A live one ends now; one whose time ran out but that the reaper has not reached yet
         // ends as the reaper would have ended it: either way its `session.ended` is written (the
@@ -80,7 +80,10 @@ async fn end_sessions(
     Ok(ended)
 }
 
-/// Deletes what the index lists under the user: launches, web sessions, launch tokens.
+/// Deletes what the index lists under the user: launches, web sessions, launch tokens, session
+/// records, and events (each with its deliveries: the event's whole partition). The user's
+/// partition of the index is theirs alone (a tenant id has no `#`), and each item must be the
+/// tenant's besides.
 async fn delete_listed(
     store: &Store,
     tenant_id: &str,
@@ -88,33 +91,20 @@ async fn delete_listed(
 ) -> Result<usize, StoreError> {
     let partition = keys::user_partition(tenant_id, external_id);
     let listed = crate::store::query_index(store, &partition, "").await?;
-    let theirs: Vec<_> = listed
-        .iter()
-        .filter(|i| attr::opt_s(i, EXTERNAL_ID).ok().flatten().as_deref() == Some(external_id))
-        .filter(|i| crate::tenant::is_owned_by(i, tenant_id))
-        .collect();
-    for item in &theirs {
-        crate::store::delete(store, &key_of(item)?, "DeleteItem erase").await?;
-    }
-    Ok(theirs.len())
-}
-
-/// Deletes the tenant's events that name the user, with their deliveries.
-async fn delete_events(
-    store: &Store,
-    tenant_id: &str,
-    external_id: &str,
-) -> Result<usize, StoreError> {
     let mut deleted = 0;
-    for event in crate::events::list(store, tenant_id).await? {
-        let body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
-        let data = &body["data"];
-        if data["user_id"] != external_id && data["user"] != external_id {
-            continue;
-        }
-        let partition = keys::event_partition(&event.id);
-        for item in crate::store::query_partition(store, &partition, "").await? {
-            crate::store::delete(store, &key_of(&item)?, "DeleteItem erase").await?;
+    for item in listed
+        .iter()
+        .filter(|i| crate::tenant::is_owned_by(i, tenant_id))
+    {
+        let key = key_of(item)?;
+        let event = key.sk == keys::event("").sk;
+        let items = if event {
+            crate::store::query_partition(store, &key.pk, "").await?
+        } else {
+            vec![item.clone()]
+        };
+        for item in &items {
+            crate::store::delete(store, &key_of(item)?, "DeleteItem erase").await?;
             deleted += 1;
         }
     }

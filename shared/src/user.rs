@@ -106,8 +106,9 @@ pub fn over_cap(held: &Item, user: &UserUpsert) -> Result<Result<Held, String>, 
 }
 
 /// The `SET` clauses and values that create a user or touch an existing one: the identity
-/// (`:ext`, `:cid`), a labgate id and creation time kept once set, and the listing keys.
-/// Callers add their own clauses; `:now` is bound.
+/// (`:ext`, `:cid`), a labgate id and creation time kept once set, and the listing keys
+/// (`gsi2`, keys only: the same on every write, so only a user's creation writes the index).
+/// Callers add their own clauses and end the expression with `DROP_OLD_LISTING`; `:now` is bound.
 pub fn identity_upsert(client_id: &str, external_id: &str, now: i64) -> (Vec<&'static str>, Item) {
     let sets = vec![
         "external_id = :ext",
@@ -115,21 +116,47 @@ pub fn identity_upsert(client_id: &str, external_id: &str, now: i64) -> (Vec<&'s
         "user_id = if_not_exists(user_id, :uid)",
         "created_at = if_not_exists(created_at, :now)",
         "updated_at = :now",
-        "gsi1pk = :gpk",
-        "gsi1sk = :gsk",
+        "gsi2pk = :gpk",
+        "gsi2sk = :gsk",
     ];
     let values = Item::from([
         (":ext".into(), attr::s(external_id)),
         (":cid".into(), attr::s(client_id)),
         (":uid".into(), attr::s(uuid::Uuid::new_v4().to_string())),
         (":now".into(), attr::n(now)),
-        (":gpk".into(), attr::s(keys::client_partition(client_id))),
-        (
-            ":gsk".into(),
-            attr::s(format!("{}{external_id}", keys::USER_LISTING_PREFIX)),
-        ),
+        (":gpk".into(), attr::s(keys::user_listing(client_id))),
+        (":gsk".into(), attr::s(external_id)),
     ]);
     (sets, values)
+}
+
+/// Ends a user's update expression: a user listed in the tenant's `gsi1` partition before the
+/// purpose indexes (projecting every attribute, so every launch wrote it) leaves it.
+pub const DROP_OLD_LISTING: &str = " REMOVE gsi1pk, gsi1sk";
+
+/// The `SET` clauses that file a user with email address `:email` under it in `gsi3` (users by
+/// email), binding `:email_pk` and `:email_sk`; `keep` sets them only where none are yet (as the
+/// workshop API keeps the first email it was given).
+pub fn email_listing(
+    client_id: &str,
+    external_id: &str,
+    email: &str,
+    keep: bool,
+    values: &mut Item,
+) -> [&'static str; 2] {
+    values.insert(
+        ":email_pk".into(),
+        attr::s(keys::users_by_email(client_id, email)),
+    );
+    values.insert(":email_sk".into(), attr::s(external_id));
+    if keep {
+        [
+            "gsi3pk = if_not_exists(gsi3pk, :email_pk)",
+            "gsi3sk = if_not_exists(gsi3sk, :email_sk)",
+        ]
+    } else {
+        ["gsi3pk = :email_pk", "gsi3sk = :email_sk"]
+    }
 }
 
 /// The transaction items that upsert the user and its team memberships. Every one is an
@@ -153,6 +180,10 @@ pub fn upsert_items(
             values.insert(placeholder.into(), attr::s(value));
         }
     }
+    if let Some(email) = &user.email {
+        let listing = email_listing(client_id, &user.external_id, email, false, &mut values);
+        sets.extend(listing);
+    }
     if let Some((lms_roles, app_roles)) = &user.roles {
         sets.extend(["lms_roles = :lms_roles", "app_roles = :app_roles"]);
         values.insert(":lms_roles".into(), attr::list(lms_roles));
@@ -164,6 +195,7 @@ pub fn upsert_items(
     if !adds.is_empty() {
         expression.push_str(&format!(" ADD {}", adds.join(", ")));
     }
+    expression.push_str(DROP_OLD_LISTING);
     // The user item is the first of the transaction: `TxError::Condition { index: 0 }` is a cap.
     let key = keys::user(client_id, &user.external_id);
     let mut items = vec![if caps.is_empty() {
@@ -265,10 +297,43 @@ impl User {
     }
 }
 
-/// Every user of a client (admin CLI and tests).
+/// Every user of a client, by id (admin CLI and tests): the tenant's user listing (`gsi2`, keys
+/// only), then the users by key.
 pub async fn list_users(store: &Store, client_id: &str) -> Result<Vec<User>, StoreError> {
-    crate::store::list_for_tenant(store, client_id, keys::USER_LISTING_PREFIX, User::from_item)
-        .await
+    let partition = keys::user_listing(client_id);
+    let items = crate::store::listed_items(store, keys::GSI2, &partition, "").await?;
+    items.iter().map(User::from_item).collect()
+}
+
+/// One user of a client by external id (strongly consistent).
+pub async fn get(
+    store: &Store,
+    client_id: &str,
+    external_id: &str,
+) -> Result<Option<User>, StoreError> {
+    let key = keys::user(client_id, external_id);
+    let item = crate::store::get(store, &key, "GetItem user").await?;
+    item.as_ref().map(User::from_item).transpose()
+}
+
+/// A client's users with email address `email`, in any case (admin CLI: an erasure request that
+/// names an address): users by email (`gsi3`, keys only, sparse), then the users by key, kept
+/// only if their email is still that address (the index is eventual).
+pub async fn find_by_email(
+    store: &Store,
+    client_id: &str,
+    email: &str,
+) -> Result<Vec<User>, StoreError> {
+    let partition = keys::users_by_email(client_id, email);
+    let items = crate::store::listed_items(store, keys::GSI3, &partition, "").await?;
+    let users = items
+        .iter()
+        .map(User::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(users
+        .into_iter()
+        .filter(|u| u.email.as_deref().map(str::to_lowercase) == Some(email.to_lowercase()))
+        .collect())
 }
 
 /// The external ids of a team's members.

@@ -17,7 +17,7 @@ pub mod ttl;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use labgate::api_client::{self, ApiClient, NewClient, Scope};
 use labgate::config::Config;
-use labgate::store::{RoundTrips, Store, schema};
+use labgate::store::{RoundTrips, Store, attr, keys, schema};
 use labgate::{AppState, content};
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -605,9 +605,32 @@ impl TestEnv {
 
     /// The tenant's events so far (the outbox), oldest first.
     pub async fn events(&self) -> Vec<labgate::events::StoredEvent> {
-        labgate::events::list(self.store(), &self.client.id)
+        // Events are listed only under the user they name (no index partition holds a whole
+        // tenant's), so the tests read the tenant's from the table itself, in order written.
+        let items: Vec<_> = self
+            .store()
+            .client()
+            .scan()
+            .table_name(self.store().table())
+            .consistent_read(true)
+            .filter_expression("sk = :event AND client_id = :tenant")
+            .expression_attribute_values(":event", attr::s(keys::event("").sk))
+            .expression_attribute_values(":tenant", attr::s(&self.client.id))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
-            .unwrap()
+            .unwrap();
+        let mut sorted: Vec<_> = items
+            .iter()
+            .map(|i| (attr::get_n(i, "sequence").unwrap_or(0), i))
+            .collect();
+        sorted.sort_by_key(|(sequence, _)| *sequence);
+        sorted
+            .into_iter()
+            .map(|(_, i)| labgate::events::StoredEvent::from_item(i).unwrap())
+            .collect()
     }
 
     /// The types of the tenant's events so far.
@@ -668,7 +691,7 @@ impl TestEnv {
                     started: Some(now),
                     held_until: now + 3600,
                 }
-                .to_item(lab, &self.client.id)
+                .to_item(lab)
             })
             .collect();
         write_all(self.store(), items).await;

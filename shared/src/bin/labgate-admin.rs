@@ -156,6 +156,9 @@ struct CreateEnvironment {
 enum TableCommand {
     /// Create the table (keys, index, TTL) from labgate's definition; an existing table is kept.
     Create,
+    /// Once, after the deploy that adds index gsi3: file the items written before it where
+    /// they are queried now (adds gsi3 itself to a table CloudFormation does not manage).
+    Upgrade,
 }
 
 #[derive(Subcommand)]
@@ -305,7 +308,8 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum SessionCommand {
-    /// A client's workshop sessions (newest retained 36 h after they end), with end reasons.
+    /// A client's live workshop sessions; with --user, that user's sessions, ended ones too
+    /// (kept 36 h after they end) with end reasons.
     List {
         #[arg(long)]
         client: String,
@@ -332,7 +336,7 @@ enum LaunchCommand {
 
 #[derive(Subcommand)]
 enum DeliveryCommand {
-    /// A client's event deliveries, failed ones first.
+    /// A client's dead letters: event deliveries that failed for good (resend them by event).
     List {
         #[arg(long)]
         client: String,
@@ -378,6 +382,7 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
     use EnvironmentCommand as Env;
     match command {
         Command::Table(TableCommand::Create) => commands::create_table(store).await,
+        Command::Table(TableCommand::Upgrade) => commands::upgrade_table(store).await,
         Command::Client(Client::Create(args)) => commands::create_client(store, args).await,
         Command::Client(Client::List) => commands::list_clients(store).await,
         Command::Client(Client::Disable { client }) => {

@@ -8,7 +8,7 @@ use super::signing;
 use crate::clock;
 use crate::store::attr::{self, Item};
 use crate::store::fields::*;
-use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK};
+use crate::store::keys::{self, EXPIRES_AT, GSI3_PK, GSI3_SK};
 use crate::store::{Store, StoreError};
 use std::time::Duration;
 
@@ -76,18 +76,24 @@ impl Delivery {
                 EXPIRES_AT.to_string(),
                 attr::n(self.updated_at + super::RETENTION_SECS),
             ),
-            (
-                GSI1_PK.to_string(),
-                attr::s(keys::client_partition(&self.client_id)),
-            ),
-            (
-                GSI1_SK.to_string(),
-                attr::s(format!(
-                    "DELIVERY#{}#{:012}#{}#{}",
-                    self.status, self.updated_at, self.event_id, self.target
-                )),
-            ),
         ]);
+        // Only a delivery that failed for good is listed (the tenant's dead letters, `gsi3`,
+        // sparse): a delivered one writes no index.
+        if self.status == FAILED {
+            record.extend([
+                (
+                    GSI3_PK.to_string(),
+                    attr::s(keys::dead_letters(&self.client_id)),
+                ),
+                (
+                    GSI3_SK.to_string(),
+                    attr::s(format!(
+                        "{:012}#{}#{}",
+                        self.updated_at, self.event_id, self.target
+                    )),
+                ),
+            ]);
+        }
         if let Some(error) = &self.last_error {
             record.insert(LAST_ERROR.into(), attr::s(error));
         }
@@ -394,18 +400,24 @@ async fn get(store: &Store, event_id: &str, target: &str) -> Result<Option<Deliv
     item.as_ref().map(Delivery::from_item).transpose()
 }
 
-/// A tenant's deliveries, failed ones first.
+/// A tenant's dead letters (deliveries that failed for good), oldest first: the tenant's dead
+/// letters (`gsi3`, keys only, sparse), then the deliveries by key. Delivered ones are not
+/// listed; an event's deliveries are in its partition (`for_event`).
 pub async fn list(store: &Store, client_id: &str) -> Result<Vec<Delivery>, StoreError> {
-    let partition = keys::client_partition(client_id);
-    let mut all = Vec::new();
-    for status in [FAILED, DELIVERED] {
-        let items =
-            crate::store::query_index(store, &partition, &format!("DELIVERY#{status}#")).await?;
-        for item in &items {
-            all.push(Delivery::from_item(item)?);
-        }
-    }
-    Ok(all)
+    let partition = keys::dead_letters(client_id);
+    let items = crate::store::listed_items(store, keys::GSI3, &partition, "").await?;
+    items
+        .iter()
+        .map(Delivery::from_item)
+        .filter(|d| d.as_ref().map_or(true, |d| d.status == FAILED))
+        .collect()
+}
+
+/// Every delivery of one event (its partition, strongly consistent).
+pub async fn for_event(store: &Store, event_id: &str) -> Result<Vec<Delivery>, StoreError> {
+    let partition = keys::event_partition(event_id);
+    let items = crate::store::query_partition(store, &partition, "DELIVERY#").await?;
+    items.iter().map(Delivery::from_item).collect()
 }
 
 /// One stored event by id.

@@ -89,6 +89,14 @@ impl Event {
         .to_string()
     }
 
+    /// The user the event is about: `user_id` (launches) or `user` (workshop sessions).
+    pub fn user(&self) -> Option<&str> {
+        ["user_id", "user"]
+            .iter()
+            .find_map(|name| self.data.get(*name).and_then(Value::as_str))
+            .filter(|user| !user.is_empty())
+    }
+
     /// The outbox item, to add to the transaction that makes the change.
     pub fn outbox(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
         item::put(table, self.record(), Some(ABSENT))
@@ -96,6 +104,7 @@ impl Event {
 
     /// The outbox item itself, for an event that is the only change (a lab's custom event).
     pub fn record(&self) -> Item {
+        let sequence = clock::now_millis();
         let mut record = keys::event(&self.id).item();
         record.extend([
             (EVENT_ID.to_string(), attr::s(&self.id)),
@@ -107,15 +116,22 @@ impl Event {
                 EXPIRES_AT.to_string(),
                 attr::n(self.occurred_at + RETENTION_SECS),
             ),
-            (
-                GSI1_PK.to_string(),
-                attr::s(keys::client_partition(&self.client_id)),
-            ),
-            (
-                GSI1_SK.to_string(),
-                attr::s(format!("EVENT#{:015}#{}", clock::now_millis(), self.id)),
-            ),
+            (SEQUENCE.to_string(), attr::n(sequence)),
         ]);
+        // Listed under the user it names (the user's own index partition), for erasure: never
+        // in a partition of the whole tenant, which every learner's events would write.
+        if let Some(user) = self.user() {
+            record.extend([
+                (
+                    GSI1_PK.to_string(),
+                    attr::s(keys::user_partition(&self.client_id, user)),
+                ),
+                (
+                    GSI1_SK.to_string(),
+                    attr::s(format!("EVENT#{sequence:015}#{}", self.id)),
+                ),
+            ]);
+        }
         if let Some(url) = &self.analytics_url {
             record.insert(ANALYTICS_URL.into(), attr::s(url));
         }
@@ -147,10 +163,17 @@ impl StoredEvent {
     }
 }
 
-/// A tenant's recent events, oldest first (admin CLI and tests).
-pub async fn list(
+/// The events that name one user, oldest first (from the user's index partition; tests).
+pub async fn list_for_user(
     store: &crate::store::Store,
     client_id: &str,
+    user: &str,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    crate::store::list_for_tenant(store, client_id, "EVENT#", StoredEvent::from_item).await
+    let partition = keys::user_partition(client_id, user);
+    let items = crate::store::query_index(store, &partition, "EVENT#").await?;
+    items
+        .iter()
+        .filter(|i| crate::tenant::is_owned_by(i, client_id))
+        .map(StoredEvent::from_item)
+        .collect()
 }

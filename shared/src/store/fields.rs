@@ -2,7 +2,7 @@
 //! names of updates) uses these, so that a misspelt or renamed attribute fails to compile
 //! instead of writing an item that no reader finds. Keys are in `keys`.
 
-pub use super::keys::{EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, PK, SK};
+pub use super::keys::{EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK, PK, SK};
 
 pub const ANALYTICS_URL: &str = "analytics_url";
 pub const APP_ROLES: &str = "app_roles";
@@ -46,6 +46,7 @@ pub const RESOURCE_ID: &str = "resource_id";
 pub const REVOKED_AT: &str = "revoked_at";
 pub const SCOPES: &str = "scopes";
 pub const SECRET_DIGEST: &str = "secret_digest";
+pub const SEQUENCE: &str = "sequence";
 pub const SESSION: &str = "session";
 pub const SLOT: &str = "slot";
 pub const STARTED: &str = "started";

@@ -11,6 +11,9 @@ pub const GSI1_SK: &str = "gsi1sk";
 pub const GSI2: &str = "gsi2";
 pub const GSI2_PK: &str = "gsi2pk";
 pub const GSI2_SK: &str = "gsi2sk";
+pub const GSI3: &str = "gsi3";
+pub const GSI3_PK: &str = "gsi3pk";
+pub const GSI3_SK: &str = "gsi3sk";
 pub const EXPIRES_AT: &str = "expires_at";
 
 /// The one GSI2 partition that held every live session's deadline before the index was
@@ -89,7 +92,6 @@ pub fn api_token(digest: &str) -> Key {
 pub const API_TOKEN_LISTING_PREFIX: &str = "APITOKEN#";
 pub const CONTENT_PREFIX: &str = "CONTENT#";
 pub const TEAM_PREFIX: &str = "TEAM#";
-pub const USER_LISTING_PREFIX: &str = "USER#";
 pub const LAUNCH_LISTING_PREFIX: &str = "LAUNCH#";
 
 /// Content is keyed by its UUID alone, so that a launch reads it together with the API token
@@ -185,10 +187,39 @@ pub fn count_mark(event_id: &str) -> Key {
     Key::new(format!("COUNTED#{event_id}"), "#COUNTED")
 }
 
-/// GSI1 sort key prefix of an environment's slots that hold sessions, in its tenant's partition:
-/// apart from `ENV#`, so that the catalog reads definitions and counts, never sessions.
-pub fn live_listing(name: &str) -> String {
-    format!("LIVE#{name}#")
+/// The `gsi3` partition (keys only, sparse) of a tenant's live sessions, for the catalog's
+/// session lists: a session enters it when allocated and leaves it when it ends; activation and
+/// extension change no key, so they write nothing there.
+pub fn live_sessions(client_id: &str) -> String {
+    format!("LIVE#{client_id}")
+}
+
+/// A live session's `gsi3` sort key: its environment and name.
+pub fn live_session(environment: &str, name: &str) -> String {
+    format!("{}{name}", live_sessions_of(environment))
+}
+
+/// The `gsi3` sort key prefix of an environment's live sessions.
+pub fn live_sessions_of(environment: &str) -> String {
+    format!("{environment}#")
+}
+
+/// The `gsi3` partition (keys only, sparse) of a tenant's users with email address `email`
+/// (compared in lower case): users by email, for an erasure request that names an address.
+pub fn users_by_email(client_id: &str, email: &str) -> String {
+    format!("EMAIL#{client_id}#{}", email.to_lowercase())
+}
+
+/// The `gsi3` partition (keys only, sparse) of a tenant's dead letters: webhook and analytics
+/// deliveries that failed for good.
+pub fn dead_letters(client_id: &str) -> String {
+    format!("DEAD#{client_id}")
+}
+
+/// The `gsi2` partition (keys only) listing a tenant's users: written when a user is created and
+/// never again (no key changes), so that a user's launches write no index.
+pub fn user_listing(client_id: &str) -> String {
+    format!("USERS#{client_id}")
 }
 
 /// GSI1 sort key prefix of an environment's items in its tenant's partition.
@@ -196,8 +227,11 @@ pub fn environment_listing(name: &str) -> String {
     format!("ENV#{name}#")
 }
 
+/// The sort key of a workshop session's record.
+pub const SESSION_RECORD: &str = "#WORKSHOPSESSION";
+
 pub fn workshop_session(name: &str) -> Key {
-    Key::new(format!("WORKSHOPSESSION#{name}"), "#WORKSHOPSESSION")
+    Key::new(format!("WORKSHOPSESSION#{name}"), SESSION_RECORD)
 }
 
 /// The record that a user's data was erased (without the data).

@@ -355,6 +355,69 @@ pub async fn deadlines_below(
     }
 }
 
+/// The items a keys-only index lists in `partition` under sort keys starting with `prefix`, every
+/// page: the index gives their table keys (eventual), and the items are read by key in
+/// `BatchGetItem`s of 100 (strongly consistent), in the index's order. An item deleted between
+/// the two reads is simply absent. `index` is `gsi2` or `gsi3`.
+pub async fn listed_items(
+    store: &Store,
+    index: &str,
+    partition: &str,
+    prefix: &str,
+) -> Result<Vec<attr::Item>, StoreError> {
+    let (pk, sk) = match index {
+        keys::GSI2 => (keys::GSI2_PK, keys::GSI2_SK),
+        keys::GSI3 => (keys::GSI3_PK, keys::GSI3_SK),
+        other => {
+            return Err(StoreError::Malformed(format!(
+                "not a keys-only index: {other}"
+            )));
+        }
+    };
+    let mut request = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(index)
+        .expression_attribute_names("#pk", pk)
+        .expression_attribute_values(":pk", attr::s(partition));
+    request = if prefix.is_empty() {
+        request.key_condition_expression("#pk = :pk")
+    } else {
+        request
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#sk", sk)
+            .expression_attribute_values(":prefix", attr::s(prefix))
+    };
+    let listed: Vec<attr::Item> = request
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| StoreError::from_sdk("Query", e))?;
+    let wanted: Vec<keys::Key> = listed
+        .iter()
+        .filter_map(|i| {
+            Some(keys::Key {
+                pk: attr::get_s(i, keys::PK).ok()?,
+                sk: attr::get_s(i, keys::SK).ok()?,
+            })
+        })
+        .collect();
+    let mut found = std::collections::HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(100) {
+        for item in batch_get(store, chunk).await? {
+            let key = (attr::get_s(&item, keys::PK)?, attr::get_s(&item, keys::SK)?);
+            found.insert(key, item);
+        }
+    }
+    Ok(wanted
+        .into_iter()
+        .filter_map(|k| found.remove(&(k.pk, k.sk)))
+        .collect())
+}
+
 /// A tenant's items of one kind, read from its index partition (`gsi1`, eventual: for
 /// listings, never for decisions), each read into a `T`.
 pub async fn list_for_tenant<T>(

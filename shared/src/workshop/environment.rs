@@ -154,6 +154,11 @@ impl EnvironmentView {
                 if let Some(i) = find(&mut views, &env) {
                     views[i].counted = live;
                 }
+            } else if attr::opt_s(item, keys::SK)?.as_deref() == Some(keys::SESSION_RECORD) {
+                let session = super::session::WorkshopSession::from_item(item)?;
+                if let Some(i) = find(&mut views, &session.environment) {
+                    views[i].slots.push(Slot::held_by(&session));
+                }
             } else if kind(item) == Some("slot") {
                 let env = attr::get_s(item, ENVIRONMENT)?;
                 if let Some(i) = find(&mut views, &env) {
@@ -181,7 +186,8 @@ pub async fn load(store: &Store, name: &str) -> Result<Option<EnvironmentView>, 
 
 /// A tenant's environment as status shows it: its definition and count (two items, one query of
 /// the tenant's index partition, eventual like every index read), and with `sessions` its held
-/// slots (a second query). Free slots are never listed, so this costs the same at any capacity.
+/// sessions (live sessions by tenant, `gsi3`, then the records by key, as the slots they hold). Free slots are never listed,
+/// so this costs the same at any capacity.
 pub async fn load_listed(
     store: &Store,
     client_id: &str,
@@ -192,15 +198,16 @@ pub async fn load_listed(
     let mut items =
         crate::store::query_index(store, &partition, &keys::environment_listing(name)).await?;
     if sessions {
-        items
-            .extend(crate::store::query_index(store, &partition, &keys::live_listing(name)).await?);
+        let live = keys::live_sessions(client_id);
+        let prefix = keys::live_sessions_of(name);
+        items.extend(crate::store::listed_items(store, keys::GSI3, &live, &prefix).await?);
     }
     Ok(EnvironmentView::group(&items)?.into_iter().next())
 }
 
 /// Every environment of a tenant with its count (one query of the tenant's index partition: two
-/// items an environment, whatever its sessions), and with `sessions` the slots that hold them (a
-/// second query). Eventually consistent (an index), like the counts themselves: allocation never
+/// items an environment, whatever its sessions), and with `sessions` the slots that hold them
+/// (live sessions by tenant, `gsi3`, then the records by key, as the slots they hold). Eventually consistent (an index), like the counts themselves: allocation never
 /// uses them, it claims a slot by condition.
 pub async fn list(
     store: &Store,
@@ -210,7 +217,8 @@ pub async fn list(
     let partition = keys::client_partition(client_id);
     let mut items = crate::store::query_index(store, &partition, "ENV#").await?;
     if sessions {
-        items.extend(crate::store::query_index(store, &partition, "LIVE#").await?);
+        let live = keys::live_sessions(client_id);
+        items.extend(crate::store::listed_items(store, keys::GSI3, &live, "").await?);
     }
     EnvironmentView::group(&items)
 }
@@ -222,8 +230,7 @@ pub async fn create(store: &Store, environment: &Environment) -> Result<bool, St
     if !crate::store::put_new(store, item, "PutItem environment").await? {
         return Ok(false);
     }
-    let (name, tenant) = (&environment.name, &environment.client_id);
-    slot::ensure_all(store, name, tenant, environment.capacity).await?;
+    slot::ensure_all(store, &environment.name, environment.capacity).await?;
     Ok(true)
 }
 
@@ -235,7 +242,7 @@ pub async fn upgrade(store: &Store, name: &str) -> Result<Option<usize>, StoreEr
         return Ok(None);
     };
     let env = &view.environment;
-    let written = slot::ensure_all(store, &env.name, &env.client_id, env.capacity).await?;
+    let written = slot::ensure_all(store, &env.name, env.capacity).await?;
     counts::recount(store, (&env.name, &env.client_id)).await?;
     Ok(Some(written))
 }

@@ -25,7 +25,7 @@ use super::{ENDED, RUNNING};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
 use crate::store::fields::*;
-use crate::store::keys::{self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
+use crate::store::keys::{self, GSI1_PK, GSI2_PK, GSI2_SK};
 use crate::store::tx::{item, names};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -72,6 +72,20 @@ impl Slot {
         self.held_until > now
     }
 
+    /// The slot a live session holds, as the session's record has it (the catalog's session
+    /// lists read records, which carry what the slot would).
+    pub fn held_by(session: &super::session::WorkshopSession) -> Self {
+        Slot {
+            index: session.slot,
+            generation: generation_of(&session.name),
+            session: session.name.clone(),
+            user: session.user.clone(),
+            state: session.state.clone(),
+            started: session.started,
+            held_until: session.until,
+        }
+    }
+
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         Ok(Slot {
             index: attr::get_n(item, SLOT)?,
@@ -84,10 +98,9 @@ impl Slot {
         })
     }
 
-    /// The slot's item in environment `environment` of tenant `tenant_id`. A slot that holds a
-    /// session is also listed in the tenant's index partition (`gsi1`, `LIVE#<environment>#`,
-    /// for the catalog's session lists); a free one is not.
-    pub fn to_item(&self, environment: &str, tenant_id: &str) -> Item {
+    /// The slot's item in environment `environment`: listed only in the free-slot index (the
+    /// sessions it holds are listed by tenant, `session`).
+    pub fn to_item(&self, environment: &str) -> Item {
         let mut item = keys::slot(environment, self.index).item();
         item.extend([
             (KIND.to_string(), attr::s("slot")),
@@ -104,22 +117,6 @@ impl Slot {
                 attr::s(index_key(self.held_until, self.index, self.generation)),
             ),
         ]);
-        if !self.session.is_empty() {
-            item.extend([
-                (
-                    GSI1_PK.to_string(),
-                    attr::s(keys::client_partition(tenant_id)),
-                ),
-                (
-                    GSI1_SK.to_string(),
-                    attr::s(format!(
-                        "{}{:05}",
-                        keys::live_listing(environment),
-                        self.index
-                    )),
-                ),
-            ]);
-        }
         if let Some(started) = self.started {
             item.insert(STARTED.into(), attr::n(started));
         }
@@ -200,11 +197,10 @@ const SMALL: i64 = 64;
 
 /// Writes the slots of a new environment, every one free (admin time: capacity / 25 calls), and
 /// gives the slots of an environment written before the free-slot index their index keys (and
-/// those listed before counts their listing apart from the environment's).
+/// those listed in the tenant's `gsi1` partition before the purpose indexes leave it).
 pub async fn ensure_all(
     store: &Store,
     environment: &str,
-    tenant_id: &str,
     capacity: i64,
 ) -> Result<usize, StoreError> {
     let existing = crate::store::query_partition(
@@ -218,12 +214,10 @@ pub async fn ensure_all(
     for item in &existing {
         let slot = Slot::from_item(item)?;
         seen.insert(slot.index);
-        let listed_before_counts = item
-            .get(GSI1_SK)
-            .and_then(|v| v.as_s().ok())
-            .is_some_and(|sk| sk.starts_with("ENV#"));
-        if !item.contains_key(GSI2_PK) || listed_before_counts {
-            items.push(slot.to_item(environment, tenant_id));
+        // Listed in the tenant's `gsi1` partition (before the purpose indexes, which list the
+        // sessions instead): the slot is written again as it is, without.
+        if !item.contains_key(GSI2_PK) || item.contains_key(GSI1_PK) {
+            items.push(slot.to_item(environment));
         }
     }
     for index in (0..capacity).filter(|i| !seen.contains(i)) {
@@ -236,7 +230,7 @@ pub async fn ensure_all(
             started: None,
             held_until: 0,
         };
-        items.push(free.to_item(environment, tenant_id));
+        items.push(free.to_item(environment));
     }
     let written = items.len();
     crate::store::put_batch(store, items).await?;
@@ -247,14 +241,14 @@ pub async fn ensure_all(
 /// it first.
 pub fn claim(
     table: &str,
-    (environment, tenant_id): (&str, &str),
+    environment: &str,
     held: &Slot,
     read_generation: i64,
     now: i64,
 ) -> Result<TransactWriteItem, StoreError> {
     item::put_if(
         table,
-        held.to_item(environment, tenant_id),
+        held.to_item(environment),
         FREE_AT_GENERATION,
         Item::from([
             (NOW.to_string(), attr::n(now)),
@@ -332,8 +326,8 @@ pub fn free(table: &str, holder: Holder, until: i64) -> Result<TransactWriteItem
         (":until".to_string(), attr::n(until)),
         (":ended".to_string(), attr::s(ENDED)),
     ]);
-    // Free from 0: among the never-used slots, at a random place of the spread; and no longer
-    // listed for the catalog.
+    // Free from 0: among the never-used slots, at a random place of the spread (and out of the
+    // tenant's `gsi1` partition, where slots were listed before the purpose indexes).
     update_held(
         table,
         (holder, 0),

@@ -295,6 +295,17 @@ pub async fn create_environment(store: &Store, args: CreateEnvironment) -> Resul
     Ok(())
 }
 
+pub async fn upgrade_table(store: &Store) -> Result<(), String> {
+    let refiled = labgate::migrate::upgrade(store).await.map_err(err)?;
+    if refiled.is_empty() {
+        eprintln!("nothing to re-file: the table is up to date");
+    }
+    for (kind, count) in refiled {
+        eprintln!("{kind}: {count} re-filed");
+    }
+    Ok(())
+}
+
 pub async fn upgrade_environment(store: &Store, name: &str) -> Result<(), String> {
     let written = environment::upgrade(store, name)
         .await

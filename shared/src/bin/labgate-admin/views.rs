@@ -60,15 +60,18 @@ pub async fn user(
     external_id: Option<String>,
     email: Option<String>,
 ) -> Result<(), String> {
-    let users = user::list_users(store, client).await.map_err(err)?;
-    let found: Vec<_> = users
-        .into_iter()
-        .filter(|u| match (&external_id, &email) {
-            (Some(id), _) => &u.external_id == id,
-            (None, Some(email)) => u.email.as_deref() == Some(email.as_str()),
-            (None, None) => false,
-        })
-        .collect();
+    // By id: the user's key; by email: users by email (`gsi3`). Never the tenant's whole list.
+    let found: Vec<user::User> = match (&external_id, &email) {
+        (Some(id), _) => user::get(store, client, id)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .collect(),
+        (None, Some(email)) => user::find_by_email(store, client, email)
+            .await
+            .map_err(err)?,
+        (None, None) => Vec::new(),
+    };
     if found.is_empty() {
         return Err("no such user".into());
     }
@@ -98,15 +101,16 @@ pub async fn user(
         {
             println!("  launch {}", launch_line(&l, "  "));
         }
-        for s in session::list(store, client, None).await.map_err(err)? {
-            if s.user == u.external_id {
-                println!(
-                    "  session {}  {}  {}",
-                    s.name,
-                    s.state,
-                    s.end_reason.as_deref().unwrap_or("")
-                );
-            }
+        for s in session::list_for_user(store, client, &u.external_id)
+            .await
+            .map_err(err)?
+        {
+            println!(
+                "  session {}  {}  {}",
+                s.name,
+                s.state,
+                s.end_reason.as_deref().unwrap_or("")
+            );
         }
     }
     Ok(())
@@ -120,10 +124,18 @@ pub async fn sessions(store: &Store, command: SessionCommand) -> Result<(), Stri
         state,
     } = command;
     let now = clock::now();
-    for s in session::list(store, &client, environment.as_deref())
-        .await
-        .map_err(err)?
-    {
+    // With a user: the user's records (live and retained 36 h); without: the tenant's live
+    // sessions (live sessions by tenant).
+    let listed = match &user {
+        Some(user) => session::list_for_user(store, &client, user).await,
+        None => session::list(store, &client, environment.as_deref()).await,
+    };
+    let listed = listed.map_err(err)?.into_iter().filter(|s| {
+        environment
+            .as_ref()
+            .is_none_or(|environment| environment == &s.environment)
+    });
+    for s in listed {
         // A session past its time is shown as it is, whether or not the reaper has been by.
         let shown = if s.state != session::ENDED && !s.is_live(now) {
             "ended"

@@ -45,7 +45,7 @@ fn ending_items(
         table,
         &keys::workshop_session(&session.name),
         "SET #state = :ended, #until = :until, ended_at = :now, end_reason = :reason, \
-         expires_at = :retain REMOVE token_digest, gsi2pk, gsi2sk",
+         expires_at = :retain REMOVE token_digest, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
         Item::from([
             (":ended".to_string(), attr::s(ENDED)),
             (NOW.to_string(), attr::n(now)),

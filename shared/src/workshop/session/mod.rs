@@ -36,7 +36,7 @@ use crate::clock;
 use crate::events::{Event, EventType};
 use crate::store::attr::{self, Item};
 use crate::store::fields::*;
-use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK};
+use crate::store::keys::{self, EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -145,11 +145,11 @@ impl WorkshopSession {
             (EXPIRES_AT.to_string(), attr::n(retain_until(self.until))),
             (
                 GSI1_PK.to_string(),
-                attr::s(keys::client_partition(&self.client_id)),
+                attr::s(keys::user_partition(&self.client_id, &self.user)),
             ),
             (
                 GSI1_SK.to_string(),
-                attr::s(format!("SESSION#{}#{}", self.environment, self.name)),
+                attr::s(format!("{SESSION_LISTING}{}", self.name)),
             ),
             (
                 GSI2_PK.to_string(),
@@ -160,6 +160,18 @@ impl WorkshopSession {
                 attr::s(keys::deadline(self.until, &self.name)),
             ),
         ]);
+        if self.state != ENDED {
+            record.extend([
+                (
+                    GSI3_PK.to_string(),
+                    attr::s(keys::live_sessions(&self.client_id)),
+                ),
+                (
+                    GSI3_SK.to_string(),
+                    attr::s(keys::live_session(&self.environment, &self.name)),
+                ),
+            ]);
+        }
         if let Some(digest) = &self.token_digest {
             record.insert(TOKEN_DIGEST.into(), attr::s(digest));
         }
@@ -279,15 +291,38 @@ pub fn is_valid_name(name: &str) -> bool {
     })
 }
 
-/// A tenant's session records (live and retained), optionally of one environment.
+/// The `gsi1` sort key prefix of session records in their user's index partition (for erasure).
+pub const SESSION_LISTING: &str = "WORKSHOPSESSION#";
+
+/// A tenant's live sessions (not yet ended), optionally of one environment: live sessions by
+/// tenant (`gsi3`, keys only, sparse: a session leaves it when it ends), then the records by key.
+/// An expired session the reaper has not ended yet is among them, as the counts have it.
 pub async fn list(
     store: &Store,
     client_id: &str,
     environment: Option<&str>,
 ) -> Result<Vec<WorkshopSession>, StoreError> {
-    let prefix = match environment {
-        Some(env) => format!("SESSION#{env}#"),
-        None => "SESSION#".to_string(),
-    };
-    crate::store::list_for_tenant(store, client_id, &prefix, WorkshopSession::from_item).await
+    let prefix = environment.map(keys::live_sessions_of).unwrap_or_default();
+    let partition = keys::live_sessions(client_id);
+    let items = crate::store::listed_items(store, keys::GSI3, &partition, &prefix).await?;
+    let sessions = items
+        .iter()
+        .map(WorkshopSession::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(sessions.into_iter().filter(|s| s.state != ENDED).collect())
+}
+
+/// A user's session records (live and retained), from the user's index partition (`gsi1`).
+pub async fn list_for_user(
+    store: &Store,
+    client_id: &str,
+    user: &str,
+) -> Result<Vec<WorkshopSession>, StoreError> {
+    let partition = keys::user_partition(client_id, user);
+    let items = crate::store::query_index(store, &partition, SESSION_LISTING).await?;
+    items
+        .iter()
+        .filter(|i| crate::tenant::is_owned_by(i, client_id))
+        .map(WorkshopSession::from_item)
+        .collect()
 }

@@ -338,7 +338,7 @@ fn allocate(
     let sessions = user.with(now, &name, entry);
     let items = vec![
         // Of racing requests for this slot exactly one wins; the others read again.
-        slot::claim(table, (&env.name, &env.client_id), &held, generation, now)?,
+        slot::claim(table, &env.name, &held, generation, now)?,
         item::put(table, session.to_item(now), Some(ABSENT))?,
         user_map::update(table, &tenant.id, ask, user, sessions, now)?,
         session

@@ -136,7 +136,7 @@ pub fn update(
         (":ws".to_string(), AttributeValue::M(map.collect())),
         (":next".to_string(), attr::n(user.version.unwrap_or(0) + 1)),
     ]);
-    details(ask, &mut sets, &mut values);
+    details(tenant_id, ask, &mut sets, &mut values);
     let condition = match user.version {
         None => "attribute_not_exists(ws_version)".to_string(),
         Some(v) => {
@@ -147,7 +147,7 @@ pub fn update(
     item::update_if(
         table,
         &key,
-        format!("SET {}", sets.join(", ")),
+        format!("SET {}{}", sets.join(", "), crate::user::DROP_OLD_LISTING),
         values,
         None,
         &condition,
@@ -183,7 +183,7 @@ pub fn update_entry(
 
 /// The user's details from a request, stored when the user has none yet (Educates: when the
 /// user is created).
-fn details(ask: &SessionRequest, sets: &mut Vec<&'static str>, values: &mut Item) {
+fn details(tenant_id: &str, ask: &SessionRequest, sets: &mut Vec<&'static str>, values: &mut Item) {
     let given = [
         ("email = if_not_exists(email, :email)", ":email", &ask.email),
         (
@@ -202,6 +202,10 @@ fn details(ask: &SessionRequest, sets: &mut Vec<&'static str>, values: &mut Item
             sets.push(set);
             values.insert(placeholder.to_string(), attr::s(value));
         }
+    }
+    if let Some(email) = &ask.email {
+        let listing = crate::user::email_listing(tenant_id, &ask.user, email, true, values);
+        sets.extend(listing);
     }
 }
 
