@@ -80,8 +80,9 @@ async fn end_sessions(
     Ok(ended)
 }
 
-/// Deletes what the index lists under the user: launches, web sessions, launch tokens, session
-/// records, and events (each with its deliveries: the event's whole partition). The user's
+/// Deletes what the index lists under the user: launches, web sessions, launch tokens and
+/// events (each with its deliveries: the event's whole partition); session records are left to
+/// `end_sessions`. The user's
 /// partition of the index is theirs alone (a tenant id has no `#`), and each item must be the
 /// tenant's besides.
 async fn delete_listed(
@@ -97,6 +98,11 @@ async fn delete_listed(
         .filter(|i| crate::tenant::is_owned_by(i, tenant_id))
     {
         let key = key_of(item)?;
+        // Session records are `end_sessions`' (a live one must end before it goes; one listed
+        // here but not there yet is ended by the next pass).
+        if key.sk == keys::SESSION_RECORD {
+            continue;
+        }
         let event = key.sk == keys::event("").sk;
         let items = if event {
             crate::store::query_partition(store, &key.pk, "").await?

@@ -1,10 +1,11 @@
 //! `labgate-admin table upgrade`: brings a table written before the purpose indexes up to date,
 //! once, after the deploy that adds `gsi3` (it checks that the index is active first).
 //!
-//! Before, users, workshop sessions, held slots, events and deliveries were all listed in their
-//! tenant's `gsi1` partition, which projects every attribute: every learner's launch, session
-//! and event wrote that one partition several times. Each is filed where it is queried now
-//! (docs/data-model.md): users in the tenant's user listing (`gsi2`) and by email (`gsi3`);
+//! Before, users, team memberships, workshop sessions, held slots, events and deliveries were all
+//! listed in their tenant's `gsi1` partition, which projects every attribute: every learner's
+//! launch, session and event wrote that one partition several times. Each is filed where it is
+//! queried now (docs/data-model.md): users in the tenant's user listing (`gsi2`) and by email
+//! (`gsi3`); memberships in the tenant's membership listing (`gsi2`);
 //! sessions under their user (`gsi1`) and, while not ended, among the tenant's live sessions
 //! (`gsi3`); events under the user they name; failed deliveries among the dead letters (`gsi3`);
 //! slots nowhere but the free-slot index. Each change is conditional on the item still being
@@ -30,9 +31,19 @@ pub async fn upgrade(store: &Store) -> Result<Refiled, StoreError> {
         .scan()
         .table_name(store.table())
         .consistent_read(true)
-        .filter_expression("begins_with(#gsi1pk, :tenant)")
+        // Listed for the whole tenant; or a user written after the deploy but before this
+        // upgrade by a request that dropped the old listing without knowing the stored email.
+        .filter_expression(
+            "begins_with(#gsi1pk, :tenant) OR (#sk = :user AND (attribute_not_exists(#gsi2pk) \
+             OR (attribute_exists(#email) AND attribute_not_exists(#gsi3pk))))",
+        )
         .expression_attribute_names("#gsi1pk", GSI1_PK)
+        .expression_attribute_names("#gsi2pk", keys::GSI2_PK)
+        .expression_attribute_names("#gsi3pk", keys::GSI3_PK)
+        .expression_attribute_names("#sk", keys::SK)
+        .expression_attribute_names("#email", EMAIL)
         .expression_attribute_values(":tenant", attr::s(keys::client_partition("")))
+        .expression_attribute_values(":user", attr::s(keys::user("", "").sk))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -52,9 +63,26 @@ async fn refile(store: &Store, item: &Item) -> Result<Option<&'static str>, Stor
         pk: attr::get_s(item, keys::PK)?,
         sk: attr::get_s(item, keys::SK)?,
     };
-    let listed = attr::get_s(item, GSI1_PK)?;
-    let mut values = Item::from([(":listed".to_string(), attr::s(&listed))]);
-    let (kind, expression) = if key.sk == "#USER" {
+    // Each change applies only to the item as read: still listed where it was (or, for a user,
+    // still with the email read), and a session still in the state read.
+    let mut values = Item::new();
+    let mut names = vec![("#gsi1pk", GSI1_PK)];
+    let mut condition = match attr::opt_s(item, GSI1_PK)? {
+        Some(listed) => {
+            values.insert(":listed".into(), attr::s(listed));
+            "#gsi1pk = :listed".to_string()
+        }
+        None => "attribute_not_exists(#gsi1pk)".to_string(),
+    };
+    let (kind, expression) = if key.sk == keys::user("", "").sk {
+        names.push(("#email", EMAIL));
+        match attr::opt_s(item, EMAIL)? {
+            Some(email) => {
+                values.insert(":email_read".into(), attr::s(email));
+                condition.push_str(" AND #email = :email_read");
+            }
+            None => condition.push_str(" AND attribute_not_exists(#email)"),
+        }
         let tenant = attr::get_s(item, CLIENT_ID)?;
         let external_id = attr::get_s(item, EXTERNAL_ID)?;
         let mut sets = vec!["gsi2pk = :users", "gsi2sk = :user"];
@@ -97,6 +125,9 @@ async fn refile(store: &Store, item: &Item) -> Result<Option<&'static str>, Stor
                 attr::s(keys::live_session(&session.environment, &session.name)),
             );
         }
+        names.push(("#state", STATE));
+        values.insert(":state".into(), attr::s(&session.state));
+        condition.push_str(" AND #state = :state");
         ("sessions", format!("SET {}", sets.join(", ")))
     } else if key.sk == keys::event("").sk {
         let tenant = attr::get_s(item, CLIENT_ID)?;
@@ -135,26 +166,28 @@ async fn refile(store: &Store, item: &Item) -> Result<Option<&'static str>, Stor
         ("deliveries", expression.to_string())
     } else if key.sk.starts_with(keys::SLOT_PREFIX) {
         ("slots", "REMOVE gsi1pk, gsi1sk".to_string())
+    } else if key.pk.starts_with("TEAM#") {
+        let tenant = attr::get_s(item, CLIENT_ID)?;
+        let team = attr::get_s(item, TEAM_NAME)?;
+        let external_id = attr::get_s(item, EXTERNAL_ID)?;
+        values.insert(":teams".into(), attr::s(keys::team_listing(&tenant)));
+        values.insert(":member".into(), attr::s(format!("{team}#{external_id}")));
+        let expression = "SET gsi2pk = :teams, gsi2sk = :member REMOVE gsi1pk, gsi1sk";
+        ("team memberships", expression.to_string())
     } else {
-        // Clients' own items (tokens, content, teams, robots, environments, counts) stay.
+        // Clients' own items (tokens, content, robots, environments, counts) stay.
         return Ok(None);
     };
-    let changed = crate::store::update_if_present_when(
-        store,
-        &key,
-        &expression,
-        values,
-        "#gsi1pk = :listed",
-        &[("#gsi1pk", GSI1_PK)],
-    )
-    .await?;
+    let changed =
+        crate::store::update_if_present_when(store, &key, &expression, values, &condition, &names)
+            .await?;
     Ok(changed.then_some(kind))
 }
 
 /// The upgrade needs `gsi3` active: CloudFormation adds it with the deploy (a table made by
 /// `labgate-admin table create` before it gets it from `aws dynamodb update-table`, as
 /// docs/data-model.md shows). DynamoDB fills it as items gain its keys.
-async fn index_ready(store: &Store) -> Result<(), StoreError> {
+pub async fn index_ready(store: &Store) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::IndexStatus;
     match index_status(store).await? {
         Some(IndexStatus::Active) => Ok(()),

@@ -222,17 +222,17 @@ fn membership(
         (":cid".into(), attr::s(client_id)),
         (":ext".into(), attr::s(external_id)),
         (":now".into(), attr::n(now)),
-        (":gpk".into(), attr::s(keys::client_partition(client_id))),
-        (
-            ":gsk".into(),
-            attr::s(format!("{}{team}#{external_id}", keys::TEAM_PREFIX)),
-        ),
+        (":gpk".into(), attr::s(keys::team_listing(client_id))),
+        (":gsk".into(), attr::s(format!("{team}#{external_id}"))),
     ]);
+    // Listed keys-only (`gsi2`): the same keys on every launch, so only the first join writes
+    // the listing; a membership listed in the tenant's `gsi1` partition before leaves it.
     item::update(
         table,
         &keys::team_member(client_id, team, external_id),
         "SET team_name = :team, client_id = :cid, external_id = :ext, \
-         joined_at = if_not_exists(joined_at, :now), gsi1pk = :gpk, gsi1sk = :gsk",
+         joined_at = if_not_exists(joined_at, :now), gsi2pk = :gpk, gsi2sk = :gsk \
+         REMOVE gsi1pk, gsi1sk",
         values,
     )
 }
@@ -350,16 +350,17 @@ pub async fn team_members(
         .collect()
 }
 
-/// A client's teams, by name: every team that has a member (read from the index of
-/// memberships; admin and tests only).
+/// A client's teams, by name: every team that has a member (from the keys-only listing of
+/// memberships, `gsi2`: each membership's table key names its team; admin and tests only).
 pub async fn teams(store: &Store, client_id: &str) -> Result<Vec<String>, StoreError> {
-    let items =
-        crate::store::query_index(store, &keys::client_partition(client_id), keys::TEAM_PREFIX)
-            .await?;
-    let mut names = items
+    let listed =
+        crate::store::index_keys(store, keys::GSI2, &keys::team_listing(client_id), "").await?;
+    let prefix = keys::team_member(client_id, "", "").pk;
+    let mut names: Vec<String> = listed
         .iter()
-        .map(|item| attr::get_s(item, TEAM_NAME))
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter_map(|key| key.pk.strip_prefix(&prefix).map(str::to_string))
+        .collect();
+    names.sort();
     names.dedup();
     Ok(names)
 }

@@ -633,6 +633,26 @@ impl TestEnv {
             .collect()
     }
 
+    /// Every item the tenant's `gsi1` partition lists, whole, by key (read from the table,
+    /// strongly consistent): what any write to that partition would change.
+    pub async fn tenant_partition(&self) -> BTreeMap<(String, String), labgate::store::attr::Item> {
+        let partition = keys::client_partition(&self.client.id);
+        scan_all(self.store())
+            .await
+            .into_iter()
+            .filter(|i| {
+                attr::opt_s(i, keys::GSI1_PK).unwrap().as_deref() == Some(partition.as_str())
+            })
+            .map(|i| {
+                let key = (
+                    attr::get_s(&i, keys::PK).unwrap(),
+                    attr::get_s(&i, keys::SK).unwrap(),
+                );
+                (key, i)
+            })
+            .collect()
+    }
+
     /// The types of the tenant's events so far.
     pub async fn event_types(&self) -> Vec<String> {
         self.events()

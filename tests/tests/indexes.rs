@@ -15,25 +15,6 @@ use labgate_tests::receiver::Receiver;
 use labgate_tests::*;
 use lambda_http::http::StatusCode;
 use serde_json::json;
-use std::collections::BTreeMap;
-
-/// Every item the tenant's `gsi1` partition lists, whole, by key (read from the table, strongly
-/// consistent): what any write to that partition would change.
-async fn tenant_partition(env: &TestEnv) -> BTreeMap<(String, String), Item> {
-    let partition = keys::client_partition(&env.client.id);
-    scan_all(env.store())
-        .await
-        .into_iter()
-        .filter(|i| attr::opt_s(i, keys::GSI1_PK).unwrap().as_deref() == Some(partition.as_str()))
-        .map(|i| {
-            let key = (
-                attr::get_s(&i, keys::PK).unwrap(),
-                attr::get_s(&i, keys::SK).unwrap(),
-            );
-            (key, i)
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn a_learners_launch_session_and_events_write_nothing_listed_for_the_whole_tenant() {
@@ -42,12 +23,11 @@ async fn a_learners_launch_session_and_events_write_nothing_listed_for_the_whole
     let lab = env.environment(4, |_| {}).await;
     let receiver = Receiver::start(&[]).await;
     env.set_webhook(&receiver.url).await;
-    // A first launch and session of each learner make them known; what follows is the rush a
-    // class brings every day.
-    let first = json!({"user_id": "u1", "content_id": CONTENT_ID, "email": "Ada@Example.org"});
-    assert_eq!(env.launch(&first).await.status, StatusCode::OK);
-    let before = tenant_partition(&env).await;
+    // From a learner's first launch (a new user, a team joined) on: the rush a class brings.
+    let before = env.tenant_partition().await;
     assert!(!before.is_empty(), "the tenant's own items are listed");
+    let first = json!({"user_id": "u1", "content_id": CONTENT_ID, "email": "Ada@Example.org",
+                       "teams": ["Class A"]});
 
     for round in 0..2 {
         let launched = env.launch(&first).await;
@@ -84,7 +64,7 @@ async fn a_learners_launch_session_and_events_write_nothing_listed_for_the_whole
     }
 
     assert_eq!(
-        tenant_partition(&env).await,
+        env.tenant_partition().await,
         before,
         "two launches, redemptions, sessions, activations, ends and their deliveries changed \
          nothing the tenant's index partition lists"
@@ -101,6 +81,8 @@ async fn a_learners_launch_session_and_events_write_nothing_listed_for_the_whole
             .unwrap()
             .is_empty()
     );
+    let teams = user::teams(env.store(), &env.client.id).await.unwrap();
+    assert_eq!(teams, vec!["Class A"]);
     let users = user::list_users(env.store(), &env.client.id).await.unwrap();
     let ids: Vec<_> = users.iter().map(|u| u.external_id.as_str()).collect();
     assert_eq!(ids, vec!["u1", "u2"]);
@@ -212,7 +194,40 @@ fn old_items(tenant: &str, lab: &str) -> Vec<Item> {
         attr::s(keys::client_partition(tenant)),
     );
     slot.insert(keys::GSI1_SK.into(), attr::s(format!("LIVE#{lab}#00000")));
+    let mut member = keys::team_member(tenant, "Class #1", "old-learner").item();
+    member.extend([
+        ("team_name".to_string(), attr::s("Class #1")),
+        ("client_id".to_string(), attr::s(tenant)),
+        ("external_id".to_string(), attr::s("old-learner")),
+        ("joined_at".to_string(), attr::n(1_700_000_000)),
+        (
+            keys::GSI1_PK.to_string(),
+            attr::s(keys::client_partition(tenant)),
+        ),
+        (
+            keys::GSI1_SK.to_string(),
+            attr::s("TEAM#Class #1#old-learner"),
+        ),
+    ]);
+    // A user with an address whose old listing a request dropped before the upgrade ran.
+    let mut unlisted = keys::user(tenant, "dropped").item();
+    unlisted.extend([
+        ("external_id".to_string(), attr::s("dropped")),
+        ("client_id".to_string(), attr::s(tenant)),
+        (
+            "user_id".to_string(),
+            attr::s("3b1e0c1e-0000-4000-8000-000000000002"),
+        ),
+        ("email".to_string(), attr::s("dropped@example.org")),
+        (
+            keys::GSI2_PK.to_string(),
+            attr::s(keys::user_listing(tenant)),
+        ),
+        (keys::GSI2_SK.to_string(), attr::s("dropped")),
+    ]);
     vec![
+        member,
+        unlisted,
         slot,
         listed(
             keys::user(tenant, "old-learner"),
@@ -290,9 +305,19 @@ async fn table_upgrade_files_what_was_written_before_the_purpose_indexes() {
     let env = TestEnv::new().await;
     let tenant = env.client.id.clone();
     let lab = "old-lab";
-    let own = tenant_partition(&env).await;
+    let robot = env.robot().await;
+    let new_lab = env.environment(2, |_| {}).await;
+    let own = env.tenant_partition().await;
     let items = old_items(&tenant, lab);
     labgate::store::put_batch(env.store(), items).await.unwrap();
+
+    // Between the deploy and the upgrade, a workshop request names another address for a user
+    // who has one: the user keeps theirs (as Educates does), and is listed under it after.
+    let extra = [("user", "dropped"), ("email", "other@example.org")];
+    let res = env
+        .request_session(&robot.access_token, &new_lab, &query(&extra))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 
     let refiled = labgate::migrate::upgrade(env.store()).await.unwrap();
     assert_eq!(
@@ -302,20 +327,31 @@ async fn table_upgrade_files_what_was_written_before_the_purpose_indexes() {
             ("events", 1),
             ("sessions", 1),
             ("slots", 1),
-            ("users", 1)
+            ("team memberships", 1),
+            ("users", 2)
         ]
     );
     let again = labgate::migrate::upgrade(env.store()).await.unwrap();
     assert!(again.is_empty(), "a second run changes nothing: {again:?}");
     assert_eq!(
-        tenant_partition(&env).await,
+        env.tenant_partition().await,
         own,
         "nothing of a learner's is listed for the whole tenant any more"
     );
 
     let store = env.store();
     let users = user::list_users(store, &tenant).await.unwrap();
-    assert_eq!(users[0].external_id, "old-learner");
+    let ids: Vec<_> = users.iter().map(|u| u.external_id.as_str()).collect();
+    assert_eq!(ids, vec!["dropped", "old-learner"]);
+    let found = user::find_by_email(store, &tenant, "dropped@example.org")
+        .await
+        .unwrap();
+    assert_eq!(found[0].external_id, "dropped");
+    let other = user::find_by_email(store, &tenant, "other@example.org")
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "{other:?}");
+    assert_eq!(user::teams(store, &tenant).await.unwrap(), vec!["Class #1"]);
     let found = user::find_by_email(store, &tenant, "old@example.org")
         .await
         .unwrap();

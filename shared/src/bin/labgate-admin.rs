@@ -113,7 +113,8 @@ enum EnvironmentCommand {
         #[arg(long)]
         client: String,
     },
-    /// Give an environment created before the free-slot index its slots (once, after upgrading).
+    /// Give an environment created before the free-slot index its slots and recount its
+    /// sessions (once, after `table upgrade`).
     Upgrade {
         #[arg(long)]
         name: String,
@@ -156,8 +157,8 @@ struct CreateEnvironment {
 enum TableCommand {
     /// Create the table (keys, index, TTL) from labgate's definition; an existing table is kept.
     Create,
-    /// Once, after the deploy that adds index gsi3: file the items written before it where
-    /// they are queried now (adds gsi3 itself to a table CloudFormation does not manage).
+    /// Once, after the deploy that adds index gsi3 (and once it is ACTIVE): file the items
+    /// written before it where they are queried now (docs/data-model.md).
     Upgrade,
 }
 

@@ -91,7 +91,6 @@ pub fn api_token(digest: &str) -> Key {
 
 pub const API_TOKEN_LISTING_PREFIX: &str = "APITOKEN#";
 pub const CONTENT_PREFIX: &str = "CONTENT#";
-pub const TEAM_PREFIX: &str = "TEAM#";
 pub const LAUNCH_LISTING_PREFIX: &str = "LAUNCH#";
 
 /// Content is keyed by its UUID alone, so that a launch reads it together with the API token
@@ -214,6 +213,12 @@ pub fn users_by_email(client_id: &str, email: &str) -> String {
 /// deliveries that failed for good.
 pub fn dead_letters(client_id: &str) -> String {
     format!("DEAD#{client_id}")
+}
+
+/// The `gsi2` partition (keys only) listing a tenant's team memberships (`<team>#<user_id>`):
+/// written when a user first joins a team and never again.
+pub fn team_listing(client_id: &str) -> String {
+    format!("TEAMS#{client_id}")
 }
 
 /// The `gsi2` partition (keys only) listing a tenant's users: written when a user is created and

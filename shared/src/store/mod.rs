@@ -355,16 +355,15 @@ pub async fn deadlines_below(
     }
 }
 
-/// The items a keys-only index lists in `partition` under sort keys starting with `prefix`, every
-/// page: the index gives their table keys (eventual), and the items are read by key in
-/// `BatchGetItem`s of 100 (strongly consistent), in the index's order. An item deleted between
-/// the two reads is simply absent. `index` is `gsi2` or `gsi3`.
-pub async fn listed_items(
+/// The table keys a keys-only index lists in `partition` under sort keys starting with
+/// `prefix` (all for an empty one), every page, in the index's order (eventual). `index` is
+/// `gsi2` or `gsi3`.
+pub async fn index_keys(
     store: &Store,
     index: &str,
     partition: &str,
     prefix: &str,
-) -> Result<Vec<attr::Item>, StoreError> {
+) -> Result<Vec<keys::Key>, StoreError> {
     let (pk, sk) = match index {
         keys::GSI2 => (keys::GSI2_PK, keys::GSI2_SK),
         keys::GSI3 => (keys::GSI3_PK, keys::GSI3_SK),
@@ -396,7 +395,7 @@ pub async fn listed_items(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| StoreError::from_sdk("Query", e))?;
-    let wanted: Vec<keys::Key> = listed
+    Ok(listed
         .iter()
         .filter_map(|i| {
             Some(keys::Key {
@@ -404,7 +403,19 @@ pub async fn listed_items(
                 sk: attr::get_s(i, keys::SK).ok()?,
             })
         })
-        .collect();
+        .collect())
+}
+
+/// The items a keys-only index lists (`index_keys`), read by key in `BatchGetItem`s of 100
+/// (strongly consistent), in the index's order. An item deleted between the two reads is simply
+/// absent.
+pub async fn listed_items(
+    store: &Store,
+    index: &str,
+    partition: &str,
+    prefix: &str,
+) -> Result<Vec<attr::Item>, StoreError> {
+    let wanted = index_keys(store, index, partition, prefix).await?;
     let mut found = std::collections::HashMap::with_capacity(wanted.len());
     for chunk in wanted.chunks(100) {
         for item in batch_get(store, chunk).await? {

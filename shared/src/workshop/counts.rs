@@ -179,8 +179,9 @@ fn listing(environment: &str) -> String {
 /// Counts an environment's sessions afresh, by the counter's own rule (allocated and not yet
 /// ended, whether or not their time ran out), and sets its count to that (`labgate-admin
 /// environment upgrade`: an environment whose sessions began before counts, or a count that lost
-/// events to the dead-letter queue). Admin time: it reads every session record of the
-/// environment, from the tenant's index (eventual: a session of the last second may be missed).
+/// events to the dead-letter queue). Admin time: it reads the environment's live sessions (live
+/// sessions by tenant, eventual: a session of the last second may be missed; on a table from
+/// before that index, after `labgate-admin table upgrade` has listed them).
 /// Run it once the counter has caught up and the environment is quiet: an event counted after it
 /// would count twice. The count set.
 pub async fn recount(

@@ -235,9 +235,11 @@ pub async fn create(store: &Store, environment: &Environment) -> Result<bool, St
 }
 
 /// Gives an environment created before the free-slot index its slots and their index keys, and
-/// its count from its sessions (`counts::recount`; `labgate-admin environment upgrade`); the
-/// slots written.
+/// its count from its sessions (`counts::recount`; `labgate-admin environment upgrade`, after
+/// `table upgrade` has listed the sessions); the slots written.
 pub async fn upgrade(store: &Store, name: &str) -> Result<Option<usize>, StoreError> {
+    // The recount reads live sessions by tenant (`gsi3`): the index must be there.
+    crate::migrate::index_ready(store).await?;
     let Some(view) = load(store, name).await? else {
         return Ok(None);
     };

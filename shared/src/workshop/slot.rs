@@ -25,7 +25,7 @@ use super::{ENDED, RUNNING};
 use crate::store::attr::{self, Item};
 use crate::store::conditions::NOW;
 use crate::store::fields::*;
-use crate::store::keys::{self, GSI1_PK, GSI2_PK, GSI2_SK};
+use crate::store::keys::{self, GSI2_PK, GSI2_SK};
 use crate::store::tx::{item, names};
 use crate::store::{Store, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -196,8 +196,7 @@ pub async fn candidate(
 const SMALL: i64 = 64;
 
 /// Writes the slots of a new environment, every one free (admin time: capacity / 25 calls), and
-/// gives the slots of an environment written before the free-slot index their index keys (and
-/// those listed in the tenant's `gsi1` partition before the purpose indexes leave it).
+/// gives the slots of an environment written before the free-slot index their index keys.
 pub async fn ensure_all(
     store: &Store,
     environment: &str,
@@ -214,9 +213,9 @@ pub async fn ensure_all(
     for item in &existing {
         let slot = Slot::from_item(item)?;
         seen.insert(slot.index);
-        // Listed in the tenant's `gsi1` partition (before the purpose indexes, which list the
-        // sessions instead): the slot is written again as it is, without.
-        if !item.contains_key(GSI2_PK) || item.contains_key(GSI1_PK) {
+        // A slot still listed in the tenant's `gsi1` partition leaves it by `table upgrade`, a
+        // conditional update: a put here could undo a claim or an end of the same moment.
+        if !item.contains_key(GSI2_PK) {
             items.push(slot.to_item(environment));
         }
     }

@@ -57,6 +57,9 @@ impl UserSession {
 pub struct UserSessions {
     pub version: Option<i64>,
     pub sessions: BTreeMap<String, UserSession>,
+    /// The user has an email address already (a request's is then not stored: Educates keeps
+    /// the first), so its users-by-email listing is left as it is.
+    pub has_email: bool,
 }
 
 impl UserSessions {
@@ -77,9 +80,13 @@ impl UserSessions {
 
 pub async fn read(store: &Store, client_id: &str, user: &str) -> Result<UserSessions, StoreError> {
     let key = keys::user(client_id, user);
-    let found =
-        crate::store::get_projected(store, &key, &["ws", "ws_version"], "GetItem user sessions")
-            .await?;
+    let found = crate::store::get_projected(
+        store,
+        &key,
+        &[WS, WS_VERSION, EMAIL],
+        "GetItem user sessions",
+    )
+    .await?;
     found
         .as_ref()
         .map_or(Ok(UserSessions::default()), from_record)
@@ -116,6 +123,7 @@ fn from_record(record: &Item) -> Result<UserSessions, StoreError> {
     Ok(UserSessions {
         version: attr::opt_n(record, WS_VERSION)?,
         sessions,
+        has_email: record.contains_key(EMAIL),
     })
 }
 
@@ -136,7 +144,7 @@ pub fn update(
         (":ws".to_string(), AttributeValue::M(map.collect())),
         (":next".to_string(), attr::n(user.version.unwrap_or(0) + 1)),
     ]);
-    details(tenant_id, ask, &mut sets, &mut values);
+    details((tenant_id, user.has_email), ask, &mut sets, &mut values);
     let condition = match user.version {
         None => "attribute_not_exists(ws_version)".to_string(),
         Some(v) => {
@@ -183,9 +191,20 @@ pub fn update_entry(
 
 /// The user's details from a request, stored when the user has none yet (Educates: when the
 /// user is created).
-fn details(tenant_id: &str, ask: &SessionRequest, sets: &mut Vec<&'static str>, values: &mut Item) {
+fn details(
+    (tenant_id, has_email): (&str, bool),
+    ask: &SessionRequest,
+    sets: &mut Vec<&'static str>,
+    values: &mut Item,
+) {
+    // A user with an address keeps it; one without gets the request's, listed under it.
+    if let Some(email) = ask.email.as_ref().filter(|_| !has_email) {
+        sets.push("email = if_not_exists(email, :email)");
+        values.insert(":email".to_string(), attr::s(email));
+        let listing = crate::user::email_listing(tenant_id, &ask.user, email, true, values);
+        sets.extend(listing);
+    }
     let given = [
-        ("email = if_not_exists(email, :email)", ":email", &ask.email),
         (
             "given_name = if_not_exists(given_name, :given)",
             ":given",
@@ -202,10 +221,6 @@ fn details(tenant_id: &str, ask: &SessionRequest, sets: &mut Vec<&'static str>, 
             sets.push(set);
             values.insert(placeholder.to_string(), attr::s(value));
         }
-    }
-    if let Some(email) = &ask.email {
-        let listing = crate::user::email_listing(tenant_id, &ask.user, email, true, values);
-        sets.extend(listing);
     }
 }
 

@@ -253,6 +253,7 @@ pub async fn burst(capacity: i64, users: usize, clients: usize) {
         Arc::new(AtomicUsize::new(0)),
         Arc::new(AtomicUsize::new(0)),
     );
+    let listed_before = env.tenant_partition().await;
     env.round_trips.reset();
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
@@ -338,6 +339,47 @@ pub async fn burst(capacity: i64, users: usize, clients: usize) {
         env.round_trips.count(),
         view.counted,
         live.len()
+    );
+    // What the rush wrote into partitions of the whole tenant: its `gsi1` partition (every
+    // attribute projected: any change of a listed item is a write there), and the keys-only
+    // listings, each entry written once (keys never change while a session is live).
+    let listed_after = env.tenant_partition().await;
+    let changed: Vec<_> = listed_after
+        .iter()
+        .filter(|(key, item)| listed_before.get(*key) != Some(*item))
+        .map(|(key, _)| key.1.as_str())
+        .collect();
+    let (store, tenant) = (env.store(), &env.client.id);
+    let live_key = labgate::store::keys::live_sessions(tenant);
+    let users_key = labgate::store::keys::user_listing(tenant);
+    let live_listed = labgate::store::listed_items(store, "gsi3", &live_key, "")
+        .await
+        .unwrap()
+        .len();
+    let users_listed = labgate::store::listed_items(store, "gsi2", &users_key, "")
+        .await
+        .unwrap()
+        .len();
+    println!("| tenant-wide partition | entries written by the rush | per granted session |");
+    println!("|---|---|---|");
+    println!(
+        "| `gsi1 CLIENT#<cid>` (projects all) | {} changed of {} ({}) | {:.3} |",
+        changed.len(),
+        listed_after.len(),
+        if changed.is_empty() {
+            "none".to_string()
+        } else {
+            changed.join(", ")
+        },
+        changed.len() as f64 / granted.max(1) as f64
+    );
+    println!(
+        "| `gsi3 LIVE#<cid>` (keys only) | {live_listed} | {:.3} |",
+        live_listed as f64 / granted.max(1) as f64
+    );
+    println!(
+        "| `gsi2 USERS#<cid>` (keys only) | {users_listed} | {:.3} |\n",
+        users_listed as f64 / granted.max(1) as f64
     );
     env.delete_table().await;
 }
