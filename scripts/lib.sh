@@ -55,15 +55,19 @@ ensure_cargo_lambda() {
 
 # The SAM CLI (plain `sam validate` runs the SAM transform, which cfn-lint does not) and cfn-lint,
 # pinned together: the SAM CLI depends on cfn-lint. About 2 minutes the first time.
+# cfn-lint-serverless adds the awslabs serverless rules (`--append-rules cfn_lint_serverless.rules`).
 SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
+CFN_LINT_SERVERLESS_VERSION=0.3.6
 ensure_sam_and_cfn_lint() {
   ensure_venv
   if ! sam --version 2>/dev/null | grep -q "$SAM_CLI_VERSION" \
-    || ! cfn-lint --version 2>/dev/null | grep -q "$CFN_LINT_VERSION"; then
-    say "installing the SAM CLI $SAM_CLI_VERSION and cfn-lint $CFN_LINT_VERSION (PyPI) into .local/venv"
+    || ! cfn-lint --version 2>/dev/null | grep -q "$CFN_LINT_VERSION" \
+    || ! pip show cfn-lint-serverless 2>/dev/null | grep -q "^Version: $CFN_LINT_SERVERLESS_VERSION$"; then
+    say "installing the SAM CLI $SAM_CLI_VERSION, cfn-lint $CFN_LINT_VERSION and cfn-lint-serverless $CFN_LINT_SERVERLESS_VERSION (PyPI) into .local/venv"
     pip install --quiet --disable-pip-version-check \
-      "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+      "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+      "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION"
   fi
   export SAM_CLI_TELEMETRY=0
 }

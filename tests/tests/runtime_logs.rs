@@ -130,6 +130,31 @@ async fn the_real_binaries_log_no_secret_at_any_level() {
                 secrets.push(value.split_once('=').unwrap().1.to_string());
             }
             let logs = run.logs();
+            // Business metrics are EMF lines on stdout at every level (docs/operations.md).
+            let metrics: Vec<serde_json::Value> = run
+                .stdout
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|doc| doc.get("_aws").is_some())
+                .collect();
+            let expected = match function {
+                "launch" => vec!["LaunchesCreated"],
+                "launch-auth" => vec!["LinksRedeemed"],
+                _ => vec![],
+            };
+            let named: Vec<_> = metrics
+                .iter()
+                .map(|m| {
+                    m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                        .as_str()
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(named, expected, "{function} at {level}: its metrics");
+            for (doc, name) in metrics.iter().zip(&named) {
+                assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "labgate");
+                assert_eq!(doc[*name], 1);
+            }
             if function == "launch" && matches!(level, "TRACE" | "DEBUG" | "INFO") {
                 assert!(
                     logs.contains("launch created"),

@@ -217,3 +217,252 @@ fn every_openapi_operation_documents_server_errors_and_its_security() {
         }
     }
 }
+
+// Operations (issue 14): what `docs/operations.md` relies on stays in the template.
+
+/// `(tag, value)` of a tagged YAML value (`!Ref X` is `("!Ref", "X")`).
+fn tagged(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(t) => Some((t.tag.to_string(), &t.value)),
+        _ => None,
+    }
+}
+
+fn is_ref(value: &Value, name: &str) -> bool {
+    tagged(value).is_some_and(|(tag, v)| tag == "!Ref" && v.as_str() == Some(name))
+}
+
+/// The alarms of the template that notify the alarm topic, with the function (`!Ref`) or other
+/// resource their metric names, and their metric.
+fn alarms(template: &Value) -> Vec<(&str, &Value)> {
+    let alarms = resources_of_type(template, "AWS::CloudWatch::Alarm");
+    for (name, alarm) in &alarms {
+        let props = &alarm["Properties"];
+        for actions in ["AlarmActions", "OKActions"] {
+            let list = props[actions]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{name}: {actions}"));
+            assert!(
+                list.iter().any(|a| is_ref(a, "AlarmTopic")),
+                "{name} tells the alarm topic"
+            );
+        }
+        let description = props["AlarmDescription"]
+            .as_str()
+            .or_else(|| tagged(&props["AlarmDescription"]).and_then(|(_, v)| v.as_str()))
+            .unwrap_or_else(|| panic!("{name}: a description"));
+        let anchor = description
+            .split("docs/operations.md#")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name} says where its runbook is"))
+            .trim_end_matches('"');
+        assert!(
+            runbook_anchors().contains(anchor),
+            "{name}: docs/operations.md has no section #{anchor}"
+        );
+    }
+    alarms
+}
+
+/// The anchors of `docs/operations.md`'s headings, as GitHub makes them.
+fn runbook_anchors() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|heading| {
+            heading
+                .trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect()
+}
+
+fn metric_of(alarm: &Value) -> (String, Option<&Value>) {
+    let props = &alarm["Properties"];
+    let metric = props["MetricName"]
+        .as_str()
+        .unwrap_or("(metric math)")
+        .to_string();
+    let function = props["Dimensions"]
+        .as_sequence()
+        .and_then(|d| {
+            d.iter()
+                .find(|d| d["Name"].as_str() == Some("FunctionName"))
+        })
+        .map(|d| &d["Value"]);
+    (metric, function)
+}
+
+#[test]
+fn every_function_has_a_log_group_with_the_retention_parameter_and_errors_and_throttles_alarms() {
+    let template = template();
+    let alarms = alarms(&template);
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    assert!(functions.len() >= 22);
+    for (name, function) in &functions {
+        let group = &function["Properties"]["LoggingConfig"]["LogGroup"];
+        let (tag, group) = tagged(group).unwrap_or_else(|| panic!("{name} names its log group"));
+        assert_eq!(tag, "!Ref");
+        let group = &template["Resources"][group.as_str().unwrap()];
+        assert_eq!(group["Type"].as_str(), Some("AWS::Logs::LogGroup"));
+        assert!(is_ref(
+            &group["Properties"]["RetentionInDays"],
+            "LogRetentionDays"
+        ));
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                alarms.iter().any(|(_, a)| {
+                    let (m, f) = metric_of(a);
+                    m == metric && f.is_some_and(|f| is_ref(f, name))
+                }),
+                "{name} has a {metric} alarm"
+            );
+        }
+        let stream = function["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .any(|(_, e)| e["Type"].as_str() == Some("DynamoDB"));
+        if stream {
+            assert!(
+                alarms.iter().any(|(_, a)| {
+                    let (m, f) = metric_of(a);
+                    m == "IteratorAge" && f.is_some_and(|f| is_ref(f, name))
+                }),
+                "stream consumer {name} has an iterator-age alarm"
+            );
+        }
+    }
+    let globals = &template["Globals"]["Function"];
+    assert!(
+        is_ref(&globals["Tracing"], "Tracing"),
+        "tracing is a parameter"
+    );
+}
+
+#[test]
+fn the_stack_alarms_on_api_errors_the_dead_letter_queue_the_reaper_and_dynamodb() {
+    let template = template();
+    let alarms = alarms(&template);
+    let named = |name: &str| {
+        alarms
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("alarm {name}"))
+            .1
+    };
+    let reaper = &named("ReaperNotRunningAlarm")["Properties"];
+    assert_eq!(reaper["MetricName"].as_str(), Some("Invocations"));
+    assert_eq!(
+        reaper["TreatMissingData"].as_str(),
+        Some("breaching"),
+        "no data from the reaper is the alarm"
+    );
+    assert!(is_ref(&reaper["Dimensions"][0]["Value"], "ReaperFunction"));
+    let dlq = &named("DeadLetterQueueAlarm")["Properties"];
+    assert_eq!(
+        dlq["MetricName"].as_str(),
+        Some("ApproximateNumberOfMessagesVisible")
+    );
+    let api = serde_yaml::to_string(&named("ApiErrorRateAlarm")["Properties"]).unwrap();
+    assert!(api.contains("5xx") && api.contains("errors / requests"));
+    for (alarm, metric) in [
+        ("TableThrottleAlarm", "ThrottledRequests"),
+        ("TableSystemErrorAlarm", "SystemErrors"),
+    ] {
+        let text = serde_yaml::to_string(&named(alarm)["Properties"]).unwrap();
+        for operation in ["GetItem", "BatchGetItem", "Query", "TransactWriteItems"] {
+            assert!(
+                text.contains(metric) && text.contains(operation),
+                "{alarm}: {operation}"
+            );
+        }
+    }
+    let topic = resources_of_type(&template, "AWS::SNS::Topic");
+    assert_eq!(topic.len(), 1);
+    let subscription = &template["Resources"]["AlarmEmailSubscription"];
+    assert_eq!(subscription["Condition"].as_str(), Some("HasAlarmEmail"));
+    assert_eq!(
+        resources_of_type(&template, "AWS::CloudWatch::Dashboard").len(),
+        1
+    );
+}
+
+#[test]
+fn the_api_is_throttled_stricter_on_its_public_routes_and_logs_every_request() {
+    let template = template();
+    let api = &template["Resources"]["Api"]["Properties"];
+    let default = &api["DefaultRouteSettings"];
+    assert!(is_ref(&default["ThrottlingRateLimit"], "ApiRateLimit"));
+    assert!(is_ref(&default["ThrottlingBurstLimit"], "ApiBurstLimit"));
+    // Every route that needs neither an API token nor a bearer token has the stricter limits.
+    let public = [
+        ("GET", "/api/v1/launch/auth"),
+        ("POST", "/api/v1/launch/auth"),
+        ("GET", "/api/v1/session"),
+        ("DELETE", "/api/v1/session"),
+        ("POST", "/oauth2/token"),
+        ("POST", "/oauth2/token/"),
+        ("GET", "/workshops/session/{name}/activate/"),
+        ("GET", "/workshops/session/{name}/delete/"),
+        ("POST", "/workshops/session/{name}/delete/"),
+    ];
+    let routes = template_routes();
+    let settings = api["RouteSettings"].as_mapping().unwrap();
+    for (key, limits) in settings {
+        let key = key.as_str().unwrap();
+        let (method, path) = key.split_once(' ').unwrap();
+        assert!(
+            routes.iter().any(|(p, m, _)| m == method && p == path),
+            "route settings for a route that exists: {key}"
+        );
+        assert!(is_ref(
+            &limits["ThrottlingRateLimit"],
+            "PublicRouteRateLimit"
+        ));
+        assert!(is_ref(
+            &limits["ThrottlingBurstLimit"],
+            "PublicRouteBurstLimit"
+        ));
+    }
+    for (method, path) in public {
+        assert!(
+            settings.contains_key(format!("{method} {path}").as_str()),
+            "{method} {path} is limited"
+        );
+    }
+    let log = tagged(&api["AccessLogSettings"]["DestinationArn"]).unwrap();
+    assert_eq!(log.0, "!GetAtt");
+    let format: serde_json::Value =
+        serde_json::from_str(api["AccessLogSettings"]["Format"].as_str().unwrap()).unwrap();
+    for field in ["requestId", "route", "status", "latencyMs"] {
+        assert!(
+            format.get(field).is_some(),
+            "the access log is JSON with {field}"
+        );
+    }
+}
+
+#[test]
+fn the_reaper_and_the_dispatcher_have_reserved_concurrency_and_the_table_is_protected() {
+    let template = template();
+    let resources = &template["Resources"];
+    let reaper = &resources["ReaperFunction"]["Properties"];
+    assert_eq!(reaper["ReservedConcurrentExecutions"].as_i64(), Some(1));
+    let dispatcher = &resources["EventDispatcherFunction"]["Properties"];
+    assert!(is_ref(
+        &dispatcher["ReservedConcurrentExecutions"],
+        "DispatcherConcurrency"
+    ));
+    let table = &resources_of_type(&template, "AWS::DynamoDB::Table")[0].1["Properties"];
+    assert_eq!(table["DeletionProtectionEnabled"].as_bool(), Some(true));
+    let caps = serde_yaml::to_string(&table["OnDemandThroughput"]).unwrap();
+    assert!(
+        caps.contains("TableMaxReadRequestUnits") && caps.contains("TableMaxWriteRequestUnits")
+    );
+}

@@ -318,6 +318,7 @@ impl Deliverer {
             crate::store::put(store, delivery.to_item(), "PutItem delivery").await?;
             if status == FAILED {
                 tracing::warn!(event = %event.id, target, "delivery failed; kept as a dead letter");
+                crate::metrics::count(crate::metrics::Metric::DeliveriesFailed, 1);
             }
             outcomes.push(delivery);
         }

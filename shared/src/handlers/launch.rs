@@ -7,6 +7,7 @@ use crate::idempotency::{self, Claim};
 use crate::launch::payload::{self, LaunchPayload};
 use crate::launch::replay::{self, Replayed};
 use crate::launch::{self, LaunchOutcome};
+use crate::metrics::{self, Metric};
 use crate::state::AppState;
 use crate::store::attr::Item;
 use crate::store::keys::{self, Key};
@@ -59,6 +60,7 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
                 token = token.digest().log_prefix(),
                 "launch created"
             );
+            metrics::count(Metric::LaunchesCreated, 1);
             Ok(created(&launch_id, &url))
         }
         LaunchOutcome::OverCap(refusal) => Err(ApiError::bad_request(refusal)),
@@ -88,6 +90,7 @@ fn answer_once(client: &ApiClient, once: replay::Once) -> Result<Response<Body>,
     match once {
         replay::Once::Done(LaunchOutcome::Created { launch_id, url, .. }) => {
             tracing::info!(client = %client.id, launch = %launch_id, "launch created (with a key)");
+            metrics::count(Metric::LaunchesCreated, 1);
             Ok(created(&launch_id, &url))
         }
         replay::Once::Done(LaunchOutcome::OverCap(refusal)) => Err(ApiError::bad_request(refusal)),

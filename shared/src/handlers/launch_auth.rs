@@ -5,6 +5,7 @@ use crate::config::Domain;
 use crate::cross_site;
 use crate::http::{self, ApiError, Context, cookies};
 use crate::launch_token::{self, LaunchToken};
+use crate::metrics::{self, Metric};
 use crate::state::AppState;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -15,6 +16,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, la
 
 /// Unknown, expired, used and malformed tokens all get this page.
 fn link_not_valid() -> Response<Body> {
+    metrics::count(Metric::InvalidLinks, 1);
     http::link_page(
         "This lab link is no longer valid",
         "Lab links work once and only for a short time. Go back to your course and open the lab again.",
@@ -110,6 +112,7 @@ async fn sign_in(
         session = session.digest().log_prefix(),
         "launch token redeemed"
     );
+    metrics::count(Metric::LinksRedeemed, 1);
     let words = (
         "The stored lab address is not valid.",
         "Could not start the session.",

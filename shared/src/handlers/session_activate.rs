@@ -3,6 +3,7 @@
 
 use crate::cross_site;
 use crate::http::{self, cookies};
+use crate::metrics::{self, Metric};
 use crate::state::AppState;
 use crate::workshop::portal::{PortalError, path_param};
 use crate::workshop::session;
@@ -15,6 +16,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, la
 
 /// Unknown, expired, used and malformed tokens all get this page.
 fn not_valid() -> Response<Body> {
+    metrics::count(Metric::InvalidLinks, 1);
     http::link_page(
         "This workshop link is no longer valid",
         "Workshop links work once and only for a short time. Go back and start the workshop again.",
@@ -62,6 +64,7 @@ async fn activate(state: &AppState, req: Request) -> Result<Response<Body>, Port
         return Ok(not_valid());
     };
     tracing::info!(session = %activated.name, "workshop session activated");
+    metrics::count(Metric::LinksRedeemed, 1);
     let to = (activated.dashboard_url.as_str(), cookie.expose());
     let bad = "The workshop dashboard address is not valid.";
     Ok(cookies::login_redirect(to, &domain, ttl, (bad, bad))?)

@@ -4,6 +4,7 @@
 use crate::api_client::ApiClient;
 use crate::http;
 use crate::idempotency::{self, Claim};
+use crate::metrics::{self, Metric};
 use crate::redirect;
 use crate::secrets::Secret;
 use crate::state::AppState;
@@ -202,7 +203,10 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
         (claim.as_ref(), prefetched),
     );
     match outcome.await? {
-        RequestOutcome::Unavailable => Err(PortalError::NoSession),
+        RequestOutcome::Unavailable => {
+            metrics::count(Metric::CapacityRefusals, 1);
+            Err(PortalError::NoSession)
+        }
         RequestOutcome::Reused => Err(PortalError::text(
             StatusCode::UNPROCESSABLE_ENTITY,
             idempotency::REUSED,
@@ -212,7 +216,9 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
             user,
             token,
             replayed,
+            allocated,
         } => {
+            metrics::count(Metric::SessionsAllocated, u64::from(allocated && !replayed));
             tracing::info!(
                 session = %session,
                 token = token.digest().log_prefix(),

@@ -49,6 +49,8 @@ pub enum RequestOutcome {
         token: Secret,
         /// The answer replays an earlier request with the same idempotency key.
         replayed: bool,
+        /// A slot was claimed for a new session (not a returning user's live one).
+        allocated: bool,
     },
     Unavailable,
     /// The idempotency key was used with another request.
@@ -109,6 +111,7 @@ pub async fn request(
                     user: asked.user.clone(),
                     token,
                     replayed: *replayed,
+                    allocated: allocating,
                 });
             }
             // Another request claimed the slot first: pick another.
