@@ -466,3 +466,31 @@ fn the_reaper_and_the_dispatcher_have_reserved_concurrency_and_the_table_is_prot
         caps.contains("TableMaxReadRequestUnits") && caps.contains("TableMaxWriteRequestUnits")
     );
 }
+
+#[test]
+fn an_optional_custom_domain_maps_the_api_and_the_api_url_follows_it() {
+    let template = template();
+    let resources = &template["Resources"];
+    for (name, condition) in [
+        ("ApiDomain", "HasDomain"),
+        ("ApiDomainMapping", "HasDomain"),
+        ("ApiDomainRecord", "HasDomainRecord"),
+    ] {
+        assert_eq!(
+            resources[name]["Condition"].as_str(),
+            Some(condition),
+            "{name} exists only with a domain"
+        );
+    }
+    let mapping = &resources["ApiDomainMapping"]["Properties"];
+    assert!(is_ref(&mapping["ApiId"], "Api"));
+    assert!(is_ref(&mapping["DomainName"], "ApiDomain"));
+    let off = tagged(&resources["Api"]["Properties"]["DisableExecuteApiEndpoint"]).unwrap();
+    assert_eq!(off.0, "!If");
+    assert_eq!(off.1[0].as_str(), Some("ExecuteApiOff"));
+    let url = tagged(&template["Outputs"]["ApiUrl"]["Value"]).unwrap();
+    assert_eq!(
+        (url.0.as_str(), url.1[0].as_str()),
+        ("!If", Some("HasDomain"))
+    );
+}
