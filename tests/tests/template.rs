@@ -376,12 +376,20 @@ fn the_stack_alarms_on_api_errors_the_dead_letter_queue_the_reaper_and_dynamodb(
         ("TableSystemErrorAlarm", "SystemErrors"),
     ] {
         let text = serde_yaml::to_string(&named(alarm)["Properties"]).unwrap();
-        for operation in ["GetItem", "BatchGetItem", "Query", "TransactWriteItems"] {
+        for operation in [
+            "GetItem",
+            "BatchGetItem",
+            "Query",
+            "DeleteItem",
+            "TransactWriteItems",
+        ] {
             assert!(
                 text.contains(metric) && text.contains(operation),
                 "{alarm}: {operation}"
             );
         }
+        // A term with no data (an operation never throttled) must not blank the sum.
+        assert!(text.contains("FILL(m0, 0)"), "{alarm}: each term filled");
     }
     let topic = resources_of_type(&template, "AWS::SNS::Topic");
     assert_eq!(topic.len(), 1);
@@ -452,11 +460,18 @@ fn the_api_is_throttled_stricter_on_its_public_routes_and_logs_every_request() {
 fn the_reaper_and_the_dispatcher_have_reserved_concurrency_and_the_table_is_protected() {
     let template = template();
     let resources = &template["Resources"];
-    let reaper = &resources["ReaperFunction"]["Properties"];
-    assert_eq!(reaper["ReservedConcurrentExecutions"].as_i64(), Some(1));
-    let dispatcher = &resources["EventDispatcherFunction"]["Properties"];
+    // Reserved unless the account's quota is too small to reserve any (`ReserveConcurrency`).
+    let reserved = |function: &str| {
+        let value = &resources[function]["Properties"]["ReservedConcurrentExecutions"];
+        let (tag, args) = tagged(value).unwrap_or_else(|| panic!("{function}: reserved"));
+        assert_eq!(tag, "!If");
+        assert_eq!(args[0].as_str(), Some("ReservesConcurrency"));
+        assert!(tagged(&args[2]).is_some_and(|(t, v)| t == "!Ref" && v == "AWS::NoValue"));
+        args[1].clone()
+    };
+    assert_eq!(reserved("ReaperFunction").as_i64(), Some(1));
     assert!(is_ref(
-        &dispatcher["ReservedConcurrentExecutions"],
+        &reserved("EventDispatcherFunction"),
         "DispatcherConcurrency"
     ));
     let table = &resources_of_type(&template, "AWS::DynamoDB::Table")[0].1["Properties"];
