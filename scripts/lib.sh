@@ -45,6 +45,13 @@ ensure_venv() {
   export PATH="$LOCAL/venv/bin:$PATH"
 }
 
+# The arm64 target the stack deploys, installed once before cargo lambda builds for it: left to
+# cargo lambda, builds running side by side each try to install it and fail on the lock.
+ensure_arm64_target() {
+  rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$' \
+    || rustup target add aarch64-unknown-linux-gnu
+}
+
 ensure_cargo_lambda() {
   ensure_venv
   if ! cargo lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
