@@ -79,6 +79,21 @@ ensure_sam_and_cfn_lint() {
   export SAM_CLI_TELEMETRY=0
 }
 
+# moto's server, the AWS Secrets Manager emulator the master-key tests read the key ring from
+# (tests/tests/master_key.rs). A virtual environment of its own (.local/moto): its boto3 pins
+# need not agree with the SAM CLI's. About 15 seconds the first time.
+MOTO_VERSION=5.2.5
+ensure_moto() {
+  local venv="$LOCAL/moto"
+  if ! "$venv/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION$"; then
+    say "installing moto $MOTO_VERSION (PyPI) into .local/moto"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      "moto==$MOTO_VERSION" "flask==3.1.3" "flask-cors==6.0.5"
+  fi
+  export LABGATE_MOTO_SERVER="$venv/bin/moto_server"
+}
+
 # Cargo tools are built from crates.io into .local/cargo, once: cargo-deny (about 3 min) and
 # cargo-fuzz (under a minute).
 CARGO_DENY_VERSION=0.20.2

@@ -1,5 +1,6 @@
 //! Configuration, read once at cold start from environment variables (docs/configuration.md).
 
+use crate::master_key::{self, KeyRing};
 use serde::Deserialize;
 use url::Url;
 
@@ -41,9 +42,13 @@ pub struct Config {
     /// How long a launch (with its context) is kept before TTL removes it
     /// (`LABGATE_RETENTION_DAYS`, default 400 days).
     pub retention_secs: i64,
-    /// Key from which each tenant's webhook signing secret is derived (`LABGATE_SIGNING_KEY`,
-    /// base64 of at least 32 bytes). Only the event dispatcher and the admin CLI need it.
-    pub signing_key: Option<Vec<u8>>,
+    /// The master key ring that tenants' webhook secrets and sessions' config passwords are
+    /// derived from (`master_key`): from `LABGATE_SIGNING_KEY` locally, or filled at cold start
+    /// from the secret `LABGATE_SIGNING_KEY_SECRET` names (`AppState::from_env`). Only the event
+    /// dispatcher, the session config and the admin CLI need it.
+    pub signing_keys: Option<KeyRing>,
+    /// The AWS Secrets Manager secret (ARN or name) holding the key ring.
+    pub signing_key_secret: Option<String>,
     /// Whether a session's `analytics_url` may name a private, loopback or link-local address
     /// (`LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS=true`; for local development and tests only).
     pub allow_private_analytics_urls: bool,
@@ -102,6 +107,12 @@ impl Config {
             cookie_domain,
         };
 
+        let (signing_keys, signing_key_secret) = match master_key::source(get)? {
+            Some(master_key::Source::Value(ring)) => (Some(ring), None),
+            Some(master_key::Source::Secret(secret)) => (None, Some(secret)),
+            None => (None, None),
+        };
+
         let white_label = match get("LABGATE_DOMAINS") {
             None => Vec::new(),
             Some(raw) => parse_domains(&raw)?,
@@ -131,9 +142,8 @@ impl Config {
                 get("LABGATE_OAUTH_REFRESH_TOKEN_TTL_SECONDS"),
                 DEFAULT_OAUTH_REFRESH_TOKEN_TTL_SECS,
             )?,
-            signing_key: get("LABGATE_SIGNING_KEY")
-                .map(|raw| signing_key(&raw))
-                .transpose()?,
+            signing_keys,
+            signing_key_secret,
             activation_timeout_secs: seconds_at_most(
                 "LABGATE_ACTIVATION_TIMEOUT_SECONDS",
                 get("LABGATE_ACTIVATION_TIMEOUT_SECONDS"),
@@ -267,24 +277,12 @@ pub fn covers(cookie_domain: &str, host: &str) -> bool {
     host == cookie_domain || host.ends_with(&format!(".{cookie_domain}"))
 }
 
-/// `LABGATE_SIGNING_KEY`: base64 of at least 32 random bytes (`openssl rand -base64 32`).
-pub fn signing_key(raw: &str) -> Result<Vec<u8>, ConfigError> {
-    use base64::Engine;
-    match base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
-        Ok(key) if key.len() >= 32 => Ok(key),
-        _ => Err(ConfigError::Invalid {
-            name: "LABGATE_SIGNING_KEY",
-            reason: "must be base64 of at least 32 bytes".into(),
-        }),
-    }
-}
-
 impl Config {
-    /// The signing key, for the functions that cannot work without it.
-    pub fn require_signing_key(&self) -> Result<&[u8], ConfigError> {
-        self.signing_key
-            .as_deref()
-            .ok_or(ConfigError::Missing("LABGATE_SIGNING_KEY"))
+    /// The master key ring, for the functions that cannot work without it.
+    pub fn require_signing_keys(&self) -> Result<&KeyRing, ConfigError> {
+        self.signing_keys.as_ref().ok_or(ConfigError::Missing(
+            "LABGATE_SIGNING_KEY or LABGATE_SIGNING_KEY_SECRET",
+        ))
     }
 }
 

@@ -14,10 +14,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Reads the configuration (failing fast on a bad setting) and builds the DynamoDB client.
+    /// Reads the configuration (failing fast on a bad setting), builds the DynamoDB client, and
+    /// reads the master key ring from Secrets Manager when `LABGATE_SIGNING_KEY_SECRET` names
+    /// one (only the functions that sign have it set).
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let config = Config::from_env()?;
-        let store = Store::from_env(config.table_name.clone(), None::<RoundTrips>).await;
+        let mut config = Config::from_env()?;
+        let sdk = crate::store::sdk_config().await;
+        if let Some(secret) = &config.signing_key_secret {
+            config.signing_keys = Some(crate::master_key::from_secret(&sdk, secret).await?);
+        }
+        let store = Store::from_sdk_config(&sdk, config.table_name.clone(), None::<RoundTrips>);
         Ok(AppState::new(config, store))
     }
 

@@ -11,6 +11,7 @@
 pub mod iam;
 pub mod receiver;
 pub mod runtime_api;
+pub mod secrets_manager;
 pub mod streams;
 pub mod ttl;
 
@@ -270,10 +271,18 @@ impl TestEnv {
             &self.client.id,
             url,
             keep,
+            &self
+                .state
+                .config
+                .require_signing_keys()
+                .unwrap()
+                .current()
+                .id,
             labgate::clock::now(),
         )
         .await
         .unwrap()
+        .number
     }
 
     /// Binds a white-label API host to this env's client (`labgate-admin client domain`).
@@ -674,7 +683,7 @@ impl TestEnv {
     /// A deliverer as the dispatcher builds it, with short pauses between attempts.
     pub fn deliverer(&self) -> labgate::events::delivery::Deliverer {
         labgate::events::delivery::Deliverer::new(
-            self.state.config.require_signing_key().unwrap().to_vec(),
+            self.state.config.require_signing_keys().unwrap().clone(),
             labgate::events::delivery::Policy {
                 attempts: 3,
                 backoff: std::time::Duration::from_millis(20),
@@ -736,11 +745,12 @@ impl TestEnv {
         iam::as_function("reaper", work).await
     }
 
-    /// The client's webhook secret as `labgate-admin client webhook` shows it.
+    /// The client's webhook secret as `labgate-admin client webhook` shows it, derived from the
+    /// key in force.
     pub fn webhook_secret(&self, version: i64) -> String {
-        let key = self.state.config.require_signing_key().unwrap();
+        let keys = self.state.config.require_signing_keys().unwrap();
         labgate::events::signing::display_secret(&labgate::events::signing::client_secret(
-            key,
+            keys.current().bytes(),
             &self.client.id,
             version,
         ))

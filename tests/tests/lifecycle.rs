@@ -8,6 +8,7 @@ use labgate::api_client::Scope;
 use labgate::events::delivery::{self, DELIVERED, FAILED, Secret::Keep, Secret::Rotate};
 use labgate::events::signing;
 use labgate::handlers;
+use labgate::master_key::DEFAULT_KEY_ID;
 use labgate::workshop::{reaper, session};
 use labgate_tests::receiver::Receiver;
 use labgate_tests::*;
@@ -145,17 +146,17 @@ async fn a_rotated_webhook_secret_signs_alongside_the_new_one_until_its_overlap_
     let receiver = Receiver::start(&[]).await;
     let (store, client) = (env.store(), &env.client.id);
     let now = labgate::clock::now();
-    let first = delivery::set_webhook(store, client, &receiver.url, Keep, now)
+    let first = delivery::set_webhook(store, client, &receiver.url, Keep, DEFAULT_KEY_ID, now)
         .await
         .unwrap();
-    assert_eq!(first, 1);
+    assert_eq!(first.number, 1);
 
     // Rotating with an overlap: both secrets sign, the new one first.
     let rotate = Rotate { overlap_secs: 3600 };
-    let second = delivery::set_webhook(store, client, &receiver.url, rotate, now)
+    let second = delivery::set_webhook(store, client, &receiver.url, rotate, DEFAULT_KEY_ID, now)
         .await
         .unwrap();
-    assert_eq!(second, 2);
+    assert_eq!(second.number, 2);
     env.launch(&payload("u1")).await;
     env.dispatch(&env.stream_batch().await).await.unwrap();
     assert_eq!(verifying_versions(&env, &receiver, &[1, 2, 3]), vec![1, 2]);
@@ -174,20 +175,21 @@ async fn a_rotated_webhook_secret_signs_alongside_the_new_one_until_its_overlap_
         client,
         &receiver.url,
         Rotate { overlap_secs: 0 },
+        DEFAULT_KEY_ID,
         now,
     )
     .await
     .unwrap();
-    assert_eq!(third, 3);
+    assert_eq!(third.number, 3);
     env.launch(&payload("u2")).await;
     env.dispatch(&env.stream_batch().await).await.unwrap();
     assert_eq!(verifying_versions(&env, &receiver, &[1, 2, 3]), vec![3]);
 
     // Keeping the secret while changing the URL does not rotate it.
-    let kept = delivery::set_webhook(store, client, &receiver.url, Keep, now)
+    let kept = delivery::set_webhook(store, client, &receiver.url, Keep, DEFAULT_KEY_ID, now)
         .await
         .unwrap();
-    assert_eq!(kept, 3);
+    assert_eq!(kept.number, 3);
 }
 
 #[tokio::test]

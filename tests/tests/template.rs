@@ -509,3 +509,94 @@ fn an_optional_custom_domain_maps_the_api_and_the_api_url_follows_it() {
         ("!If", Some("HasDomain"))
     );
 }
+
+/// The functions whose handlers need the master key ring (`require_signing_keys`), by binary.
+fn functions_that_sign() -> BTreeSet<String> {
+    let dir = root().join("shared/src/handlers");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            std::fs::read_to_string(path)
+                .unwrap()
+                .contains("require_signing_keys")
+        })
+        .map(|path| {
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            stem.replace('_', "-")
+        })
+        .collect()
+}
+
+#[test]
+fn the_master_key_is_a_secret_that_only_the_functions_that_sign_read() {
+    let template = template();
+    let resources = &template["Resources"];
+    assert!(
+        template["Parameters"].get("SigningKey").is_none(),
+        "no key as a parameter"
+    );
+    // The secret the stack creates unless one is named; kept when the stack goes.
+    let secret = &resources["SigningKeySecret"];
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    assert_eq!(
+        secret["Condition"].as_str(),
+        Some("CreatesSigningKeySecret")
+    );
+    assert_eq!(secret["DeletionPolicy"].as_str(), Some("Retain"));
+    assert_eq!(secret["UpdateReplacePolicy"].as_str(), Some("Retain"));
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    let shape: serde_json::Value =
+        serde_json::from_str(generate["SecretStringTemplate"].as_str().unwrap()).unwrap();
+    assert_eq!(shape, serde_json::json!({"id": "default"}));
+    assert_eq!(generate["GenerateStringKey"].as_str(), Some("key"));
+    // Letters and digits only (base64 as they are), at least 32 bytes once decoded.
+    assert_eq!(generate["ExcludePunctuation"].as_bool(), Some(true));
+    let length = generate["PasswordLength"].as_u64().unwrap();
+    assert!(length.is_multiple_of(4) && length / 4 * 3 >= 32, "{length}");
+
+    let is_the_secret = |value: &Value| {
+        let Some((tag, args)) = tagged(value) else {
+            return false;
+        };
+        tag == "!If"
+            && args[0].as_str() == Some("CreatesSigningKeySecret")
+            && is_ref(&args[1], "SigningKeySecret")
+            && is_ref(&args[2], "SigningKeySecretArn")
+    };
+    let mut reading = BTreeSet::new();
+    for (name, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        assert!(
+            variables.get("LABGATE_SIGNING_KEY").is_none(),
+            "{name}: never the key itself in the environment"
+        );
+        let Some(secret) = variables.get("LABGATE_SIGNING_KEY_SECRET") else {
+            continue;
+        };
+        assert!(is_the_secret(secret), "{name}: {secret:?}");
+        assert!(
+            is_ref(
+                &variables["LABGATE_SIGNING_KEY_GENERATION"],
+                "SigningKeyGeneration"
+            ),
+            "{name}: a rotation's deploy replaces its instances"
+        );
+        let grants: Vec<&Value> = function["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.get("AWSSecretsManagerGetSecretValuePolicy"))
+            .collect();
+        assert_eq!(grants.len(), 1, "{name}: may read the secret");
+        assert!(is_the_secret(&grants[0]["SecretArn"]), "{name}");
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        reading.insert(binary.to_string());
+    }
+    assert_eq!(reading, functions_that_sign());
+    assert!(is_the_secret(
+        &template["Outputs"]["SigningKeySecretArn"]["Value"]
+    ));
+}

@@ -168,6 +168,9 @@ enum ClientCommand {
     Create(CreateClient),
     /// List API clients.
     List,
+    /// Which master key each client's webhook secrets are derived from: a key can leave the
+    /// ring once no client lists it (docs/operations.md, rotating the master key).
+    Keys,
     /// Disable a client: its API tokens, robots, bearer tokens, web sessions and unused links are
     /// refused at once (`client enable` undoes it).
     Disable {
@@ -191,7 +194,8 @@ enum ClientCommand {
         remove: bool,
     },
     /// Set the webhook that receives all of a client's lifecycle events, and print its signing
-    /// secret (needs LABGATE_SIGNING_KEY).
+    /// secret (needs the master key: LABGATE_SIGNING_KEY, or LABGATE_SIGNING_KEY_SECRET naming
+    /// the stack's secret, read through IAM).
     Webhook {
         #[arg(long)]
         client: String,
@@ -342,7 +346,8 @@ enum DeliveryCommand {
         #[arg(long)]
         client: String,
     },
-    /// Send an event again to the targets that have not had it (needs LABGATE_SIGNING_KEY).
+    /// Send an event again to the targets that have not had it (needs the master key, as
+    /// `client webhook` does).
     Resend {
         #[arg(long)]
         event: String,
@@ -397,6 +402,7 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
             host,
             remove,
         }) => commands::domain(store, &client, &host, remove).await,
+        Command::Client(Client::Keys) => views::webhook_keys(store).await,
         Command::Client(Client::Webhook {
             client,
             url,

@@ -6,6 +6,7 @@
 use super::StoredEvent;
 use super::signing;
 use crate::clock;
+use crate::master_key::{DEFAULT_KEY_ID, KeyRing};
 use crate::store::attr::{self, Item};
 use crate::store::fields::*;
 use crate::store::keys::{self, EXPIRES_AT, GSI3_PK, GSI3_SK};
@@ -45,7 +46,7 @@ pub struct Deliverer {
     /// For analytics URLs: resolves names to public addresses only, unless the policy allows.
     analytics_http: reqwest::Client,
     policy: Policy,
-    signing_key: Vec<u8>,
+    keys: KeyRing,
 }
 
 /// The outcome of delivering one event to one target.
@@ -118,18 +119,36 @@ impl Delivery {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     pub url: String,
-    /// The secret version in force.
-    pub version: i64,
+    /// The secret version in force, and the id of the master key it is derived from (`None`:
+    /// `default`, as for every secret set before the key ring).
+    pub version: SecretVersion,
     /// The version before the last rotation, while it still overlaps: deliveries are signed
     /// with both, so that a receiver can move to the new secret without losing one.
-    pub previous: Option<i64>,
+    pub previous: Option<SecretVersion>,
+}
+
+/// One version of a tenant's webhook secret: its number and the master key it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub number: i64,
+    pub key_id: Option<String>,
+}
+
+impl SecretVersion {
+    /// The secret itself, if the key ring still holds its master key.
+    pub fn secret(&self, keys: &KeyRing, client_id: &str) -> Option<Vec<u8>> {
+        keys.get(self.key_id.as_deref())
+            .map(|key| signing::client_secret(key.bytes(), client_id, self.number))
+    }
 }
 
 impl Webhook {
     /// The secret versions deliveries are signed with now: the current one, then the previous
     /// one during its overlap.
-    pub fn versions(&self) -> Vec<i64> {
-        std::iter::once(self.version).chain(self.previous).collect()
+    pub fn versions(&self) -> Vec<SecretVersion> {
+        std::iter::once(self.version.clone())
+            .chain(self.previous.clone())
+            .collect()
     }
 }
 
@@ -144,7 +163,9 @@ pub async fn webhook(
     let wanted = [
         WEBHOOK_URL,
         WEBHOOK_VERSION,
+        WEBHOOK_KEY,
         WEBHOOK_PREVIOUS_VERSION,
+        WEBHOOK_PREVIOUS_KEY,
         WEBHOOK_OVERLAP_UNTIL,
     ];
     let found = crate::store::get_projected(store, &key, &wanted, "GetItem client webhook").await?;
@@ -152,8 +173,17 @@ pub async fn webhook(
         return Ok(None);
     };
     let overlapping = attr::opt_n(&record, WEBHOOK_OVERLAP_UNTIL)?.is_some_and(|t| t > now);
-    let previous = attr::opt_n(&record, WEBHOOK_PREVIOUS_VERSION)?.filter(|_| overlapping);
-    let version = attr::opt_n(&record, WEBHOOK_VERSION)?.unwrap_or(1);
+    let previous = match attr::opt_n(&record, WEBHOOK_PREVIOUS_VERSION)? {
+        Some(number) if overlapping => Some(SecretVersion {
+            number,
+            key_id: attr::opt_s(&record, WEBHOOK_PREVIOUS_KEY)?,
+        }),
+        _ => None,
+    };
+    let version = SecretVersion {
+        number: attr::opt_n(&record, WEBHOOK_VERSION)?.unwrap_or(1),
+        key_id: attr::opt_s(&record, WEBHOOK_KEY)?,
+    };
     let url = attr::opt_s(&record, WEBHOOK_URL)?;
     Ok(url.map(|url| Webhook {
         url,
@@ -175,26 +205,44 @@ pub enum Secret {
 pub const DEFAULT_OVERLAP_SECS: i64 = 86_400;
 
 /// Sets a tenant's webhook URL, rotating its secret if asked, and returns the version now in
-/// force. The new version is written on the condition that the version read is still the
-/// one in force, so two rotations at once cannot both skip the same version.
+/// force. A new secret (the first, or a rotation) is derived from `key_id`, the master key in
+/// force; a kept one stays on its key. The new version is written on the condition that the
+/// version read is still the one in force, so two rotations at once cannot both skip the same
+/// version.
 pub async fn set_webhook(
     store: &Store,
     client_id: &str,
     url: &str,
     secret: Secret,
+    key_id: &str,
     now: i64,
-) -> Result<i64, StoreError> {
+) -> Result<SecretVersion, StoreError> {
     let key = keys::client(client_id);
-    let read = crate::store::get_projected(store, &key, &[WEBHOOK_VERSION], "GetItem client")
-        .await?
-        .ok_or_else(|| StoreError::Failed {
-            op: "GetItem client",
-            detail: format!("no client {client_id}"),
-        })?;
-    let current = attr::opt_n(&read, WEBHOOK_VERSION)?;
+    let read = crate::store::get_projected(
+        store,
+        &key,
+        &[WEBHOOK_VERSION, WEBHOOK_KEY],
+        "GetItem client",
+    )
+    .await?
+    .ok_or_else(|| StoreError::Failed {
+        op: "GetItem client",
+        detail: format!("no client {client_id}"),
+    })?;
+    let current = attr::opt_n(&read, WEBHOOK_VERSION)?.map(|number| SecretVersion {
+        number,
+        key_id: attr::opt_s(&read, WEBHOOK_KEY).ok().flatten(),
+    });
     let mut values = Item::from([(":url".to_string(), attr::s(url))]);
     let mut sets = vec!["webhook_url = :url", "webhook_version = :version"];
-    let version = next_version(secret, current, now, (&mut sets, &mut values));
+    let version = next_version(
+        secret,
+        current.clone(),
+        key_id,
+        now,
+        (&mut sets, &mut values),
+    );
+    let current = current.map(|c| c.number);
     let condition = match current {
         Some(current) => {
             values.insert(":read".into(), attr::n(current));
@@ -216,27 +264,40 @@ pub async fn set_webhook(
 }
 
 /// The secret version a change leads to; a rotation also keeps the old one for its overlap.
+/// A new version is derived from the master key `key_id`.
 fn next_version(
     secret: Secret,
-    current: Option<i64>,
+    current: Option<SecretVersion>,
+    key_id: &str,
     now: i64,
     (sets, values): (&mut Vec<&'static str>, &mut Item),
-) -> i64 {
-    let version = match (secret, current) {
-        (Secret::Keep, current) => current.unwrap_or(1),
-        (Secret::Rotate { .. }, None) => 1,
+) -> SecretVersion {
+    let number = match (secret, current) {
+        (Secret::Keep, Some(current)) => {
+            values.insert(":version".into(), attr::n(current.number));
+            return current;
+        }
+        (Secret::Keep | Secret::Rotate { .. }, None) => 1,
         (Secret::Rotate { overlap_secs }, Some(current)) => {
             sets.extend([
                 "webhook_previous_version = :previous",
                 "webhook_overlap_until = :until",
             ]);
-            values.insert(":previous".into(), attr::n(current));
+            values.insert(":previous".into(), attr::n(current.number));
             values.insert(":until".into(), attr::n(now + overlap_secs.max(0)));
-            current + 1
+            sets.push("webhook_previous_key = :previous_key");
+            let previous_key = current.key_id.as_deref().unwrap_or(DEFAULT_KEY_ID);
+            values.insert(":previous_key".into(), attr::s(previous_key));
+            current.number + 1
         }
     };
-    values.insert(":version".into(), attr::n(version));
-    version
+    sets.push("webhook_key = :key");
+    values.insert(":key".into(), attr::s(key_id));
+    values.insert(":version".into(), attr::n(number));
+    SecretVersion {
+        number,
+        key_id: Some(key_id.to_string()),
+    }
 }
 
 /// Stops sending a tenant's events to a webhook.
@@ -255,7 +316,7 @@ pub async fn remove_webhook(store: &Store, client_id: &str) -> Result<(), StoreE
 }
 
 impl Deliverer {
-    pub fn new(signing_key: Vec<u8>, policy: Policy) -> Result<Self, reqwest::Error> {
+    pub fn new(keys: KeyRing, policy: Policy) -> Result<Self, reqwest::Error> {
         let builder = || {
             crate::net::http_client_builder()
                 .timeout(policy.timeout)
@@ -274,7 +335,7 @@ impl Deliverer {
             http,
             analytics_http,
             policy,
-            signing_key,
+            keys,
         })
     }
 
@@ -292,10 +353,20 @@ impl Deliverer {
         if let Some(url) = &event.analytics_url {
             targets.push((ANALYTICS, url.clone()));
         }
-        let versions = webhook.map_or(vec![1], |w| w.versions());
+        // A tenant without a webhook was never shown a secret: its analytics deliveries are
+        // signed with version 1 of the key in force.
+        let versions = webhook.map_or_else(
+            || {
+                vec![SecretVersion {
+                    number: 1,
+                    key_id: Some(self.keys.current().id.clone()),
+                }]
+            },
+            |w| w.versions(),
+        );
         let secrets: Vec<Vec<u8>> = versions
             .iter()
-            .map(|v| signing::client_secret(&self.signing_key, &event.client_id, *v))
+            .filter_map(|v| v.secret(&self.keys, &event.client_id))
             .collect();
         let mut outcomes = Vec::new();
         for (target, url) in targets {
@@ -304,7 +375,14 @@ impl Deliverer {
                 // A retried stream batch or a re-send: never deliver twice what arrived.
                 continue;
             }
-            let (status, attempts, last_error) = self.send(target, &url, &secrets, event).await;
+            let (status, attempts, last_error) = if secrets.is_empty() {
+                // Never an unsigned delivery: the ring lost the key (docs/operations.md).
+                let missing = versions[0].key_id.as_deref().unwrap_or(DEFAULT_KEY_ID);
+                let error = format!("master key {missing:?} is not in the key ring");
+                (FAILED, 0, Some(error))
+            } else {
+                self.send(target, &url, &secrets, event).await
+            };
             let delivery = Delivery {
                 event_id: event.id.clone(),
                 client_id: event.client_id.clone(),

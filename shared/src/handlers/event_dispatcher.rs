@@ -7,7 +7,7 @@ use crate::state::AppState;
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::LambdaEvent;
 
-/// The deliverer of this function, made once per cold start: the signing key and the delivery
+/// The deliverer of this function, made once per cold start: the master key ring and the delivery
 /// policy from configuration (a missing key fails the cold start).
 pub fn deliverer(state: &AppState) -> Result<Deliverer, lambda_runtime::Error> {
     let policy = Policy {
@@ -15,7 +15,7 @@ pub fn deliverer(state: &AppState) -> Result<Deliverer, lambda_runtime::Error> {
         ..Policy::default()
     };
     Ok(Deliverer::new(
-        state.config.require_signing_key()?.to_vec(),
+        state.config.require_signing_keys()?.clone(),
         policy,
     )?)
 }

@@ -14,9 +14,9 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, la
 }
 
 async fn session_config(state: &AppState, req: Request) -> Result<Response<Body>, PortalError> {
-    let key = state
+    let keys = state
         .config
-        .require_signing_key()
+        .require_signing_keys()
         .map_err(|e| ApiError::Internal {
             what: "The service cannot derive session passwords.",
             detail: e.to_string(),
@@ -26,7 +26,7 @@ async fn session_config(state: &AppState, req: Request) -> Result<Response<Body>
         StatusCode::OK,
         &json!({
             "url": session.dashboard_url,
-            "password": config::password(key, &session.name),
+            "password": config::password(keys.current().bytes(), &session.name),
         }),
     ))
 }

@@ -72,6 +72,9 @@ pub const WORKSHOP_SESSION: &str = "workshop_session";
 pub const WS: &str = "ws";
 pub const WS_VERSION: &str = "ws_version";
 pub const WEBHOOK_PREVIOUS_VERSION: &str = "webhook_previous_version";
+/// The id of the master key the webhook secret in force is derived from (none: `default`).
+pub const WEBHOOK_KEY: &str = "webhook_key";
+pub const WEBHOOK_PREVIOUS_KEY: &str = "webhook_previous_key";
 pub const WEBHOOK_OVERLAP_UNTIL: &str = "webhook_overlap_until";
 pub const HOST: &str = "host";
 pub const DISABLED_AT: &str = "disabled_at";

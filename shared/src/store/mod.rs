@@ -49,6 +49,15 @@ impl StoreError {
     }
 }
 
+/// The AWS SDK's configuration from the environment (region, credentials, endpoints), with
+/// labgate's HTTPS client: loaded once per cold start, shared by every AWS client.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
+}
+
 /// The HTTPS client of the AWS SDK: hyper 1 and rustls with ring (see Cargo.toml), trusting
 /// only the compiled-in Amazon roots.
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
@@ -110,11 +119,16 @@ impl Store {
 
     /// A client from the environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
     pub async fn from_env(table: impl Into<String>, round_trips: Option<RoundTrips>) -> Self {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http_client())
-            .load()
-            .await;
-        let mut builder = with_timeouts(aws_sdk_dynamodb::config::Builder::from(&shared));
+        Store::from_sdk_config(&sdk_config().await, table, round_trips)
+    }
+
+    /// A client from an SDK configuration already loaded (`sdk_config`).
+    pub fn from_sdk_config(
+        shared: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        round_trips: Option<RoundTrips>,
+    ) -> Self {
+        let mut builder = with_timeouts(aws_sdk_dynamodb::config::Builder::from(shared));
         if let Some(counter) = round_trips {
             builder = builder.interceptor(counter);
         }

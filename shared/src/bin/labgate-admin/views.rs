@@ -3,19 +3,34 @@
 use super::{DeliveryCommand, LaunchCommand, SessionCommand};
 use labgate::events::delivery::{self, Deliverer, Policy};
 use labgate::events::signing;
+use labgate::master_key::{self, KeyRing};
 use labgate::store::{Store, StoreError};
 use labgate::workshop::environment::educates_time;
 use labgate::workshop::session;
-use labgate::{clock, config, launch, user};
+use labgate::{api_client, clock, config, launch, user};
 
 fn err(e: StoreError) -> String {
     e.to_string()
 }
 
-fn signing_key() -> Result<Vec<u8>, String> {
-    let raw = std::env::var("LABGATE_SIGNING_KEY")
-        .map_err(|_| "LABGATE_SIGNING_KEY is not set (base64 of 32 random bytes)".to_string())?;
-    config::signing_key(&raw).map_err(|e| e.to_string())
+/// The master key ring: from LABGATE_SIGNING_KEY, or from the Secrets Manager secret that
+/// LABGATE_SIGNING_KEY_SECRET names (the stack's `SigningKeySecretArn` output), read with the
+/// operator's own AWS credentials.
+async fn signing_keys() -> Result<KeyRing, String> {
+    match master_key::source(|name| std::env::var(name).ok()).map_err(|e| e.to_string())? {
+        Some(master_key::Source::Value(ring)) => Ok(ring),
+        Some(master_key::Source::Secret(secret)) => {
+            let sdk = labgate::store::sdk_config().await;
+            master_key::from_secret(&sdk, &secret)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        None => Err(
+            "the master key is needed: set LABGATE_SIGNING_KEY (local), or \
+                     LABGATE_SIGNING_KEY_SECRET to the stack's SigningKeySecretArn output"
+                .to_string(),
+        ),
+    }
 }
 
 pub async fn webhook(
@@ -30,7 +45,7 @@ pub async fn webhook(
         eprintln!("webhook removed");
         return Ok(());
     }
-    let key = signing_key()?;
+    let keys = signing_keys().await?;
     let url = url.ok_or("--url is required")?;
     config::base_url("--url", &url).map_err(|e| e.to_string())?;
     let secret = match rotate {
@@ -38,17 +53,56 @@ pub async fn webhook(
         None => delivery::Secret::Keep,
     };
     let now = clock::now();
-    let version = delivery::set_webhook(store, client, &url, secret, now)
+    let version = delivery::set_webhook(store, client, &url, secret, &keys.current().id, now)
         .await
         .map_err(err)?;
+    let shown = version.secret(&keys, client).ok_or_else(|| {
+        format!(
+            "webhook set, but its secret comes from master key {:?}, which the key ring no \
+             longer holds: rotate it (--rotate)",
+            version
+                .key_id
+                .as_deref()
+                .unwrap_or(master_key::DEFAULT_KEY_ID)
+        )
+    })?;
     eprintln!("webhook set; events are signed (Standard Webhooks) with this secret:");
-    println!(
-        "{}",
-        signing::display_secret(&signing::client_secret(&key, client, version))
-    );
-    if let Some(overlap) = rotate.filter(|o| *o > 0 && version > 1) {
+    println!("{}", signing::display_secret(&shown));
+    if let Some(overlap) = rotate.filter(|o| *o > 0 && version.number > 1) {
         let until = clock::rfc3339(now + overlap);
         eprintln!("the previous secret also signs every delivery until {until}");
+    }
+    Ok(())
+}
+
+/// Each client's webhook secret versions and the master keys they come from.
+pub async fn webhook_keys(store: &Store) -> Result<(), String> {
+    let now = clock::now();
+    println!("CLIENT\tSECRET\tMASTER KEY\tPREVIOUS (UNTIL ROTATION OVERLAP ENDS)");
+    for client in api_client::list_clients(store).await.map_err(err)? {
+        let Some(hook) = delivery::webhook(store, &client.id, now)
+            .await
+            .map_err(err)?
+        else {
+            println!("{}\t-\t-\t-", client.id);
+            continue;
+        };
+        let key = |v: &delivery::SecretVersion| {
+            v.key_id
+                .clone()
+                .unwrap_or_else(|| master_key::DEFAULT_KEY_ID.to_string())
+        };
+        let previous = hook
+            .previous
+            .as_ref()
+            .map_or("-".to_string(), |p| format!("v{} {}", p.number, key(p)));
+        println!(
+            "{}\tv{}\t{}\t{}",
+            client.id,
+            hook.version.number,
+            key(&hook.version),
+            previous
+        );
     }
     Ok(())
 }
@@ -193,8 +247,8 @@ pub async fn deliveries(store: &Store, command: DeliveryCommand) -> Result<(), S
                 .await
                 .map_err(err)?
                 .ok_or_else(|| format!("no event {event:?} (events are kept 7 days)"))?;
-            let deliverer =
-                Deliverer::new(signing_key()?, Policy::default()).map_err(|e| e.to_string())?;
+            let deliverer = Deliverer::new(signing_keys().await?, Policy::default())
+                .map_err(|e| e.to_string())?;
             let outcomes = deliverer.deliver(store, &stored).await.map_err(err)?;
             if outcomes.is_empty() {
                 eprintln!("nothing to send: every target has the event");
