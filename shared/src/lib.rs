@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod launch;
 pub mod launch_token;
 pub mod logging;
+pub mod lti;
 pub mod master_key;
 pub mod metrics;
 pub mod migrate;

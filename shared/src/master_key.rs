@@ -6,7 +6,9 @@
 //! start), is either
 //! - a bare key, base64 of at least 32 random bytes: a ring of one key, whose id is `default`; or
 //! - JSON: `{"id": "<id>", "key": "<base64>", "previous": [{"id": "<id>", "key": "<base64>"}]}`,
-//!   the key in force first, then the keys rotated out that tenants' secrets still use.
+//!   the key in force first, then the keys rotated out that tenants' secrets still use; with an
+//!   optional `"lti": [{"kid": "<id>", "der": "<base64 PKCS#1 DER>"}]`, the LTI tool's RSA keys
+//!   (`lti::tool_keys`).
 //!
 //! A tenant's webhook secret records the id of the key it was derived from (none: `default`), so
 //! adding a key to the ring changes no tenant's secret: only a tenant's own rotation
@@ -14,6 +16,7 @@
 //! has the procedure.
 
 use crate::config::ConfigError;
+use crate::lti::tool_keys::ToolKey;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -42,11 +45,13 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
-/// The keys in force and rotated out; never empty, ids unique.
+/// The keys in force and rotated out; never empty, ids unique. With the LTI tool's RSA keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRing {
     /// The key in force first.
     keys: Vec<MasterKey>,
+    /// The LTI tool's keys (`lti`), the signing one first; may be empty.
+    tool_keys: Vec<ToolKey>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +61,15 @@ struct Entry {
     key: String,
     #[serde(default)]
     previous: Vec<PreviousEntry>,
+    #[serde(default)]
+    lti: Vec<LtiEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LtiEntry {
+    kid: String,
+    der: String,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +85,7 @@ impl KeyRing {
     pub fn parse(name: &'static str, raw: &str) -> Result<Self, ConfigError> {
         let invalid = |reason: String| ConfigError::Invalid { name, reason };
         let raw = raw.trim();
+        let mut lti = Vec::new();
         let entries: Vec<(String, String)> = if raw.starts_with('{') {
             let entry: Entry = serde_json::from_str(raw).map_err(|e| {
                 invalid(format!(
@@ -80,6 +95,7 @@ impl KeyRing {
                     e.column()
                 ))
             })?;
+            lti = entry.lti;
             std::iter::once((entry.id, entry.key))
                 .chain(entry.previous.into_iter().map(|p| (p.id, p.key)))
                 .collect()
@@ -108,7 +124,22 @@ impl KeyRing {
                 })?;
             keys.push(MasterKey { id, key });
         }
-        Ok(KeyRing { keys })
+        let mut tool_keys: Vec<ToolKey> = Vec::with_capacity(lti.len());
+        for entry in lti {
+            if !valid_id(&entry.kid) || tool_keys.iter().any(|k| k.kid == entry.kid) {
+                return Err(invalid(format!(
+                    "LTI key id {:?}: unique, 1 to 64 letters, digits, '.', '_' or '-'",
+                    entry.kid
+                )));
+            }
+            tool_keys.push(ToolKey::parse(&entry.kid, &entry.der).map_err(invalid)?);
+        }
+        Ok(KeyRing { keys, tool_keys })
+    }
+
+    /// The LTI tool's keys, the signing one first (published all at once).
+    pub fn tool_keys(&self) -> &[ToolKey] {
+        &self.tool_keys
     }
 
     /// The key new secrets are derived from.

@@ -11,6 +11,8 @@ pub struct AppState {
     pub store: Store,
     /// Environments' tenants, as this warm function has read them (`workshop::owners`).
     pub owners: Arc<Owners>,
+    /// LTI platforms' public keys, as this warm function has fetched them (built on first use).
+    pub platform_keys: Arc<std::sync::OnceLock<crate::lti::platform_keys::PlatformKeys>>,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
             config,
             store,
             owners: Arc::default(),
+            platform_keys: Arc::default(),
         }
     }
 }

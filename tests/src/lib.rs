@@ -9,6 +9,7 @@
 #![recursion_limit = "256"]
 
 pub mod iam;
+pub mod lti_platform;
 pub mod receiver;
 pub mod runtime_api;
 pub mod secrets_manager;

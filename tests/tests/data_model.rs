@@ -43,6 +43,11 @@ fn built() -> BTreeMap<&'static str, Key> {
         ("Domain binding", keys::domain("<api host>")),
         ("Erasure record", keys::erasure("<erasure id>")),
         ("Reaper cursor", keys::reaper_cursor()),
+        (
+            "LTI registration",
+            keys::lti_registration("<issuer>", "<lti client_id>"),
+        ),
+        ("LTI nonce", keys::lti_nonce("<nonce>")),
     ])
 }
 
@@ -72,6 +77,8 @@ const COVERED: &[&str] = &[
     "domain",
     "erasure",
     "reaper_cursor",
+    "lti_registration",
+    "lti_nonce",
 ];
 
 #[test]

@@ -41,6 +41,8 @@ enum Endpoint {
     Config,
     Event,
     Authorize,
+    LtiLogin,
+    LtiLaunch,
 }
 
 async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestResponse {
@@ -65,6 +67,8 @@ async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestRespons
         Config => invoke(handlers::session_config::handle, state, req).await,
         Event => invoke(handlers::session_event::handle, state, req).await,
         Authorize => invoke(handlers::session_authorize::handle, state, req).await,
+        LtiLogin => invoke(handlers::lti_login::handle, state, req).await,
+        LtiLaunch => invoke(handlers::lti_launch::handle, state, req).await,
     }
 }
 
@@ -1027,6 +1031,124 @@ fn corpus(f: &Fixture) -> Vec<Case> {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body)
                 .unwrap(),
+        );
+    }
+
+    // LTI: login initiation (by form and by query) and the launch's form post. No platform is
+    // registered: whatever comes, a page says what is wrong and nothing is read with junk keys.
+    let target = format!("https://{API_HOST}/lti/launch");
+    let login = |iss: &str, target: &str| {
+        form(&[
+            ("iss", iss),
+            ("login_hint", "h"),
+            ("target_link_uri", target),
+        ])
+    };
+    let long_issuer = format!("https://{}.example", "i".repeat(3000));
+    for (what, body) in [
+        ("empty", Body::Text(String::new())),
+        ("invalid UTF-8", bytes(b"iss=\xff\xfe&login_hint=h")),
+        (
+            "iss twice",
+            Body::Text(format!("{}&iss=x", login("https://lms.example", &target))),
+        ),
+        (
+            "3,000-byte issuer",
+            Body::Text(login(&long_issuer, &target)),
+        ),
+        (
+            "unregistered issuer",
+            Body::Text(login("https://lms.example", &target)),
+        ),
+        (
+            "off-site target",
+            Body::Text(login("https://lms.example", "https://evil.example/")),
+        ),
+        (
+            "JSON body",
+            Body::Text(r#"{"iss": "https://lms.example"}"#.into()),
+        ),
+    ] {
+        add(
+            format!("LTI login form: {what}"),
+            LtiLogin,
+            request("POST", API_HOST, "/lti/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .unwrap(),
+        );
+    }
+    for (what, query) in [
+        ("no parameters", String::new()),
+        ("3,000-byte issuer", login(&long_issuer, &target)),
+        (
+            "client_id of 3,000 bytes",
+            format!(
+                "{}&client_id={}",
+                login("https://lms.example", &target),
+                "c".repeat(3000)
+            ),
+        ),
+    ] {
+        add(
+            format!("LTI login query: {what}"),
+            LtiLogin,
+            get(&format!("/lti/login?{query}"))
+                .body(Body::Empty)
+                .unwrap(),
+        );
+    }
+    let state = "s".repeat(43);
+    let unsigned =
+        "eyJhbGciOiJub25lIiwia2lkIjoicDEifQ.eyJpc3MiOiJodHRwczovL2xtcy5leGFtcGxlIiwiYXVkIjoieCJ9.";
+    let huge = format!("{}.{}.{}", "a".repeat(40_000), "b".repeat(40_000), "c");
+    for (what, body, cookie) in [
+        ("empty", Body::Text(String::new()), None),
+        ("no state", Body::Text(form(&[("id_token", "a.b.c")])), None),
+        (
+            "no cookie",
+            Body::Text(form(&[("id_token", unsigned), ("state", &state)])),
+            None,
+        ),
+        (
+            "cookie-breaking state",
+            Body::Text(form(&[("id_token", unsigned), ("state", "a;b=c")])),
+            Some("labgate_lti_a=b".to_string()),
+        ),
+        (
+            "a cookie naming a 3,000-byte tenant",
+            Body::Text(form(&[("id_token", unsigned), ("state", &state)])),
+            Some(format!("labgate_lti_{state}={state}.{}", "f".repeat(3000))),
+        ),
+        (
+            "unsigned token (alg none)",
+            Body::Text(form(&[("id_token", unsigned), ("state", &state)])),
+            Some(format!("labgate_lti_{state}={state}.{}", "f".repeat(32))),
+        ),
+        (
+            "80 KB token",
+            Body::Text(form(&[("id_token", &huge), ("state", &state)])),
+            Some(format!("labgate_lti_{state}={state}.{}", "f".repeat(32))),
+        ),
+        ("invalid UTF-8", bytes(b"id_token=\xff&state=\xfe"), None),
+        (
+            "an error from the platform",
+            Body::Text(form(&[
+                ("error", "login_required"),
+                ("error_description", "<script>x</script>"),
+            ])),
+            None,
+        ),
+    ] {
+        let mut req = request("POST", API_HOST, "/lti/launch")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        add(
+            format!("LTI launch form: {what}"),
+            LtiLaunch,
+            req.body(body).unwrap(),
         );
     }
     cases

@@ -64,6 +64,45 @@ enum Command {
     /// Deliveries of lifecycle events to webhooks and analytics URLs.
     #[command(subcommand)]
     Delivery(DeliveryCommand),
+    /// LTI 1.3 platforms (LMSs) that launch a client's labs (docs/lti.md).
+    #[command(subcommand)]
+    Lti(LtiCommand),
+}
+
+#[derive(Subcommand)]
+enum LtiCommand {
+    /// Register an LMS (its issuer and the client_id it gave labgate) for a client, and print
+    /// the tool's side to enter in the LMS. Again with the same issuer and client_id: updates it.
+    Register {
+        #[arg(long)]
+        client: String,
+        /// The platform's issuer (`iss` of its id_tokens), e.g. https://canvas.instructure.com.
+        #[arg(long)]
+        issuer: String,
+        /// The client_id the platform gave labgate.
+        #[arg(long = "client-id")]
+        client_id: String,
+        /// A deployment id that may launch (repeatable).
+        #[arg(long = "deployment", required = true)]
+        deployments: Vec<String>,
+        /// The platform's OIDC authorization endpoint.
+        #[arg(long = "auth-url")]
+        auth_url: String,
+        /// The platform's OAuth2 token endpoint.
+        #[arg(long = "token-url")]
+        token_url: String,
+        /// The platform's public keys (JWKS).
+        #[arg(long = "jwks-url")]
+        jwks_url: String,
+        /// labgate's public API URL (the stack's ApiUrl), to print the tool's URLs.
+        #[arg(long = "api-url", env = "LABGATE_API_URL")]
+        api_url: String,
+    },
+    /// List a client's LTI registrations.
+    List {
+        #[arg(long)]
+        client: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -449,6 +488,28 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
         Command::Session(command) => views::sessions(store, command).await,
         Command::Launch(command) => views::launches(store, command).await,
         Command::Delivery(command) => views::deliveries(store, command).await,
+        Command::Lti(LtiCommand::Register {
+            client,
+            issuer,
+            client_id,
+            deployments,
+            auth_url,
+            token_url,
+            jwks_url,
+            api_url,
+        }) => {
+            let new = labgate::lti::registration::NewRegistration {
+                issuer: &issuer,
+                client_id: &client_id,
+                tenant: &client,
+                deployments: &deployments,
+                auth_url: &auth_url,
+                token_url: &token_url,
+                jwks_url: &jwks_url,
+            };
+            commands::lti_register(store, &new, &api_url).await
+        }
+        Command::Lti(LtiCommand::List { client }) => commands::lti_list(store, &client).await,
     }
 }
 

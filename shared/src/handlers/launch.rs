@@ -64,9 +64,9 @@ async fn launch(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
             Ok(created(&launch_id, &url))
         }
         LaunchOutcome::OverCap(refusal) => Err(ApiError::bad_request(refusal)),
-        LaunchOutcome::KeyTaken => Err(ApiError::Internal {
+        LaunchOutcome::KeyTaken | LaunchOutcome::AlsoRefused => Err(ApiError::Internal {
             what: "Could not record the launch.",
-            detail: "an idempotency key was taken by a launch without one".into(),
+            detail: "a condition failed that only a launch with a key or extra items has".into(),
         }),
     }
 }
@@ -106,10 +106,12 @@ fn answer_once(client: &ApiClient, once: replay::Once) -> Result<Response<Body>,
             "The launch this Idempotency-Key made no longer exists.".into(),
         )),
         replay::Once::Reused => Err(ApiError::Unprocessable(idempotency::REUSED.into())),
-        replay::Once::Done(LaunchOutcome::KeyTaken) => Err(ApiError::Internal {
-            what: "Could not record the launch.",
-            detail: "a replay found its key taken".into(),
-        }),
+        replay::Once::Done(LaunchOutcome::KeyTaken | LaunchOutcome::AlsoRefused) => {
+            Err(ApiError::Internal {
+                what: "Could not record the launch.",
+                detail: "a replay found its key taken".into(),
+            })
+        }
     }
 }
 

@@ -34,6 +34,9 @@ pub enum LaunchOutcome {
     OverCap(String),
     /// A concurrent request with the same idempotency key did the launch: replay it.
     KeyTaken,
+    /// A condition of an item the caller added (`create_with`'s `also`) failed: nothing was
+    /// written (an LTI id_token's nonce already used, say).
+    AlsoRefused,
 }
 
 /// Where the browser lands after login: the client's app (or the domain's) at the content.
@@ -60,6 +63,19 @@ pub async fn create(
     launch: &LaunchPayload,
     claim: Option<&Claim>,
 ) -> Result<LaunchOutcome, TxError> {
+    create_with(store, config, (client, domain), launch, claim, &[]).await
+}
+
+/// Like `create`, with `also` written in the same transaction (all or nothing): an LTI launch
+/// adds its nonce there, so that a launch is recorded exactly when its id_token is used up.
+pub async fn create_with(
+    store: &Store,
+    config: &Config,
+    (client, domain): (&ApiClient, &Domain),
+    launch: &LaunchPayload,
+    claim: Option<&Claim>,
+    also: &[aws_sdk_dynamodb::types::TransactWriteItem],
+) -> Result<LaunchOutcome, TxError> {
     let launch_id = uuid::Uuid::new_v4().to_string();
     let next = destination(client, domain, &launch.content_id);
     let mut upsert = upsert_of(client, launch);
@@ -77,6 +93,8 @@ pub async fn create(
             &next,
             &upsert,
         )?;
+        let also_at = items.len();
+        items.extend(also.iter().cloned());
         let key_at = items.len();
         if let Some(claim) = claim {
             let kept = replay::Kept {
@@ -97,6 +115,9 @@ pub async fn create(
             }
             Err(TxError::Condition { index }) if claim.is_some() && index == key_at => {
                 return Ok(LaunchOutcome::KeyTaken);
+            }
+            Err(TxError::Condition { index }) if (also_at..key_at).contains(&index) => {
+                return Ok(LaunchOutcome::AlsoRefused);
             }
             Err(TxError::Condition { index: 0 }) => {
                 match user::read_held(store, &client.id, &upsert).await? {

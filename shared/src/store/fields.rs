@@ -80,3 +80,11 @@ pub const HOST: &str = "host";
 pub const DISABLED_AT: &str = "disabled_at";
 /// The digest of the request an idempotency key was first used with.
 pub const REQUEST_DIGEST: &str = "request_digest";
+
+// LTI 1.3 registrations.
+pub const LTI_ISSUER: &str = "issuer";
+pub const LTI_CLIENT_ID: &str = "lti_client_id";
+pub const LTI_DEPLOYMENTS: &str = "deployments";
+pub const LTI_AUTH_URL: &str = "auth_url";
+pub const LTI_TOKEN_URL: &str = "token_url";
+pub const LTI_JWKS_URL: &str = "jwks_url";

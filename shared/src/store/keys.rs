@@ -244,6 +244,27 @@ pub fn erasure(erasure_id: &str) -> Key {
     Key::new(format!("ERASURE#{erasure_id}"), "#ERASURE")
 }
 
+/// An LTI 1.3 platform registration: the platform's issuer and the `client_id` it gave labgate.
+/// One issuer serves many customers (Canvas cloud), so the issuer is the partition and each
+/// registration one item in it; the login, given only the issuer, queries the partition.
+pub fn lti_registration(issuer: &str, client_id: &str) -> Key {
+    Key {
+        pk: lti_issuer_partition(issuer),
+        sk: format!("{LTI_CLIENT_ID_PREFIX}{client_id}"),
+    }
+}
+
+pub fn lti_issuer_partition(issuer: &str) -> String {
+    format!("LTIREG#{issuer}")
+}
+
+pub const LTI_CLIENT_ID_PREFIX: &str = "CLIENTID#";
+
+/// An LTI id_token's nonce, used once (written with the launch; TTL after the token expires).
+pub fn lti_nonce(nonce: &str) -> Key {
+    Key::new(format!("LTINONCE#{nonce}"), "#LTINONCE")
+}
+
 /// A white-label API host's binding to the one tenant it serves.
 pub fn domain(host: &str) -> Key {
     Key::new(format!("DOMAIN#{host}"), "#DOMAIN")

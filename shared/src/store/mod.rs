@@ -10,7 +10,7 @@ pub mod tx;
 pub mod write;
 
 pub use write::{
-    create, delete, put, put_batch, put_new, update_existing, update_if_existing,
+    create, delete, put, put_batch, put_new, put_when, update_existing, update_if_existing,
     update_if_present, update_if_present_when,
 };
 

@@ -136,7 +136,7 @@ pub async fn delete(store: &Store, key: &keys::Key, op: &'static str) -> Result<
 
 /// Puts an item, replacing any with its key.
 pub async fn put(store: &Store, item: attr::Item, op: &'static str) -> Result<(), StoreError> {
-    put_if(store, item, None, op).await.map(|_| ())
+    put_if(store, item, None, None, op).await.map(|_| ())
 }
 
 /// Puts an item that must not exist yet: `false` (and nothing written) if its key is taken.
@@ -145,7 +145,18 @@ pub async fn put_new(
     item: attr::Item,
     op: &'static str,
 ) -> Result<bool, StoreError> {
-    put_if(store, item, Some(conditions::ABSENT), op).await
+    put_if(store, item, Some(conditions::ABSENT), None, op).await
+}
+
+/// Puts an item if `condition` (with its `:values`) holds for the one it replaces; whether it did.
+pub async fn put_when(
+    store: &Store,
+    item: attr::Item,
+    condition: &str,
+    values: attr::Item,
+    op: &'static str,
+) -> Result<bool, StoreError> {
+    put_if(store, item, Some(condition), Some(values), op).await
 }
 
 /// Puts a new item whose key is fresh (a random id or digest): a taken key is a failure.
@@ -164,6 +175,7 @@ async fn put_if(
     store: &Store,
     item: attr::Item,
     condition: Option<&str>,
+    values: Option<attr::Item>,
     op: &'static str,
 ) -> Result<bool, StoreError> {
     let result = store
@@ -172,6 +184,7 @@ async fn put_if(
         .table_name(store.table())
         .set_item(Some(item))
         .set_condition_expression(condition.map(str::to_string))
+        .set_expression_attribute_values(values)
         .send()
         .await;
     match result {

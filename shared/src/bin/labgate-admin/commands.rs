@@ -378,6 +378,48 @@ pub async fn erase_user(store: &Store, client: &str, user: &str) -> Result<(), S
     Ok(())
 }
 
+pub async fn lti_register(
+    store: &Store,
+    new: &labgate::lti::registration::NewRegistration<'_>,
+    api_url: &str,
+) -> Result<(), String> {
+    require_client(store, new.tenant).await?;
+    let api_url = labgate::config::base_url("--api-url", api_url).map_err(|e| e.to_string())?;
+    let registration = labgate::lti::registration::register(store, new)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "registered {} (client_id {}) for client {}, deployments {}",
+        registration.issuer,
+        registration.client_id,
+        registration.tenant,
+        registration.deployments.join(", ")
+    );
+    eprintln!("enter these in the LMS (docs/lti.md):");
+    println!("login URL (OIDC initiation): {api_url}/lti/login");
+    println!("launch / redirect URL:       {api_url}/lti/launch");
+    println!("public keyset (JWKS) URL:    {api_url}/.well-known/jwks.json");
+    println!("custom parameter per link:   content_id=<the lab's content id>");
+    Ok(())
+}
+
+pub async fn lti_list(store: &Store, client: &str) -> Result<(), String> {
+    require_client(store, client).await?;
+    for r in labgate::lti::registration::list(store, client)
+        .await
+        .map_err(err)?
+    {
+        println!(
+            "{}\tclient_id={}\tdeployments={}\tjwks={}",
+            r.issuer,
+            r.client_id,
+            r.deployments.join(","),
+            r.jwks_url
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

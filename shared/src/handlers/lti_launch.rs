@@ -1,0 +1,148 @@
+//! `POST /lti/launch`: the platform's form post of an id_token. Every check of the LTI security
+//! framework (`lti::id_token`), then the launch recorded as `POST /api/v1/launch` records one
+//! (`lti::launch`), and the lab opened at top level, where its cookie can be set.
+//!
+//! Two DynamoDB round trips: the registration, the tenant and the content in one batch, then the
+//! launch's transaction with the id_token's nonce.
+
+use crate::api_client::ApiClient;
+use crate::lti::platform_keys::PlatformKeys;
+use crate::lti::{LtiError, id_token, launch, login, registration};
+use crate::metrics::{self, Metric};
+use crate::state::AppState;
+use crate::store::fields::CLIENT;
+use crate::store::keys;
+use crate::{clock, content, http, tenant};
+use lambda_http::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    http::respond(req, |req| lti_launch(state, req)).await
+}
+
+/// Refused before anything is read: the state cookie is this browser's, or the launch is not.
+const NO_STATE: &str = "This browser did not keep labgate's sign-in cookie. Open the lab in a new \
+     window from the LMS: some browsers refuse cookies inside the LMS's frame.";
+
+#[tracing::instrument(skip_all)]
+async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, LtiError> {
+    if req.method() != Method::POST {
+        return Err(LtiError::bad("The launch is a form post from the LMS."));
+    }
+    let form = http::unique_form(http::body_bytes(&req)).map_err(LtiError::bad)?;
+    if let Some(error) = form.get("error") {
+        let detail = form.get("error_description").map_or("", String::as_str);
+        return Err(LtiError::unauthorized(format!(
+            "The LMS refused the sign-in ({error}) {detail}"
+        )));
+    }
+    let (Some(id_token), Some(state_param)) = (form.get("id_token"), form.get("state")) else {
+        return Err(LtiError::bad("The launch has no id_token or no state."));
+    };
+    let cookies = req.headers().get_all(COOKIE);
+    let (nonce, tenant_id) =
+        login::state_of(cookies.iter().filter_map(|v| v.to_str().ok()), state_param)
+            .ok_or_else(|| LtiError::unauthorized(NO_STATE))?;
+    let peeked = id_token::peek(id_token)?;
+    if !registration::plausible(&peeked.issuer, Some(&peeked.client_id)) {
+        return Err(LtiError::unauthorized(
+            "No LTI registration for this issuer and client_id.",
+        ));
+    }
+
+    // One round trip: the registration the token names, the tenant the login found, the content.
+    let registration_key = keys::lti_registration(&peeked.issuer, &peeked.client_id);
+    let client_key = keys::client(&tenant_id);
+    let content_key = peeked
+        .content_id
+        .as_deref()
+        .and_then(content::parse_content_id)
+        .map(|id| keys::content(&id));
+    let wanted: Vec<_> = [registration_key, client_key.clone()]
+        .into_iter()
+        .chain(content_key)
+        .collect();
+    let found = crate::store::batch_get(&state.store, &wanted).await?;
+    let registration =
+        registration::found(&found, &peeked.issuer, &peeked.client_id)?.ok_or_else(|| {
+            LtiError::unauthorized("No LTI registration for this issuer and client_id.")
+        })?;
+    if registration.tenant != tenant_id {
+        return Err(LtiError::unauthorized(NO_STATE));
+    }
+
+    let keys = platform_keys(state)?;
+    let key = keys.key(&registration.jwks_url, &peeked.kid).await?;
+    let claims = id_token::verify(id_token, &key, &registration, &nonce, clock::now())?;
+
+    let client_item = crate::store::find(&found, &client_key)
+        .filter(|item| !crate::disable::is_disabled(item))
+        .ok_or_else(|| LtiError::unauthorized("This LMS's labgate account is disabled."))?;
+    let client = ApiClient::from_attr(client_item.get(CLIENT))?;
+    let payload = launch::payload(&registration, &claims)?;
+    let content_key = keys::content(&payload.content_id);
+    if tenant::find_owned(&found, &content_key, &client.id).is_none() {
+        let id = &payload.content_id;
+        return Err(LtiError::bad(format!("Content {id} not found.")));
+    }
+    let domain = http::domain(&state.config, &req);
+    let (launch_id, url) = launch::record(
+        &state.store,
+        &state.config,
+        (&client, &domain),
+        &payload,
+        (&nonce, &claims),
+    )
+    .await?;
+    tracing::info!(client = %client.id, launch = %launch_id, issuer = %registration.issuer, "LTI launch created");
+    metrics::count(Metric::LaunchesCreated, 1);
+    opened(&req, &claims, &url, state_param)
+}
+
+/// The platforms' keys this warm instance has fetched.
+fn platform_keys(state: &AppState) -> Result<&PlatformKeys, LtiError> {
+    if let Some(keys) = state.platform_keys.get() {
+        return Ok(keys);
+    }
+    let built = PlatformKeys::new(state.config.allow_private_analytics_urls)
+        .map_err(|e| LtiError::Platform(format!("No HTTPS client: {e}")))?;
+    Ok(state.platform_keys.get_or_init(|| built))
+}
+
+/// The lab, opened where its session cookie can be set. At top level (the browser says so with
+/// `Sec-Fetch-Dest: document`, or the LMS asked for a window): 303 to the one-time URL. In the
+/// LMS's frame, where cookies are often refused: a page whose link opens it in a new window.
+fn opened(
+    req: &Request,
+    claims: &id_token::LaunchClaims,
+    url: &str,
+    state_param: &str,
+) -> Result<Response<Body>, LtiError> {
+    let top_level = http::header(req, "sec-fetch-dest") == Some("document")
+        || claims.document_target.as_deref() == Some("window");
+    let mut response = if top_level {
+        let mut response = http::empty(StatusCode::SEE_OTHER);
+        let location = HeaderValue::from_str(url)
+            .map_err(|_| LtiError::bad("The lab's URL cannot be a header."))?;
+        response.headers_mut().insert(LOCATION, location);
+        response
+    } else {
+        http::html(StatusCode::OK, new_window_page(url))
+    };
+    let clear = HeaderValue::from_str(&login::clear_state(state_param))
+        .map_err(|_| LtiError::bad("The state cannot be cleared."))?;
+    response.headers_mut().insert(SET_COOKIE, clear);
+    Ok(response)
+}
+
+fn new_window_page(url: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Your lab is ready</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem\">\
+         <h1>Your lab is ready</h1><p><a href=\"{url}\" target=\"_blank\" rel=\"noopener\">Open the lab in a new window</a></p>\
+         <p>The link works once, within a minute; after that, open the lab again from the course.</p></body></html>\n",
+        url = http::escape_html(url),
+    )
+}

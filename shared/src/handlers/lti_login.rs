@@ -1,0 +1,40 @@
+//! `GET` and `POST /lti/login`: LTI 1.3 login initiation from a platform (`lti::login`): 302 to
+//! the platform's authorization endpoint, with the state cookie.
+
+use crate::http;
+use crate::lti::login::{self, LoginRequest};
+use crate::lti::{LtiError, registration};
+use crate::state::AppState;
+use lambda_http::http::header::{LOCATION, SET_COOKIE};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    http::respond(req, |req| login(state, req)).await
+}
+
+async fn login(state: &AppState, req: Request) -> Result<Response<Body>, LtiError> {
+    let login = match *req.method() {
+        Method::GET => LoginRequest::parse(|name| http::query_param(&req, name))?,
+        Method::POST => {
+            let form = http::unique_form(http::body_bytes(&req)).map_err(LtiError::bad)?;
+            LoginRequest::parse(|name| form.get(name).cloned())?
+        }
+        _ => return Err(LtiError::bad("The login takes GET or POST.")),
+    };
+    let registration =
+        registration::find(&state.store, &login.issuer, login.client_id.as_deref()).await?;
+    let domain = http::domain(&state.config, &req);
+    let redirect = login::redirect(&registration, &login, &domain)?;
+    let mut response = http::empty(StatusCode::FOUND);
+    let header = |value: &str| {
+        HeaderValue::from_str(value).map_err(|_| LtiError::bad("The login cannot be redirected."))
+    };
+    response
+        .headers_mut()
+        .insert(LOCATION, header(&redirect.location)?);
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, header(&redirect.set_cookie)?);
+    Ok(response)
+}

@@ -1,0 +1,22 @@
+//! The LTI 1.3 claim names labgate reads (IMS LTI Core 1.3, section 5).
+
+pub const MESSAGE_TYPE: &str = "https://purl.imsglobal.org/spec/lti/claim/message_type";
+pub const VERSION: &str = "https://purl.imsglobal.org/spec/lti/claim/version";
+pub const DEPLOYMENT_ID: &str = "https://purl.imsglobal.org/spec/lti/claim/deployment_id";
+pub const TARGET_LINK_URI: &str = "https://purl.imsglobal.org/spec/lti/claim/target_link_uri";
+pub const RESOURCE_LINK: &str = "https://purl.imsglobal.org/spec/lti/claim/resource_link";
+pub const ROLES: &str = "https://purl.imsglobal.org/spec/lti/claim/roles";
+pub const CONTEXT: &str = "https://purl.imsglobal.org/spec/lti/claim/context";
+pub const CUSTOM: &str = "https://purl.imsglobal.org/spec/lti/claim/custom";
+pub const LAUNCH_PRESENTATION: &str =
+    "https://purl.imsglobal.org/spec/lti/claim/launch_presentation";
+
+/// The one version spoken.
+pub const LTI_VERSION: &str = "1.3.0";
+/// A learner or instructor opening a link.
+pub const RESOURCE_LINK_REQUEST: &str = "LtiResourceLinkRequest";
+/// An instructor picking content to link (Deep Linking 2.0).
+pub const DEEP_LINKING_REQUEST: &str = "LtiDeepLinkingRequest";
+
+/// The custom parameter that names the content a link opens.
+pub const CUSTOM_CONTENT_ID: &str = "content_id";

@@ -1,0 +1,678 @@
+//! LTI 1.3 against a minimal platform (`labgate_tests::lti_platform`): login initiation by GET
+//! and by POST, a launch through to the lab, every check of the security framework (each
+//! refused with a page and nothing written), the platform rotating its keys, and the tool's
+//! JWKS.
+
+// Handler futures nest deeply (handler → domain → store); the default limit of 128 is
+// exceeded when their layout is computed on a cold build.
+#![recursion_limit = "256"]
+
+use labgate::handlers;
+use labgate::lti::claims::*;
+use labgate_tests::lti_platform::*;
+use labgate_tests::*;
+use lambda_http::Body;
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+
+/// An env whose key ring holds the tool key `t1`, with the platform registered for its client
+/// (JWKS over loopback http: `LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS`).
+async fn setup() -> (TestEnv, Platform) {
+    let ring = json!({
+        "id": "default",
+        "key": SIGNING_KEY,
+        "lti": [{"kid": "t1", "der": fixture_key("tool-1")}],
+    })
+    .to_string();
+    let env = TestEnv::with_config(&[
+        ("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true"),
+        ("LABGATE_SIGNING_KEY", &ring),
+    ])
+    .await;
+    let platform = Platform::start().await;
+    platform.register(&env).await;
+    env.round_trips.reset();
+    (env, platform)
+}
+
+fn login_params() -> Vec<(&'static str, String)> {
+    vec![
+        ("iss", ISSUER.to_string()),
+        ("login_hint", "opaque-user-hint-9".to_string()),
+        ("target_link_uri", format!("https://{API_HOST}/lti/launch")),
+        ("lti_message_hint", "msg+hint/=é".to_string()),
+        ("client_id", CLIENT_ID.to_string()),
+    ]
+}
+
+fn encoded(params: &[(&str, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
+}
+
+async fn login_get(env: &TestEnv, params: &[(&str, String)]) -> TestResponse {
+    let req = request("GET", API_HOST, &format!("/lti/login?{}", encoded(params)))
+        .body(Body::Empty)
+        .unwrap();
+    invoke(handlers::lti_login::handle, &env.state, req).await
+}
+
+async fn login_post(env: &TestEnv, params: &[(&str, String)]) -> TestResponse {
+    let req = request("POST", API_HOST, "/lti/login/")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::Text(encoded(params)))
+        .unwrap();
+    invoke(handlers::lti_login::handle, &env.state, req).await
+}
+
+/// A login's state, nonce and the cookie it set (`name=value`).
+struct Login {
+    state: String,
+    nonce: String,
+    cookie: String,
+}
+
+fn login_of(res: &TestResponse) -> Login {
+    assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
+    let location = url::Url::parse(res.header("location").unwrap()).unwrap();
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("{name} in {location}"))
+    };
+    let set_cookie = res.header("set-cookie").unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    Login {
+        state: param("state"),
+        nonce: param("nonce"),
+        cookie,
+    }
+}
+
+async fn sign_in(env: &TestEnv) -> Login {
+    login_of(&login_get(env, &login_params()).await)
+}
+
+async fn post_launch(
+    env: &TestEnv,
+    form: &[(&str, String)],
+    cookie: Option<&str>,
+    top_level: bool,
+) -> TestResponse {
+    let mut req = request("POST", API_HOST, "/lti/launch")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    if top_level {
+        req = req.header("sec-fetch-dest", "document");
+    }
+    let req = req.body(Body::Text(encoded(form))).unwrap();
+    invoke(handlers::lti_launch::handle, &env.state, req).await
+}
+
+/// The launch a platform would post for `login`, with claims `edit` changed.
+async fn launch_with(env: &TestEnv, login: &Login, edit: impl FnOnce(&mut Value)) -> TestResponse {
+    let mut claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+    edit(&mut claims);
+    let token = sign("p1", "platform-1", &claims);
+    let form = [("id_token", token), ("state", login.state.clone())];
+    post_launch(env, &form, Some(&login.cookie), true).await
+}
+
+#[tokio::test]
+async fn login_by_get_or_post_redirects_to_the_platform_with_state_nonce_and_the_hint_unchanged() {
+    let (env, _platform) = setup().await;
+    for res in [
+        login_get(&env, &login_params()).await,
+        login_post(&env, &login_params()).await,
+    ] {
+        assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+        let location = url::Url::parse(res.header("location").unwrap()).unwrap();
+        assert_eq!(
+            format!(
+                "{}{}",
+                location.origin().ascii_serialization(),
+                location.path()
+            ),
+            AUTH_URL
+        );
+        let query: std::collections::HashMap<String, String> =
+            location.query_pairs().into_owned().collect();
+        for (name, value) in [
+            ("scope", "openid"),
+            ("response_type", "id_token"),
+            ("response_mode", "form_post"),
+            ("prompt", "none"),
+            ("client_id", CLIENT_ID),
+            ("login_hint", "opaque-user-hint-9"),
+            ("lti_message_hint", "msg+hint/=é"),
+        ] {
+            assert_eq!(query[name], value, "{name}");
+        }
+        assert_eq!(
+            query["redirect_uri"],
+            format!("https://{API_HOST}/lti/launch")
+        );
+        assert_eq!(query["state"].len(), 43);
+        assert_eq!(query["nonce"].len(), 43);
+        assert_ne!(query["state"], query["nonce"]);
+        let set_cookie = res.header("set-cookie").unwrap();
+        let name = format!("labgate_lti_{}=", query["state"]);
+        assert!(set_cookie.starts_with(&name), "{set_cookie}");
+        for attribute in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=None",
+            "Path=/lti/launch",
+            "Max-Age=600",
+        ] {
+            assert!(
+                set_cookie.contains(attribute),
+                "{attribute} in {set_cookie}"
+            );
+        }
+    }
+    // The issuer's only registration serves a login without client_id.
+    let without: Vec<_> = login_params()
+        .into_iter()
+        .filter(|(k, _)| *k != "client_id")
+        .collect();
+    let before = scan_all(env.store()).await.len();
+    env.round_trips.reset();
+    assert_eq!(login_get(&env, &without).await.status, StatusCode::FOUND);
+    assert_eq!(
+        env.round_trips.count(),
+        1,
+        "one Query of the issuer's registrations"
+    );
+    assert_eq!(
+        scan_all(env.store()).await.len(),
+        before,
+        "a login writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_login_for_an_unknown_platform_target_or_deployment_is_refused_with_a_page() {
+    let (env, _platform) = setup().await;
+    let with = |name: &'static str, value: &str| {
+        let mut params = login_params();
+        params.retain(|(k, _)| *k != name);
+        params.push((name, value.to_string()));
+        params
+    };
+    for (params, words) in [
+        (
+            with("iss", "https://other-lms.example"),
+            "No LTI registration",
+        ),
+        (with("client_id", "someone-else"), "No LTI registration"),
+        (
+            with("target_link_uri", "https://evil.example/lti/launch"),
+            "not a labgate URL",
+        ),
+        (with("lti_deployment_id", "9:unknown"), "is not registered"),
+        (
+            login_params()
+                .into_iter()
+                .filter(|(k, _)| *k != "login_hint")
+                .collect(),
+            "no login_hint",
+        ),
+    ] {
+        let res = login_get(&env, &params).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{params:?}");
+        assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
+        assert!(res.body.contains(words), "{words}: {}", res.body);
+        assert!(res.header("set-cookie").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_launch_records_the_user_and_its_launch_and_opens_the_lab_in_two_round_trips() {
+    let (env, platform) = setup().await;
+    let login = sign_in(&env).await;
+    env.round_trips.reset();
+    let res = launch_with(&env, &login, |_| {}).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        env.round_trips.count(),
+        2,
+        "one batch read, one transaction"
+    );
+    assert_eq!(platform.fetches(), 1);
+    let cleared = res.header("set-cookie").unwrap();
+    assert!(
+        cleared.starts_with(&format!("labgate_lti_{}=;", login.state))
+            && cleared.contains("Max-Age=0")
+    );
+
+    // The one-time link logs the browser in and lands on the lab, as an API launch's does.
+    let link = res.header("location").unwrap().to_string();
+    assert!(link.starts_with(&format!("https://{API_HOST}/api/v1/launch/auth?token=")));
+    let landed = env.follow(&link, None).await;
+    assert_eq!(landed.status, StatusCode::FOUND);
+    assert_eq!(
+        landed.header("location"),
+        Some(format!("{APP_URL}/project/{CONTENT_ID}").as_str())
+    );
+    let session = env.whoami(&landed.session_cookie().unwrap()).await.json();
+    assert_eq!(session["user"]["external_id"], "user-1234@lms.example.edu");
+    assert_eq!(session["user"]["email"], "ada@example.edu");
+    assert_eq!(session["user"]["roles"], json!(["learner"]));
+    assert_eq!(session["launch"]["resource_id"], "link-42");
+    assert_eq!(
+        session["launch"]["context"]["lti"]["context"]["title"],
+        "Databases 101"
+    );
+    assert_eq!(
+        session["launch"]["context"]["lti"]["deployment_id"],
+        DEPLOYMENT
+    );
+    assert_eq!(
+        env.event_types().await,
+        ["launch.created", "launch.redeemed"]
+    );
+
+    // In the LMS's frame: a page whose link opens the lab in a new window.
+    let login = sign_in(&env).await;
+    let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+    let form = [
+        ("id_token", sign("p1", "platform-1", &claims)),
+        ("state", login.state.clone()),
+    ];
+    let framed = post_launch(&env, &form, Some(&login.cookie), false).await;
+    assert_eq!(framed.status, StatusCode::OK, "{}", framed.body);
+    assert!(framed.body.contains("target=\"_blank\""), "{}", framed.body);
+    assert!(framed.body.contains("/api/v1/launch/auth?token="));
+    assert_eq!(platform.fetches(), 1, "the platform's keys are cached");
+}
+
+#[tokio::test]
+async fn every_failed_check_answers_a_page_and_writes_nothing() {
+    let (env, _platform) = setup().await;
+    let other = seed_client(env.store(), "Other LMS").await;
+    let others_content = "0b8e1c3e-7d1f-4f55-9f0a-2b8a4e7c9d10";
+    labgate::content::create_content(env.store(), &other.id, Some(others_content), "Theirs")
+        .await
+        .unwrap();
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+    let set = |name: &'static str, value: Value| -> Edit { Box::new(move |c| c[name] = value) };
+    let drop = |name: &'static str| -> Edit {
+        Box::new(move |c| {
+            c.as_object_mut().unwrap().remove(name);
+        })
+    };
+    let now = labgate::clock::now();
+    let cases: Vec<(&str, Edit, StatusCode, &str)> = vec![
+        (
+            "wrong issuer",
+            set("iss", json!("https://other-lms.example")),
+            StatusCode::UNAUTHORIZED,
+            "No LTI registration",
+        ),
+        (
+            "wrong audience",
+            set("aud", json!("someone-else")),
+            StatusCode::UNAUTHORIZED,
+            "No LTI registration",
+        ),
+        (
+            "several audiences, no azp",
+            set("aud", json!([CLIENT_ID, "x"])),
+            StatusCode::UNAUTHORIZED,
+            "no authorized party",
+        ),
+        (
+            "azp not an audience",
+            Box::new(|c: &mut Value| {
+                c["aud"] = json!([CLIENT_ID, "x"]);
+                c["azp"] = json!("y");
+            }),
+            StatusCode::UNAUTHORIZED,
+            "not among its audiences",
+        ),
+        (
+            "azp another client",
+            set("azp", json!("y")),
+            StatusCode::UNAUTHORIZED,
+            "not among its audiences",
+        ),
+        (
+            "expired",
+            Box::new(move |c: &mut Value| {
+                c["exp"] = json!(now - 120);
+                c["iat"] = json!(now - 420);
+            }),
+            StatusCode::UNAUTHORIZED,
+            "expired",
+        ),
+        (
+            "issued in the future",
+            set("iat", json!(now + 600)),
+            StatusCode::UNAUTHORIZED,
+            "in the future",
+        ),
+        (
+            "no exp",
+            drop("exp"),
+            StatusCode::UNAUTHORIZED,
+            "required claim",
+        ),
+        (
+            "another nonce",
+            set("nonce", json!("not-the-login-nonce")),
+            StatusCode::UNAUTHORIZED,
+            "nonce",
+        ),
+        (
+            "unknown deployment",
+            set(DEPLOYMENT_ID, json!("9:unknown")),
+            StatusCode::UNAUTHORIZED,
+            "is not registered",
+        ),
+        (
+            "no deployment",
+            drop(DEPLOYMENT_ID),
+            StatusCode::BAD_REQUEST,
+            "no deployment_id",
+        ),
+        (
+            "another message type",
+            set(MESSAGE_TYPE, json!("LtiSubmissionReviewRequest")),
+            StatusCode::BAD_REQUEST,
+            "message_type",
+        ),
+        (
+            "deep linking",
+            set(MESSAGE_TYPE, json!(DEEP_LINKING_REQUEST)),
+            StatusCode::BAD_REQUEST,
+            "Deep linking is not supported yet",
+        ),
+        (
+            "LTI 1.1 version",
+            set(VERSION, json!("1.1")),
+            StatusCode::BAD_REQUEST,
+            "1.3.0",
+        ),
+        (
+            "no target_link_uri",
+            drop(TARGET_LINK_URI),
+            StatusCode::BAD_REQUEST,
+            "target_link_uri",
+        ),
+        (
+            "resource link without id",
+            set(RESOURCE_LINK, json!({"title": "x"})),
+            StatusCode::BAD_REQUEST,
+            "resource_link",
+        ),
+        ("no roles", drop(ROLES), StatusCode::BAD_REQUEST, "roles"),
+        (
+            "anonymous",
+            drop("sub"),
+            StatusCode::UNAUTHORIZED,
+            "required claim",
+        ),
+        (
+            "no content_id",
+            set(CUSTOM, json!({})),
+            StatusCode::BAD_REQUEST,
+            "content_id",
+        ),
+        (
+            "another tenant's content",
+            set(CUSTOM, json!({CUSTOM_CONTENT_ID: others_content})),
+            StatusCode::BAD_REQUEST,
+            "not found",
+        ),
+        (
+            "unknown content",
+            set(CUSTOM, json!({CUSTOM_CONTENT_ID: "not-a-uuid"})),
+            StatusCode::BAD_REQUEST,
+            "content_id",
+        ),
+    ];
+    let before = scan_all(env.store()).await.len();
+    for (name, edit, status, words) in cases {
+        let login = sign_in(&env).await;
+        let res = launch_with(&env, &login, edit).await;
+        assert_eq!(res.status, status, "{name}: {}", res.body);
+        assert_eq!(
+            res.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{name}"
+        );
+        assert!(
+            res.body.contains(words),
+            "{name}: wanted {words:?} in {}",
+            res.body
+        );
+        assert_eq!(
+            scan_all(env.store()).await.len(),
+            before,
+            "{name}: nothing written"
+        );
+    }
+
+    // Signatures: another key under the platform's kid, an unknown kid, no kid, HS256.
+    let login = sign_in(&env).await;
+    let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+    let forged = sign("p1", "platform-2", &claims);
+    let unknown_kid = sign("p9", "platform-1", &claims);
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header {
+            kid: Some("p1".into()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+        },
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"the platform's public key, as an HMAC secret"),
+    )
+    .unwrap();
+    let no_kid = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_der(&{
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(fixture_key("platform-1").trim())
+                .unwrap()
+        }),
+    )
+    .unwrap();
+    for (name, token, words) in [
+        ("forged", forged, "signature does not match"),
+        ("unknown kid", unknown_kid, "have no key"),
+        ("HS256", hs256, "RS256"),
+        ("no kid", no_kid, "names no key"),
+        ("not a JWT", "a.b.c".to_string(), "not a JWT"),
+    ] {
+        let form = [("id_token", token), ("state", login.state.clone())];
+        let res = post_launch(&env, &form, Some(&login.cookie), true).await;
+        assert!(res.status.is_client_error(), "{name}: {}", res.status);
+        assert!(
+            res.body.contains(words),
+            "{name}: wanted {words:?} in {}",
+            res.body
+        );
+    }
+
+    // The state: no cookie (refused in a frame), another login's cookie, a cookie naming
+    // another tenant.
+    let token = sign("p1", "platform-1", &claims);
+    let second = sign_in(&env).await;
+    let other_tenant = format!("labgate_lti_{}={}.{}", login.state, login.nonce, other.id);
+    for (name, cookie) in [
+        ("no cookie", None),
+        ("another login's cookie", Some(second.cookie.as_str())),
+        ("another tenant", Some(other_tenant.as_str())),
+    ] {
+        let form = [("id_token", token.clone()), ("state", login.state.clone())];
+        let res = post_launch(&env, &form, cookie, true).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{name}: {}", res.body);
+        assert!(res.body.contains("sign-in cookie"), "{name}: {}", res.body);
+    }
+    assert_eq!(scan_all(env.store()).await.len(), before, "nothing written");
+
+    // A used id_token (its nonce) is refused the second time, and that writes nothing either.
+    let form = [("id_token", token), ("state", login.state.clone())];
+    let first = post_launch(&env, &form, Some(&login.cookie), true).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let after = scan_all(env.store()).await.len();
+    let again = post_launch(&env, &form, Some(&login.cookie), true).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert!(again.body.contains("already used"), "{}", again.body);
+    assert_eq!(scan_all(env.store()).await.len(), after);
+}
+
+#[tokio::test]
+async fn one_id_token_posted_many_times_at_once_launches_once() {
+    let (env, _platform) = setup().await;
+    let login = sign_in(&env).await;
+    let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+    let form = [
+        ("id_token", sign("p1", "platform-1", &claims)),
+        ("state", login.state.clone()),
+    ];
+    let answers = futures::future::join_all(
+        (0..8).map(|_| post_launch(&env, &form, Some(&login.cookie), true)),
+    )
+    .await;
+    let launched = answers
+        .iter()
+        .filter(|r| r.status == StatusCode::SEE_OTHER)
+        .count();
+    assert_eq!(
+        launched,
+        1,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|r| r.status == StatusCode::SEE_OTHER || r.status == StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(env.event_types().await, ["launch.created"]);
+}
+
+#[tokio::test]
+async fn a_platform_that_rotates_its_key_is_fetched_again_once() {
+    let (env, platform) = setup().await;
+    let login = sign_in(&env).await;
+    assert_eq!(
+        launch_with(&env, &login, |_| {}).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(platform.fetches(), 1);
+
+    // The platform publishes a new key and signs with it: one fetch more, then cached again.
+    platform.publish(&[("p1", "platform-1"), ("p2", "platform-2")]);
+    tokio::time::sleep(
+        labgate::lti::platform_keys::MIN_REFETCH + std::time::Duration::from_millis(100),
+    )
+    .await;
+    for _ in 0..2 {
+        let login = sign_in(&env).await;
+        let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+        let form = [
+            ("id_token", sign("p2", "platform-2", &claims)),
+            ("state", login.state.clone()),
+        ];
+        let res = post_launch(&env, &form, Some(&login.cookie), true).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    }
+    assert_eq!(platform.fetches(), 2);
+
+    // A kid it never published: fetched at most once a second, however many ask.
+    let login = sign_in(&env).await;
+    let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+    tokio::time::sleep(
+        labgate::lti::platform_keys::MIN_REFETCH + std::time::Duration::from_millis(100),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let form = [
+            ("id_token", sign("p9", "platform-2", &claims)),
+            ("state", login.state.clone()),
+        ];
+        let res = post_launch(&env, &form, Some(&login.cookie), true).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+    }
+    // One fetch for the first, then one per MIN_REFETCH that passed (a loaded machine is slow).
+    let windows =
+        started.elapsed().as_secs_f64() / labgate::lti::platform_keys::MIN_REFETCH.as_secs_f64();
+    let fetched = platform.fetches() - 2;
+    assert!(
+        fetched >= 1 && fetched as f64 <= 1.0 + windows.floor(),
+        "{fetched} fetches for 20 unknown kids in {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_tool_publishes_its_keys_as_a_cacheable_jwks() {
+    let (env, _platform) = setup().await;
+    let req = request("GET", API_HOST, "/.well-known/jwks.json")
+        .body(Body::Empty)
+        .unwrap();
+    let res = invoke(handlers::lti_jwks::handle, &env.state, req).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("cache-control"), Some("public, max-age=300"));
+    let tool = labgate::lti::tool_keys::ToolKey::parse("t1", &fixture_key("tool-1")).unwrap();
+    assert_eq!(res.json(), json!({"keys": [tool.jwk()]}));
+    let jwk = &res.json()["keys"][0];
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["alg"].as_str(), jwk["e"].as_str()),
+        (Some("RSA"), Some("RS256"), Some("AQAB"))
+    );
+    assert_eq!(
+        jwk["n"].as_str().unwrap().len(),
+        342,
+        "2048 bits, base64url"
+    );
+    assert_eq!(env.round_trips.count(), 0);
+}
+
+#[tokio::test]
+async fn a_registration_belongs_to_one_tenant() {
+    let (env, platform) = setup().await;
+    let other = seed_client(env.store(), "Other LMS").await;
+    let deployments = [DEPLOYMENT.to_string()];
+    let new = labgate::lti::registration::NewRegistration {
+        issuer: ISSUER,
+        client_id: CLIENT_ID,
+        tenant: &other.id,
+        deployments: &deployments,
+        auth_url: AUTH_URL,
+        token_url: TOKEN_URL,
+        jwks_url: &platform.jwks_url,
+    };
+    let err = labgate::lti::registration::register(env.store(), &new)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this issuer and client_id are registered to another client"
+    );
+    // Its own tenant updates it.
+    let mine = labgate::lti::registration::NewRegistration {
+        tenant: &env.client.id,
+        ..new
+    };
+    assert!(
+        labgate::lti::registration::register(env.store(), &mine)
+            .await
+            .is_ok()
+    );
+    let listed = labgate::lti::registration::list(env.store(), &env.client.id)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+}
