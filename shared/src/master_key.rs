@@ -153,6 +153,11 @@ impl KeyRing {
         self.keys.iter().find(|k| k.id == id)
     }
 
+    /// Every key, the one in force first.
+    pub fn all(&self) -> impl Iterator<Item = &MasterKey> {
+        self.keys.iter()
+    }
+
     /// Every key id, the one in force first.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|k| k.id.as_str())

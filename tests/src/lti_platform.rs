@@ -1,14 +1,18 @@
 //! A minimal LTI 1.3 platform for the tests: its RSA keys (tests/fixtures/lti), a JWKS served on
 //! a loopback port (counting fetches), and the id_tokens it signs for a launch.
 
+use crate::{API_HOST, TestEnv, TestResponse, invoke, request};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use labgate::handlers;
 use labgate::lti::claims::*;
 use labgate::lti::tool_keys::ToolKey;
+use lambda_http::Body;
+use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -138,4 +142,83 @@ pub fn sign(kid: &str, fixture: &str, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.to_string());
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(&der)).unwrap()
+}
+
+pub fn login_params() -> Vec<(&'static str, String)> {
+    vec![
+        ("iss", ISSUER.to_string()),
+        ("login_hint", "opaque-user-hint-9".to_string()),
+        ("target_link_uri", format!("https://{API_HOST}/lti/launch")),
+        ("lti_message_hint", "msg+hint/=é".to_string()),
+        ("client_id", CLIENT_ID.to_string()),
+    ]
+}
+
+pub fn encoded(params: &[(&str, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
+}
+
+pub async fn login_get(env: &TestEnv, params: &[(&str, String)]) -> TestResponse {
+    let req = request("GET", API_HOST, &format!("/lti/login?{}", encoded(params)))
+        .body(Body::Empty)
+        .unwrap();
+    invoke(handlers::lti_login::handle, &env.state, req).await
+}
+
+pub async fn login_post(env: &TestEnv, params: &[(&str, String)]) -> TestResponse {
+    let req = request("POST", API_HOST, "/lti/login/")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::Text(encoded(params)))
+        .unwrap();
+    invoke(handlers::lti_login::handle, &env.state, req).await
+}
+
+/// A login's state, nonce and the cookie it set (`name=value`).
+pub struct Login {
+    pub state: String,
+    pub nonce: String,
+    pub cookie: String,
+}
+
+pub fn login_of(res: &TestResponse) -> Login {
+    assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
+    let location = url::Url::parse(res.header("location").unwrap()).unwrap();
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("{name} in {location}"))
+    };
+    let set_cookie = res.header("set-cookie").unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    Login {
+        state: param("state"),
+        nonce: param("nonce"),
+        cookie,
+    }
+}
+
+pub async fn sign_in(env: &TestEnv) -> Login {
+    login_of(&login_get(env, &login_params()).await)
+}
+
+pub async fn post_launch(
+    env: &TestEnv,
+    form: &[(&str, String)],
+    cookie: Option<&str>,
+    top_level: bool,
+) -> TestResponse {
+    let mut req = request("POST", API_HOST, "/lti/launch")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    if top_level {
+        req = req.header("sec-fetch-dest", "document");
+    }
+    let req = req.body(Body::Text(encoded(form))).unwrap();
+    invoke(handlers::lti_launch::handle, &env.state, req).await
 }

@@ -35,85 +35,6 @@ async fn setup() -> (TestEnv, Platform) {
     (env, platform)
 }
 
-fn login_params() -> Vec<(&'static str, String)> {
-    vec![
-        ("iss", ISSUER.to_string()),
-        ("login_hint", "opaque-user-hint-9".to_string()),
-        ("target_link_uri", format!("https://{API_HOST}/lti/launch")),
-        ("lti_message_hint", "msg+hint/=é".to_string()),
-        ("client_id", CLIENT_ID.to_string()),
-    ]
-}
-
-fn encoded(params: &[(&str, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
-        .finish()
-}
-
-async fn login_get(env: &TestEnv, params: &[(&str, String)]) -> TestResponse {
-    let req = request("GET", API_HOST, &format!("/lti/login?{}", encoded(params)))
-        .body(Body::Empty)
-        .unwrap();
-    invoke(handlers::lti_login::handle, &env.state, req).await
-}
-
-async fn login_post(env: &TestEnv, params: &[(&str, String)]) -> TestResponse {
-    let req = request("POST", API_HOST, "/lti/login/")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::Text(encoded(params)))
-        .unwrap();
-    invoke(handlers::lti_login::handle, &env.state, req).await
-}
-
-/// A login's state, nonce and the cookie it set (`name=value`).
-struct Login {
-    state: String,
-    nonce: String,
-    cookie: String,
-}
-
-fn login_of(res: &TestResponse) -> Login {
-    assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
-    let location = url::Url::parse(res.header("location").unwrap()).unwrap();
-    let param = |name: &str| {
-        location
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| panic!("{name} in {location}"))
-    };
-    let set_cookie = res.header("set-cookie").unwrap();
-    let cookie = set_cookie.split(';').next().unwrap().to_string();
-    Login {
-        state: param("state"),
-        nonce: param("nonce"),
-        cookie,
-    }
-}
-
-async fn sign_in(env: &TestEnv) -> Login {
-    login_of(&login_get(env, &login_params()).await)
-}
-
-async fn post_launch(
-    env: &TestEnv,
-    form: &[(&str, String)],
-    cookie: Option<&str>,
-    top_level: bool,
-) -> TestResponse {
-    let mut req = request("POST", API_HOST, "/lti/launch")
-        .header("content-type", "application/x-www-form-urlencoded");
-    if let Some(cookie) = cookie {
-        req = req.header("cookie", cookie);
-    }
-    if top_level {
-        req = req.header("sec-fetch-dest", "document");
-    }
-    let req = req.body(Body::Text(encoded(form))).unwrap();
-    invoke(handlers::lti_launch::handle, &env.state, req).await
-}
-
 /// The launch a platform would post for `login`, with claims `edit` changed.
 async fn launch_with(env: &TestEnv, login: &Login, edit: impl FnOnce(&mut Value)) -> TestResponse {
     let mut claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
@@ -506,11 +427,35 @@ async fn every_failed_check_answers_a_page_and_writes_nothing() {
     // another tenant.
     let token = sign("p1", "platform-1", &claims);
     let second = sign_in(&env).await;
-    let other_tenant = format!("labgate_lti_{}={}.{}", login.state, login.nonce, other.id);
+    // The cookie's parts: nonce, tenant, expiry, signature.
+    let parts: Vec<String> = login
+        .cookie
+        .split_once('=')
+        .unwrap()
+        .1
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(parts.len(), 4, "{}", login.cookie);
+    let cookie_with = |tenant: &str, expiry: &str, mac: &str| {
+        format!(
+            "labgate_lti_{}={}.{tenant}.{expiry}.{mac}",
+            login.state, parts[0]
+        )
+    };
+    let other_tenant = cookie_with(&other.id, &parts[2], &parts[3]);
+    let forged = cookie_with(&parts[1], &parts[2], &"A".repeat(43));
+    let later = (parts[2].parse::<i64>().unwrap() + 3600).to_string();
+    let extended = cookie_with(&parts[1], &later, &parts[3]);
     for (name, cookie) in [
         ("no cookie", None),
         ("another login's cookie", Some(second.cookie.as_str())),
-        ("another tenant", Some(other_tenant.as_str())),
+        (
+            "another tenant, the same signature",
+            Some(other_tenant.as_str()),
+        ),
+        ("a signature labgate did not make", Some(forged.as_str())),
+        ("an expiry moved", Some(extended.as_str())),
     ] {
         let form = [("id_token", token.clone()), ("state", login.state.clone())];
         let res = post_launch(&env, &form, cookie, true).await;
@@ -564,6 +509,13 @@ async fn one_id_token_posted_many_times_at_once_launches_once() {
 #[tokio::test]
 async fn a_platform_that_rotates_its_key_is_fetched_again_once() {
     let (env, platform) = setup().await;
+    // A shorter pause between fetches than production's 30 s, for the test's sake.
+    let pause = std::time::Duration::from_millis(300);
+    let keys = labgate::lti::platform_keys::PlatformKeys::new(true).unwrap();
+    env.state
+        .platform_keys
+        .set(keys.with_min_refetch(pause))
+        .unwrap();
     let login = sign_in(&env).await;
     assert_eq!(
         launch_with(&env, &login, |_| {}).await.status,
@@ -573,10 +525,7 @@ async fn a_platform_that_rotates_its_key_is_fetched_again_once() {
 
     // The platform publishes a new key and signs with it: one fetch more, then cached again.
     platform.publish(&[("p1", "platform-1"), ("p2", "platform-2")]);
-    tokio::time::sleep(
-        labgate::lti::platform_keys::MIN_REFETCH + std::time::Duration::from_millis(100),
-    )
-    .await;
+    tokio::time::sleep(pause + std::time::Duration::from_millis(100)).await;
     for _ in 0..2 {
         let login = sign_in(&env).await;
         let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
@@ -589,13 +538,10 @@ async fn a_platform_that_rotates_its_key_is_fetched_again_once() {
     }
     assert_eq!(platform.fetches(), 2);
 
-    // A kid it never published: fetched at most once a second, however many ask.
+    // A kid it never published: fetched at most once a pause, however many ask.
     let login = sign_in(&env).await;
     let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
-    tokio::time::sleep(
-        labgate::lti::platform_keys::MIN_REFETCH + std::time::Duration::from_millis(100),
-    )
-    .await;
+    tokio::time::sleep(pause + std::time::Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
     for _ in 0..20 {
         let form = [
@@ -605,9 +551,8 @@ async fn a_platform_that_rotates_its_key_is_fetched_again_once() {
         let res = post_launch(&env, &form, Some(&login.cookie), true).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
     }
-    // One fetch for the first, then one per MIN_REFETCH that passed (a loaded machine is slow).
-    let windows =
-        started.elapsed().as_secs_f64() / labgate::lti::platform_keys::MIN_REFETCH.as_secs_f64();
+    // One fetch for the first, then one per pause that passed (a loaded machine is slow).
+    let windows = started.elapsed().as_secs_f64() / pause.as_secs_f64();
     let fetched = platform.fetches() - 2;
     assert!(
         fetched >= 1 && fetched as f64 <= 1.0 + windows.floor(),
@@ -675,4 +620,172 @@ async fn a_registration_belongs_to_one_tenant() {
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn a_white_label_host_serves_the_lms_of_its_own_tenant_only() {
+    let (env, _platform) = setup().await;
+    let other = seed_client(env.store(), "Other LMS").await;
+    assert!(
+        labgate::tenant::bind_domain(env.store(), WHITE_LABEL_HOST, &other.id)
+            .await
+            .unwrap()
+    );
+    let mut params = login_params();
+    params.retain(|(k, _)| *k != "target_link_uri");
+    params.push((
+        "target_link_uri",
+        format!("https://{WHITE_LABEL_HOST}/lti/launch"),
+    ));
+    let req = request(
+        "GET",
+        WHITE_LABEL_HOST,
+        &format!("/lti/login?{}", encoded(&params)),
+    )
+    .body(Body::Empty)
+    .unwrap();
+    let res = invoke(handlers::lti_login::handle, &env.state, req).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(
+        res.body.contains("not registered on this domain"),
+        "{}",
+        res.body
+    );
+
+    // A login on the default host, posted back to the other tenant's host: refused too.
+    let login = sign_in(&env).await;
+    let claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+    let form = [
+        ("id_token", sign("p1", "platform-1", &claims)),
+        ("state", login.state.clone()),
+    ];
+    let req = request("POST", WHITE_LABEL_HOST, "/lti/launch")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &login.cookie)
+        .header("sec-fetch-dest", "document")
+        .body(Body::Text(encoded(&form)))
+        .unwrap();
+    let before = scan_all(env.store()).await.len();
+    let res = invoke(handlers::lti_launch::handle, &env.state, req).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(scan_all(env.store()).await.len(), before);
+}
+
+#[tokio::test]
+async fn what_the_platform_sends_is_taken_as_it_fits_and_the_browser_decides_the_window() {
+    let (env, _platform) = setup().await;
+    // aud as a list with azp naming labgate; a long link title, an odd email, a long name, a
+    // role URI too long for a label: the launch goes ahead, keeping what fits.
+    let login = sign_in(&env).await;
+    let res = launch_with(&env, &login, |c| {
+        c["aud"] = json!([CLIENT_ID, "another-audience"]);
+        c["azp"] = json!(CLIENT_ID);
+        c[RESOURCE_LINK] =
+            json!({"id": "link-42", "title": "t".repeat(5000), "description": "d".repeat(20_000)});
+        c["email"] = json!("not an email");
+        c["given_name"] = json!("g".repeat(500));
+        c[ROLES] = json!([
+            LEARNER,
+            format!(
+                "http://purl.imsglobal.org/vocab/lis/v2/membership#{}",
+                "x".repeat(200)
+            )
+        ]);
+    })
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let landed = env.follow(res.header("location").unwrap(), None).await;
+    let session = env.whoami(&landed.session_cookie().unwrap()).await.json();
+    assert_eq!(session["user"]["email"], Value::Null);
+    assert_eq!(session["user"]["given_name"], Value::Null);
+    let link = &session["launch"]["context"]["lti"]["resource_link"];
+    assert_eq!(link["title"].as_str().unwrap().len(), 255);
+    assert!(link.get("description").is_none());
+
+    // No iat, or an expiry more than a day away: refused.
+    for (edit, words) in [
+        (
+            Box::new(|c: &mut Value| {
+                c.as_object_mut().unwrap().remove("iat");
+            }) as Box<dyn FnOnce(&mut Value)>,
+            "no issue time",
+        ),
+        (
+            Box::new(|c: &mut Value| c["exp"] = json!(labgate::clock::now() + 3 * 86_400)),
+            "more than a day",
+        ),
+    ] {
+        let login = sign_in(&env).await;
+        let res = launch_with(&env, &login, edit).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+        assert!(res.body.contains(words), "{words}: {}", res.body);
+    }
+
+    // The LMS asks for a window, but the browser says it is in a frame: the page, not a 303.
+    let login = sign_in(&env).await;
+    let mut claims = launch_claims(&login.nonce, "user-1234", CONTENT_ID);
+    claims[LAUNCH_PRESENTATION] = json!({"document_target": "window"});
+    let form = [
+        ("id_token", sign("p1", "platform-1", &claims)),
+        ("state", login.state.clone()),
+    ];
+    let req = request("POST", API_HOST, "/lti/launch")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &login.cookie)
+        .header("sec-fetch-dest", "iframe")
+        .body(Body::Text(encoded(&form)))
+        .unwrap();
+    let res = invoke(handlers::lti_launch::handle, &env.state, req).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("target=\"_blank\""));
+
+    // A platform's error is named by its code; its description is not put on labgate's page.
+    let form = [
+        ("error", "login_required".to_string()),
+        (
+            "error_description",
+            "Visit evil.example to fix your account".to_string(),
+        ),
+    ];
+    let res = post_launch(&env, &form, None, true).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        res.body.contains("login_required") && !res.body.contains("evil.example"),
+        "{}",
+        res.body
+    );
+}
+
+#[tokio::test]
+async fn a_registration_needs_https_but_for_this_machine() {
+    let (env, _platform) = setup().await;
+    let deployments = [DEPLOYMENT.to_string()];
+    let new = labgate::lti::registration::NewRegistration {
+        issuer: "https://lms2.example.edu",
+        client_id: "c",
+        tenant: &env.client.id,
+        deployments: &deployments,
+        auth_url: "http://lms2.example.edu/auth",
+        token_url: TOKEN_URL,
+        jwks_url: "https://lms2.example.edu/jwks",
+    };
+    let err = labgate::lti::registration::register(env.store(), &new)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("--auth-url: an https URL"),
+        "{err}"
+    );
+    let long = format!("https://{}.example", "i".repeat(800));
+    let err = labgate::lti::registration::register(
+        env.store(),
+        &labgate::lti::registration::NewRegistration {
+            issuer: &long,
+            auth_url: "https://lms2.example.edu/auth",
+            ..new
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("at most 700 bytes"), "{err}");
 }

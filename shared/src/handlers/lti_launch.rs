@@ -32,18 +32,39 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
     }
     let form = http::unique_form(http::body_bytes(&req)).map_err(LtiError::bad)?;
     if let Some(error) = form.get("error") {
+        // Only the OIDC error codes are shown: anyone can post here, and the page is labgate's.
         let detail = form.get("error_description").map_or("", String::as_str);
+        tracing::info!(error = %error, detail = %detail, "the LMS answered the login with an error");
+        let code = match error.as_str() {
+            "login_required"
+            | "interaction_required"
+            | "account_selection_required"
+            | "consent_required"
+            | "invalid_request"
+            | "invalid_request_object"
+            | "unauthorized_client"
+            | "access_denied"
+            | "unsupported_response_type"
+            | "invalid_scope"
+            | "server_error"
+            | "temporarily_unavailable" => error.as_str(),
+            _ => "an unknown error",
+        };
         return Err(LtiError::unauthorized(format!(
-            "The LMS refused the sign-in ({error}) {detail}"
+            "The LMS refused the sign-in ({code}): start the lab again from the course."
         )));
     }
     let (Some(id_token), Some(state_param)) = (form.get("id_token"), form.get("state")) else {
         return Err(LtiError::bad("The launch has no id_token or no state."));
     };
+    // The master key ring verifies the state cookie (`lti::login`).
+    let ring = state
+        .config
+        .require_signing_keys()
+        .map_err(LtiError::no_key_ring)?;
     let cookies = req.headers().get_all(COOKIE);
-    let (nonce, tenant_id) =
-        login::state_of(cookies.iter().filter_map(|v| v.to_str().ok()), state_param)
-            .ok_or_else(|| LtiError::unauthorized(NO_STATE))?;
+    let cookie = login::state_of(cookies.iter().filter_map(|v| v.to_str().ok()), state_param)
+        .ok_or_else(|| LtiError::unauthorized(NO_STATE))?;
     let peeked = id_token::peek(id_token)?;
     if !registration::plausible(&peeked.issuer, Some(&peeked.client_id)) {
         return Err(LtiError::unauthorized(
@@ -51,9 +72,12 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
         ));
     }
 
-    // One round trip: the registration the token names, the tenant the login found, the content.
+    // One round trip: the registration the token names, the tenant the login found, the
+    // content, and the white-label domain's binding.
+    let domain = http::domain(&state.config, &req);
+    let binding = tenant::domain_binding(&state.config, &domain);
     let registration_key = keys::lti_registration(&peeked.issuer, &peeked.client_id);
-    let client_key = keys::client(&tenant_id);
+    let client_key = keys::client(cookie.tenant());
     let content_key = peeked
         .content_id
         .as_deref()
@@ -62,19 +86,25 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
     let wanted: Vec<_> = [registration_key, client_key.clone()]
         .into_iter()
         .chain(content_key)
+        .chain(binding.clone())
         .collect();
     let found = crate::store::batch_get(&state.store, &wanted).await?;
     let registration =
         registration::found(&found, &peeked.issuer, &peeked.client_id)?.ok_or_else(|| {
             LtiError::unauthorized("No LTI registration for this issuer and client_id.")
         })?;
-    if registration.tenant != tenant_id {
-        return Err(LtiError::unauthorized(NO_STATE));
+    let now = clock::now();
+    // Signed by labgate for this registration and tenant, and not expired.
+    let bound = cookie
+        .verify(ring, &registration, now)
+        .ok_or_else(|| LtiError::unauthorized(NO_STATE))?;
+    if !tenant::may_use_domain(&found, binding.as_ref(), &registration.tenant) {
+        return Err(LtiError::bad("This LMS is not registered on this domain."));
     }
 
-    let keys = platform_keys(state)?;
-    let key = keys.key(&registration.jwks_url, &peeked.kid).await?;
-    let claims = id_token::verify(id_token, &key, &registration, &nonce, clock::now())?;
+    let platform = platform_keys(state)?;
+    let key = platform.key(&registration.jwks_url, &peeked.kid).await?;
+    let claims = id_token::verify(id_token, &key, &registration, &bound.nonce, now)?;
 
     let client_item = crate::store::find(&found, &client_key)
         .filter(|item| !crate::disable::is_disabled(item))
@@ -86,13 +116,12 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
         let id = &payload.content_id;
         return Err(LtiError::bad(format!("Content {id} not found.")));
     }
-    let domain = http::domain(&state.config, &req);
     let (launch_id, url) = launch::record(
         &state.store,
         &state.config,
         (&client, &domain),
         &payload,
-        (&nonce, &claims),
+        (&bound.nonce, &claims),
     )
     .await?;
     tracing::info!(client = %client.id, launch = %launch_id, issuer = %registration.issuer, "LTI launch created");
@@ -111,16 +140,20 @@ fn platform_keys(state: &AppState) -> Result<&PlatformKeys, LtiError> {
 }
 
 /// The lab, opened where its session cookie can be set. At top level (the browser says so with
-/// `Sec-Fetch-Dest: document`, or the LMS asked for a window): 303 to the one-time URL. In the
-/// LMS's frame, where cookies are often refused: a page whose link opens it in a new window.
+/// `Sec-Fetch-Dest: document`; without that header, the LMS asked for a window): 303 to the
+/// one-time URL. In the LMS's frame, where cookies are often refused: a page whose link opens it
+/// in a new window.
 fn opened(
     req: &Request,
     claims: &id_token::LaunchClaims,
     url: &str,
     state_param: &str,
 ) -> Result<Response<Body>, LtiError> {
-    let top_level = http::header(req, "sec-fetch-dest") == Some("document")
-        || claims.document_target.as_deref() == Some("window");
+    // The browser knows where it is; the LMS's wish counts only when the browser does not say.
+    let top_level = match http::header(req, "sec-fetch-dest") {
+        Some(dest) => dest == "document",
+        None => claims.document_target.as_deref() == Some("window"),
+    };
     let mut response = if top_level {
         let mut response = http::empty(StatusCode::SEE_OTHER);
         let location = HeaderValue::from_str(url)

@@ -1,10 +1,10 @@
 //! `GET` and `POST /lti/login`: LTI 1.3 login initiation from a platform (`lti::login`): 302 to
 //! the platform's authorization endpoint, with the state cookie.
 
-use crate::http;
 use crate::lti::login::{self, LoginRequest};
 use crate::lti::{LtiError, registration};
 use crate::state::AppState;
+use crate::{clock, http, tenant};
 use lambda_http::http::header::{LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -22,10 +22,22 @@ async fn login(state: &AppState, req: Request) -> Result<Response<Body>, LtiErro
         }
         _ => return Err(LtiError::bad("The login takes GET or POST.")),
     };
+    // The master key ring signs the state cookie (`lti::login`).
+    let keys = state
+        .config
+        .require_signing_keys()
+        .map_err(LtiError::no_key_ring)?;
     let registration =
         registration::find(&state.store, &login.issuer, login.client_id.as_deref()).await?;
     let domain = http::domain(&state.config, &req);
-    let redirect = login::redirect(&registration, &login, &domain)?;
+    // A white-label host serves its own tenant only, as for API launches.
+    if let Some(binding) = tenant::domain_binding(&state.config, &domain) {
+        let found = crate::store::batch_get(&state.store, std::slice::from_ref(&binding)).await?;
+        if !tenant::may_use_domain(&found, Some(&binding), &registration.tenant) {
+            return Err(LtiError::bad("This LMS is not registered on this domain."));
+        }
+    }
+    let redirect = login::redirect(&registration, &login, &domain, (keys, clock::now()))?;
     let mut response = http::empty(StatusCode::FOUND);
     let header = |value: &str| {
         HeaderValue::from_str(value).map_err(|_| LtiError::bad("The login cannot be redirected."))

@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 
 /// Seconds of clock difference allowed on `exp` and `iat`.
 pub const LEEWAY_SECS: u64 = 60;
+/// An id_token valid for longer than this is refused.
+pub const MAX_LIFETIME_SECS: i64 = 86_400;
 /// An id_token larger than this is refused unread (a form field; platforms send a few KiB).
 pub const MAX_ID_TOKEN_BYTES: usize = 64 * 1024;
 
@@ -134,13 +136,25 @@ pub fn verify(
             LtiError::unauthorized(format!("The id_token is not valid: {}.", reason(&e)))
         })?;
     let claims = data.claims;
-    let iat = claims
-        .get("iat")
-        .and_then(Value::as_i64)
-        .unwrap_or(i64::MAX);
+    // jsonwebtoken checks `exp` but not that `iat` is there, nor that it is in the past.
+    let Some(iat) = claims.get("iat").and_then(Value::as_i64) else {
+        return Err(LtiError::unauthorized(
+            "The id_token has no issue time (iat).",
+        ));
+    };
     if iat > now + LEEWAY_SECS as i64 {
         return Err(LtiError::unauthorized(
             "The id_token was issued in the future (iat).",
+        ));
+    }
+    // A platform's id_tokens live minutes; one valid for more than a day is not one.
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_none_or(|exp| exp > now + MAX_LIFETIME_SECS)
+    {
+        return Err(LtiError::unauthorized(
+            "The id_token expires more than a day from now (exp).",
         ));
     }
     if string(&claims, "azp").is_some_and(|azp| azp != registration.client_id) {

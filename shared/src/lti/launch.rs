@@ -47,6 +47,15 @@ pub fn payload(
                 "This LTI link names no lab: give it the custom parameter content_id=<the lab's id> in the LMS (docs/lti.md).",
             )
         })?;
+    // What the platform says about the person and the course is kept where it fits the launch's
+    // rules, and dropped (or cut) where it does not: a long title or an odd email never refuses
+    // the learner their lab. The identifiers (`sub`, the resource link's id) must fit.
+    let roles: Vec<&String> = claims
+        .roles
+        .iter()
+        .filter(|r| r.chars().count() <= MAX_ROLE_CHARS && !crate::text::has_refused(r))
+        .take(crate::launch::payload::MAX_LIST_ITEMS)
+        .collect();
     let body = json!({
         "user_id": user_id(&registration.issuer, &claims.subject),
         "content_id": content_id,
@@ -55,18 +64,63 @@ pub fn payload(
             "lti": {
                 "issuer": registration.issuer,
                 "deployment_id": claims.deployment_id,
-                "context": claims.context,
-                "resource_link": claims.resource_link,
+                "context": claims.context.as_ref().map(|c| kept(c, &["id", "label", "title", "type"])),
+                "resource_link": kept(&claims.resource_link, &["id", "title"]),
             }
         },
-        "email": claims.email,
-        "given_name": claims.given_name,
-        "family_name": claims.family_name,
-        "roles": claims.roles,
+        "email": claims.email.as_deref().filter(|e| plausible_email(e)),
+        "given_name": claims.given_name.as_deref().and_then(name),
+        "family_name": claims.family_name.as_deref().and_then(name),
+        "roles": roles,
     });
     let bytes = serde_json::to_vec(&body).map_err(|e| LtiError::bad(e.to_string()))?;
     LaunchPayload::parse(&bytes)
         .map_err(|e| LtiError::bad(format!("The launch cannot be recorded: {e}")))
+}
+
+/// LIS role URIs longer than a launch's labels are dropped (none of the standard ones is).
+const MAX_ROLE_CHARS: usize = 100;
+/// A kept string of the course or link is cut to this many characters.
+const MAX_KEPT_CHARS: usize = 255;
+
+/// The named fields of a claim object: strings cut to `MAX_KEPT_CHARS`, lists of strings to
+/// ten; anything else dropped.
+fn kept(claim: &serde_json::Map<String, Value>, fields: &[&str]) -> Value {
+    let cut = |s: &str| s.chars().take(MAX_KEPT_CHARS).collect::<String>();
+    let kept: serde_json::Map<String, Value> = fields
+        .iter()
+        .filter_map(|&field| {
+            let value = match claim.get(field)? {
+                Value::String(s) => Value::String(cut(s)),
+                Value::Array(items) => Value::Array(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .take(10)
+                        .map(|s| Value::String(cut(s)))
+                        .collect(),
+                ),
+                _ => return None,
+            };
+            Some((field.to_string(), value))
+        })
+        .collect();
+    Value::Object(kept)
+}
+
+/// A name as a launch takes it (at most 150 characters, no control characters), or none.
+fn name(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty() && value.chars().count() <= 150 && !crate::text::has_refused(value))
+        .then(|| value.to_string())
+}
+
+fn plausible_email(value: &str) -> bool {
+    value.len() <= 254
+        && !value.contains(char::is_whitespace)
+        && value
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
 }
 
 /// The nonce, written with the launch on the condition that it is new.
@@ -80,7 +134,7 @@ fn nonce_item(
     record.insert(CLIENT_ID.into(), attr::s(tenant));
     record.insert(
         EXPIRES_AT.into(),
-        attr::n(claims.expires_at + NONCE_KEPT_SECS),
+        attr::n(claims.expires_at.saturating_add(NONCE_KEPT_SECS)),
     );
     item::put(table, record, Some(ABSENT))
 }

@@ -1,13 +1,23 @@
 //! OIDC third-party login initiation (IMS Security Framework 5.1.1): the platform sends the
 //! browser here; labgate answers with the platform's authorization request, a fresh `state`
-//! and `nonce`, and a cookie binding both to this browser (`SameSite=None; Secure`: the launch
-//! comes back as a cross-site form post).
+//! and `nonce`, and a cookie binding both to this browser (`SameSite=None; Secure;
+//! Partitioned`: the launch comes back as a cross-site form post, often into the LMS's frame).
+//!
+//! The cookie's value is signed with the master key ring (HMAC-SHA256 over the state, the
+//! nonce, the registration and the tenant, with an expiry), so that no one can write a usable
+//! state cookie into a browser, not even a page on a sibling host that may set cookies for the
+//! parent domain (a lab's dashboard): a login CSRF would need one.
 
 use super::LtiError;
 use super::registration::Registration;
 use crate::config::Domain;
+use crate::master_key::KeyRing;
 use crate::secrets;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite, time::Duration};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// The state cookie's name is this prefix and the state: several launches can be under way in
 /// one browser (tabs), each with its own.
@@ -58,15 +68,13 @@ pub fn redirect(
     registration: &Registration,
     login: &LoginRequest,
     domain: &Domain,
+    (keys, now): (&KeyRing, i64),
 ) -> Result<Redirect, LtiError> {
     if domain.api_url.is_empty() {
         return Err(LtiError::bad("Missing or invalid Host header."));
     }
     // The target is where the launch will go: one of labgate's own URLs, never elsewhere.
-    if !login
-        .target_link_uri
-        .starts_with(&format!("{}/", domain.api_url))
-    {
+    if !is_ours(&login.target_link_uri, &domain.api_url) {
         return Err(LtiError::bad("The target_link_uri is not a labgate URL."));
     }
     if let Some(deployment) = &login.deployment_id
@@ -96,13 +104,23 @@ pub fn redirect(
             query.append_pair("lti_message_hint", hint);
         }
     }
-    // The nonce and the tenant, bound to this browser by the state: the launch reads the tenant's
-    // items with the registration in one round trip, and checks the registration names it.
-    let value = format!("{}.{}", nonce.expose(), registration.tenant);
+    // The nonce and the tenant, bound to this browser by the state and signed: the launch reads
+    // the tenant's items with the registration in one round trip, and checks it is the same one.
+    let bound = Bound {
+        nonce: nonce.expose().to_string(),
+        tenant: registration.tenant.clone(),
+        expires_at: now + STATE_MAX_AGE_SECS,
+    };
+    let mac = bound.mac(keys.current().bytes(), state.expose(), registration);
+    let value = format!(
+        "{}.{}.{}.{mac}",
+        bound.nonce, bound.tenant, bound.expires_at
+    );
     let cookie = Cookie::build((format!("{STATE_COOKIE_PREFIX}{}", state.expose()), value))
         .http_only(true)
         .secure(true)
         .same_site(SameSite::None)
+        .partitioned(true)
         .path(LAUNCH_PATH)
         .max_age(Duration::seconds(STATE_MAX_AGE_SECS))
         .build();
@@ -112,21 +130,97 @@ pub fn redirect(
     })
 }
 
-/// The nonce and tenant a launch's `state` stands for, from the browser's cookies.
-pub fn state_of<'a>(
-    cookies: impl Iterator<Item = &'a str>,
-    state: &str,
-) -> Option<(String, String)> {
+/// Whether `url` is under labgate's API URL: same scheme, host and port (compared as URLs,
+/// so case and a default port do not matter), and a path below it.
+fn is_ours(url: &str, api_url: &str) -> bool {
+    let (Ok(url), Ok(api)) = (url::Url::parse(url), url::Url::parse(api_url)) else {
+        return false;
+    };
+    url.origin() == api.origin() && url.path().starts_with(api.path().trim_end_matches('/'))
+}
+
+/// What a state cookie binds: the login's nonce and the tenant, until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub nonce: String,
+    pub tenant: String,
+    pub expires_at: i64,
+}
+
+impl Bound {
+    fn mac(&self, key: &[u8], state: &str, registration: &Registration) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(
+            format!(
+                "labgate-lti-state\n{state}\n{}\n{}\n{}\n{}\n{}",
+                self.nonce,
+                registration.issuer,
+                registration.client_id,
+                self.tenant,
+                self.expires_at
+            )
+            .as_bytes(),
+        );
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// The cookie a launch's `state` names, read without trusting it: enough to read the tenant's
+/// items; `verify` then checks it against the registration the id_token names.
+pub struct StateCookie {
+    state: String,
+    bound: Bound,
+    mac: String,
+}
+
+impl StateCookie {
+    pub fn tenant(&self) -> &str {
+        &self.bound.tenant
+    }
+
+    /// The nonce and tenant, if a key of the ring signed this cookie for this registration and
+    /// it has not expired.
+    pub fn verify(&self, keys: &KeyRing, registration: &Registration, now: i64) -> Option<&Bound> {
+        use subtle::ConstantTimeEq;
+        if self.bound.expires_at <= now || registration.tenant != self.bound.tenant {
+            return None;
+        }
+        keys.all()
+            .any(|key| {
+                let expected = self.bound.mac(key.bytes(), &self.state, registration);
+                bool::from(expected.as_bytes().ct_eq(self.mac.as_bytes()))
+            })
+            .then_some(&self.bound)
+    }
+}
+
+/// The state cookie for a launch's `state`, from the browser's cookies; `None` unless it has
+/// the shape labgate writes (so that no key is built from junk).
+pub fn state_of<'a>(cookies: impl Iterator<Item = &'a str>, state: &str) -> Option<StateCookie> {
     if !secrets::is_url_token_shape(state) {
         return None;
     }
     let name = format!("{STATE_COOKIE_PREFIX}{state}");
     let value = crate::http::cookies::session_cookie_in(cookies, &name)?;
-    let (nonce, tenant) = value.split_once('.')?;
-    // Both ours: a URL token and a client id (32 hex digits), so no key is built from junk.
+    let mut parts = value.split('.');
+    let (nonce, tenant, expires_at, mac) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let client_id_shape = tenant.len() == 32 && tenant.bytes().all(|b| b.is_ascii_hexdigit());
-    (secrets::is_url_token_shape(nonce) && client_id_shape)
-        .then(|| (nonce.to_string(), tenant.to_string()))
+    let shaped = parts.next().is_none()
+        && secrets::is_url_token_shape(nonce)
+        && secrets::is_url_token_shape(mac)
+        && client_id_shape;
+    let expires_at = expires_at.parse::<i64>().ok().filter(|_| shaped)?;
+    Some(StateCookie {
+        state: state.to_string(),
+        bound: Bound {
+            nonce: nonce.to_string(),
+            tenant: tenant.to_string(),
+            expires_at,
+        },
+        mac: mac.to_string(),
+    })
 }
 
 /// The `Set-Cookie` that removes a used state cookie.
@@ -135,6 +229,7 @@ pub fn clear_state(state: &str) -> String {
         .http_only(true)
         .secure(true)
         .same_site(SameSite::None)
+        .partitioned(true)
         .path(LAUNCH_PATH)
         .max_age(Duration::ZERO)
         .build()

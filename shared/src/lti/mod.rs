@@ -39,6 +39,14 @@ impl LtiError {
     pub fn unauthorized(message: impl Into<String>) -> Self {
         LtiError::Unauthorized(message.into())
     }
+
+    /// The function has no master key ring (a deployment fault: its cold start read none).
+    pub fn no_key_ring(e: crate::config::ConfigError) -> Self {
+        LtiError::Store(StoreError::Failed {
+            op: "LTI state cookie",
+            detail: e.to_string(),
+        })
+    }
 }
 
 /// A refused LTI request answers a page for the person in the LMS: what went wrong, never a

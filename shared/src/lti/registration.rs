@@ -29,9 +29,9 @@ pub struct Registration {
 
 pub const LISTING_PREFIX: &str = "LTI#";
 
-/// An issuer is at most this long (bytes): it is the registration's partition key, which
-/// DynamoDB caps at 2,048 bytes. A `client_id` is at most 255 bytes.
-pub const MAX_ISSUER_BYTES: usize = 1024;
+/// An issuer is at most this long (bytes): with the `client_id` (at most 255 bytes) it forms
+/// the registration's listing sort key, which DynamoDB caps at 1,024 bytes.
+pub const MAX_ISSUER_BYTES: usize = 700;
 pub const MAX_CLIENT_ID_BYTES: usize = 255;
 
 /// Whether an issuer and client_id could name a registration (checked before any key is built).
@@ -115,8 +115,14 @@ pub async fn register(
     ] {
         let parsed =
             url::Url::parse(url).map_err(|e| RegisterError::Invalid(format!("{name}: {e}")))?;
-        if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
-            return Err(RegisterError::Invalid(format!("{name}: an http(s) URL")));
+        // https: the login sends state and nonce to the auth URL, and keys come from the JWKS
+        // URL. Plain http only on this machine (local platforms and tests).
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+        if !secure || parsed.host_str().is_none() {
+            return Err(RegisterError::Invalid(format!(
+                "{name}: an https URL (http only for localhost)"
+            )));
         }
     }
     if new.client_id.trim().is_empty() || !plausible(new.issuer, Some(new.client_id)) {

@@ -146,6 +146,21 @@ pub async fn cases(env: &TestEnv, samples: usize) -> Vec<Case> {
     case!(cases, env, samples, "launch, repeat launch", |_i| {} => {
         env.launch(&json!({"user_id": "repeat", "content_id": CONTENT_ID, "teams": ["Class 1"]})).await
     });
+    // The same launch from an LMS over LTI 1.3: the id_token verified (the platform's keys
+    // cached after the first), recorded with its nonce.
+    let platform = lti_platform::Platform::start().await;
+    platform.register(env).await;
+    case!(cases, env, samples, "launch, first launch of a user, no teams", |i| {} => {
+        env.launch(&json!({"user_id": format!("plain-{i}"), "content_id": CONTENT_ID})).await
+    });
+    case!(cases, env, samples, "LTI launch, first launch of a user", |i| {
+        let login = lti_platform::sign_in(env).await;
+        let claims = lti_platform::launch_claims(&login.nonce, &format!("lti-{i}"), CONTENT_ID);
+        let form = [("id_token", lti_platform::sign("p1", "platform-1", &claims)), ("state", login.state.clone())];
+    } => lti_platform::post_launch(env, &form, Some(&login.cookie), true).await);
+    case!(cases, env, samples, "LTI login initiation", |_i| {} => {
+        lti_platform::login_get(env, &lti_platform::login_params()).await
+    });
     case!(cases, env, samples, "launch redemption", |i| {
         let url = env.launch(&payload(&format!("redeem-{i}"))).await.json()["url"].as_str().unwrap().to_string();
     } => env.follow(&url, None).await);
