@@ -43,6 +43,7 @@ enum Endpoint {
     Authorize,
     LtiLogin,
     LtiLaunch,
+    LtiDeepLink,
 }
 
 async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestResponse {
@@ -69,6 +70,7 @@ async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestRespons
         Authorize => invoke(handlers::session_authorize::handle, state, req).await,
         LtiLogin => invoke(handlers::lti_login::handle, state, req).await,
         LtiLaunch => invoke(handlers::lti_launch::handle, state, req).await,
+        LtiDeepLink => invoke(handlers::lti_deep_link::handle, state, req).await,
     }
 }
 
@@ -1149,6 +1151,32 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             format!("LTI launch form: {what}"),
             LtiLaunch,
             req.body(body).unwrap(),
+        );
+    }
+    let sealed = format!("{}.{}", "e30", "A".repeat(43));
+    for (what, body) in [
+        ("empty", Body::Text(String::new())),
+        ("no pick", Body::Text(form(&[("content", CONTENT_ID)]))),
+        (
+            "a pick labgate did not seal",
+            Body::Text(form(&[("pick", &sealed), ("content", CONTENT_ID)])),
+        ),
+        (
+            "a 20 KB pick",
+            Body::Text(form(&[
+                ("pick", &"p.q".repeat(7000)),
+                ("content", CONTENT_ID),
+            ])),
+        ),
+        ("invalid UTF-8", bytes(b"pick=\xff&content=\xfe")),
+    ] {
+        add(
+            format!("LTI deep link form: {what}"),
+            LtiDeepLink,
+            request("POST", API_HOST, "/lti/deep-link")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .unwrap(),
         );
     }
     cases

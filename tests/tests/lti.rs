@@ -310,10 +310,10 @@ async fn every_failed_check_answers_a_page_and_writes_nothing() {
             "message_type",
         ),
         (
-            "deep linking",
+            "deep linking without settings",
             set(MESSAGE_TYPE, json!(DEEP_LINKING_REQUEST)),
             StatusCode::BAD_REQUEST,
-            "Deep linking is not supported yet",
+            "no settings",
         ),
         (
             "LTI 1.1 version",
@@ -788,4 +788,212 @@ async fn a_registration_needs_https_but_for_this_machine() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("at most 700 bytes"), "{err}");
+}
+
+/// The value of the hidden field `name` in a page.
+fn field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+async fn post_pick(env: &TestEnv, pairs: &[(String, String)]) -> TestResponse {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .finish();
+    let req = request("POST", API_HOST, "/lti/deep-link")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::Text(body))
+        .unwrap();
+    invoke(handlers::lti_deep_link::handle, &env.state, req).await
+}
+
+/// A deep linking request's claims, for a login.
+fn deep_linking_request(c: &mut Value, multiple: bool) {
+    c[MESSAGE_TYPE] = json!(DEEP_LINKING_REQUEST);
+    c.as_object_mut().unwrap().remove(RESOURCE_LINK);
+    c[ROLES] = json!([INSTRUCTOR]);
+    c[DEEP_LINKING_SETTINGS] = json!({
+        "deep_link_return_url": "https://lms.example.edu/deep_links/return?course=7",
+        "accept_types": ["link", "ltiResourceLink"],
+        "accept_presentation_document_targets": ["iframe", "window"],
+        "accept_multiple": multiple,
+        "data": "opaque-platform-data-7",
+    });
+}
+
+#[tokio::test]
+async fn an_instructor_picks_labs_and_the_lms_gets_a_response_signed_by_the_tool_key() {
+    let (env, _platform) = setup().await;
+    let second = "5b1e4f0a-8c2d-4e6f-9a1b-3c5d7e9f1a2b";
+    labgate::content::create_content(env.store(), &env.client.id, Some(second), "Lab 2: Indexes")
+        .await
+        .unwrap();
+    let login = sign_in(&env).await;
+    let mut claims = launch_claims(&login.nonce, "teacher-1", CONTENT_ID);
+    deep_linking_request(&mut claims, true);
+    let token = sign("p1", "platform-1", &claims);
+    let form = [("id_token", token), ("state", login.state.clone())];
+    let page = post_launch(&env, &form, Some(&login.cookie), false).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Intro to DBs") && page.body.contains("Lab 2: Indexes"));
+    assert!(
+        page.body.contains("type=\"checkbox\""),
+        "several may be picked"
+    );
+    let pick = field(&page.body, "pick");
+
+    // The request is used once.
+    let again = post_launch(&env, &form, Some(&login.cookie), false).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
+
+    let picked = [
+        ("pick".to_string(), pick.clone()),
+        (format!("content_{CONTENT_ID}"), CONTENT_ID.to_string()),
+        (format!("content_{second}"), second.to_string()),
+    ];
+    let res = post_pick(&env, &picked).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(
+        res.body
+            .contains("action=\"https://lms.example.edu/deep_links/return?course=7\""),
+        "{}",
+        res.body
+    );
+    let jwt = field(&res.body, "JWT");
+
+    // The platform verifies it with the tool's published key.
+    let tool = labgate::lti::tool_keys::ToolKey::parse("t1", &fixture_key("tool-1")).unwrap();
+    let jwk = tool.jwk();
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(&jwt).unwrap().kid.as_deref(),
+        Some("t1")
+    );
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[ISSUER]);
+    validation.set_issuer(&[CLIENT_ID]);
+    let response = jsonwebtoken::decode::<Value>(&jwt, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(response[MESSAGE_TYPE], "LtiDeepLinkingResponse");
+    assert_eq!(response[VERSION], "1.3.0");
+    assert_eq!(response[DEPLOYMENT_ID], DEPLOYMENT);
+    assert_eq!(response[DEEP_LINKING_DATA], "opaque-platform-data-7");
+    assert!(response["nonce"].as_str().is_some_and(|n| !n.is_empty()));
+    let items = response[CONTENT_ITEMS].as_array().unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i["custom"]["content_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&CONTENT_ID) && ids.contains(&second));
+    for item in items {
+        assert_eq!(item["type"], "ltiResourceLink");
+        assert_eq!(item["url"], format!("https://{API_HOST}/lti/launch"));
+    }
+
+    // A link made this way launches its lab: its custom parameter is what launches read.
+    let login = sign_in(&env).await;
+    let mut claims = launch_claims(&login.nonce, "learner-9", second);
+    claims[CUSTOM] = items[0]["custom"].clone();
+    let form = [
+        ("id_token", sign("p1", "platform-1", &claims)),
+        ("state", login.state.clone()),
+    ];
+    assert_eq!(
+        post_launch(&env, &form, Some(&login.cookie), true)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    // An altered pick, another tenant's lab, nothing picked: refused, nothing signed.
+    let other = seed_client(env.store(), "Other LMS").await;
+    let theirs = "0b8e1c3e-7d1f-4f55-9f0a-2b8a4e7c9d10";
+    labgate::content::create_content(env.store(), &other.id, Some(theirs), "Theirs")
+        .await
+        .unwrap();
+    let (payload, mac) = pick.split_once('.').unwrap();
+    let altered = format!("{payload}x.{mac}");
+    for (name, pairs, words) in [
+        (
+            "altered",
+            vec![
+                ("pick".to_string(), altered),
+                ("content".to_string(), CONTENT_ID.to_string()),
+            ],
+            "expired or was altered",
+        ),
+        (
+            "another tenant's lab",
+            vec![
+                ("pick".to_string(), pick.clone()),
+                ("content".to_string(), theirs.to_string()),
+            ],
+            "not found",
+        ),
+        (
+            "nothing picked",
+            vec![("pick".to_string(), pick.clone())],
+            "Pick a lab",
+        ),
+    ] {
+        let res = post_pick(&env, &pairs).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{name}: {}", res.body);
+        assert!(res.body.contains(words), "{name}: {}", res.body);
+        assert!(!res.body.contains("JWT"), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_single_pick_request_takes_one_lab_and_needs_a_tool_key() {
+    let (env, _platform) = setup().await;
+    let login = sign_in(&env).await;
+    let mut claims = launch_claims(&login.nonce, "teacher-1", CONTENT_ID);
+    deep_linking_request(&mut claims, false);
+    let form = [
+        ("id_token", sign("p1", "platform-1", &claims)),
+        ("state", login.state.clone()),
+    ];
+    let page = post_launch(&env, &form, Some(&login.cookie), false).await;
+    assert!(page.body.contains("type=\"radio\""), "{}", page.body);
+    let pick = field(&page.body, "pick");
+    let two = [
+        ("pick".to_string(), pick.clone()),
+        ("content".to_string(), CONTENT_ID.to_string()),
+        (
+            "content_x".to_string(),
+            "5b1e4f0a-8c2d-4e6f-9a1b-3c5d7e9f1a2b".to_string(),
+        ),
+    ];
+    assert_eq!(post_pick(&env, &two).await.status, StatusCode::BAD_REQUEST);
+
+    // Without a tool key in the ring, nothing can be signed: a server error page, said plainly.
+    let mut bare = TestEnv::with_config(&[("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true")]).await;
+    bare.state.config.signing_keys = env
+        .state
+        .config
+        .signing_keys
+        .clone()
+        .map(|_| labgate::master_key::KeyRing::parse("test", SIGNING_KEY).unwrap());
+    // The pick was sealed with the same master key (the tests' SIGNING_KEY), so it opens.
+    let one = [
+        ("pick".to_string(), pick),
+        ("content".to_string(), CONTENT_ID.to_string()),
+    ];
+    let res = post_pick(&bare, &one).await;
+    assert_eq!(
+        res.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        res.body
+    );
 }

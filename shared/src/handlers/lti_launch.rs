@@ -7,7 +7,7 @@
 
 use crate::api_client::ApiClient;
 use crate::lti::platform_keys::PlatformKeys;
-use crate::lti::{LtiError, id_token, launch, login, registration};
+use crate::lti::{LtiError, deep_linking, id_token, launch, login, registration};
 use crate::metrics::{self, Metric};
 use crate::state::AppState;
 use crate::store::fields::CLIENT;
@@ -104,12 +104,27 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
 
     let platform = platform_keys(state)?;
     let key = platform.key(&registration.jwks_url, &peeked.kid).await?;
-    let claims = id_token::verify(id_token, &key, &registration, &bound.nonce, now)?;
+    let message = id_token::verify(id_token, &key, &registration, &bound.nonce, now)?;
 
     let client_item = crate::store::find(&found, &client_key)
         .filter(|item| !crate::disable::is_disabled(item))
         .ok_or_else(|| LtiError::unauthorized("This LMS's labgate account is disabled."))?;
     let client = ApiClient::from_attr(client_item.get(CLIENT))?;
+    let claims = match message {
+        id_token::Message::ResourceLink(claims) => claims,
+        id_token::Message::DeepLinking(request) => {
+            // An instructor picks the lab: the nonce used up, the tenant's labs listed.
+            launch::use_nonce(&state.store, &bound.nonce, &client.id, request.expires_at).await?;
+            let contents = content::list_content(&state.store, &client.id).await?;
+            let pick = deep_linking::Pick::new(&registration, &request, now);
+            let page = deep_linking::picking_page(&pick.seal(ring), &contents, pick.multiple);
+            let mut response = http::html(StatusCode::OK, page);
+            let clear = HeaderValue::from_str(&login::clear_state(state_param))
+                .map_err(|_| LtiError::bad("The state cannot be cleared."))?;
+            response.headers_mut().insert(SET_COOKIE, clear);
+            return Ok(response);
+        }
+    };
     let payload = launch::payload(&registration, &claims)?;
     let content_key = keys::content(&payload.content_id);
     if tenant::find_owned(&found, &content_key, &client.id).is_none() {

@@ -8,6 +8,7 @@ pub mod environment_status;
 pub mod event_dispatcher;
 pub mod launch;
 pub mod launch_auth;
+pub mod lti_deep_link;
 pub mod lti_jwks;
 pub mod lti_launch;
 pub mod lti_login;

@@ -20,3 +20,12 @@ pub const DEEP_LINKING_REQUEST: &str = "LtiDeepLinkingRequest";
 
 /// The custom parameter that names the content a link opens.
 pub const CUSTOM_CONTENT_ID: &str = "content_id";
+
+/// Deep Linking 2.0.
+pub const DEEP_LINKING_SETTINGS: &str =
+    "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings";
+pub const CONTENT_ITEMS: &str = "https://purl.imsglobal.org/spec/lti-dl/claim/content_items";
+pub const DEEP_LINKING_DATA: &str = "https://purl.imsglobal.org/spec/lti-dl/claim/data";
+pub const DEEP_LINKING_RESPONSE: &str = "LtiDeepLinkingResponse";
+/// The content item type of a link that launches a lab.
+pub const LTI_RESOURCE_LINK: &str = "ltiResourceLink";

@@ -117,6 +117,26 @@ pub struct LaunchClaims {
     pub expires_at: i64,
 }
 
+/// A verified deep linking request: an instructor picking what a link opens (Deep Linking 2.0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeepLinkingClaims {
+    pub deployment_id: String,
+    /// Where the response goes (a form post by the browser).
+    pub return_url: String,
+    /// Whether several items may be picked.
+    pub accept_multiple: bool,
+    /// `data`, echoed in the response unchanged.
+    pub data: Option<String>,
+    pub expires_at: i64,
+}
+
+/// What a verified id_token asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    ResourceLink(LaunchClaims),
+    DeepLinking(DeepLinkingClaims),
+}
+
 /// Verifies the signature with the platform's `key` and every claim, against the registration
 /// and the nonce this browser's login issued.
 pub fn verify(
@@ -125,7 +145,7 @@ pub fn verify(
     registration: &Registration,
     expected_nonce: &str,
     now: i64,
-) -> Result<LaunchClaims, LtiError> {
+) -> Result<Message, LtiError> {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[&registration.issuer]);
     validation.set_audience(&[&registration.client_id]);
@@ -177,22 +197,65 @@ pub fn verify(
             "Deployment {deployment_id:?} is not registered with labgate."
         )));
     }
-    match string(&claims, MESSAGE_TYPE).as_deref() {
-        Some(RESOURCE_LINK_REQUEST) => {}
-        Some(DEEP_LINKING_REQUEST) => {
-            return Err(LtiError::bad(
-                "Deep linking is not supported yet: add the lab with a custom parameter content_id (docs/lti.md).",
-            ));
-        }
-        _ => {
-            return Err(LtiError::bad(
-                "The launch's message_type is not LtiResourceLinkRequest.",
-            ));
-        }
-    }
     if string(&claims, VERSION).as_deref() != Some(LTI_VERSION) {
         return Err(LtiError::bad("The launch's LTI version is not 1.3.0."));
     }
+    let expires_at = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    match string(&claims, MESSAGE_TYPE).as_deref() {
+        Some(RESOURCE_LINK_REQUEST) => {
+            resource_link(&claims, deployment_id, expires_at).map(Message::ResourceLink)
+        }
+        Some(DEEP_LINKING_REQUEST) => {
+            deep_linking(&claims, deployment_id, expires_at).map(Message::DeepLinking)
+        }
+        _ => Err(LtiError::bad(
+            "The launch's message_type is neither LtiResourceLinkRequest nor LtiDeepLinkingRequest.",
+        )),
+    }
+}
+
+/// The settings of a deep linking request (Deep Linking 2.0, section 4.4.1): a return URL, and
+/// `ltiResourceLink` among the types accepted.
+fn deep_linking(
+    claims: &Map<String, Value>,
+    deployment_id: String,
+    expires_at: i64,
+) -> Result<DeepLinkingClaims, LtiError> {
+    let settings = object(claims, DEEP_LINKING_SETTINGS)
+        .ok_or_else(|| LtiError::bad("The deep linking request has no settings."))?;
+    let return_url = settings
+        .get("deep_link_return_url")
+        .and_then(Value::as_str)
+        .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http")))
+        .ok_or_else(|| LtiError::bad("The deep linking request has no return URL."))?;
+    let accepts_links = settings
+        .get("accept_types")
+        .and_then(Value::as_array)
+        .is_some_and(|types| types.iter().any(|t| t.as_str() == Some(LTI_RESOURCE_LINK)));
+    if !accepts_links {
+        return Err(LtiError::bad(
+            "The LMS does not accept LTI resource links here (accept_types).",
+        ));
+    }
+    Ok(DeepLinkingClaims {
+        deployment_id,
+        return_url: return_url.to_string(),
+        accept_multiple: settings.get("accept_multiple").and_then(Value::as_bool) == Some(true),
+        data: settings
+            .get("data")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        expires_at,
+    })
+}
+
+/// The claims of a resource link launch (LTI Core, section 5.3).
+fn resource_link(
+    claims: &Map<String, Value>,
+    deployment_id: String,
+    expires_at: i64,
+) -> Result<LaunchClaims, LtiError> {
+    let claims = claims.clone();
     let target_link_uri = string(&claims, TARGET_LINK_URI)
         .ok_or_else(|| LtiError::bad("The launch has no target_link_uri."))?;
     let resource_link = object(&claims, RESOURCE_LINK)
@@ -229,7 +292,7 @@ pub fn verify(
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }),
-        expires_at: claims.get("exp").and_then(Value::as_i64).unwrap_or(now),
+        expires_at,
     })
 }
 

@@ -123,6 +123,17 @@ fn plausible_email(value: &str) -> bool {
             .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
 }
 
+/// The nonce's item: kept until a while after its id_token expires.
+fn nonce_record(nonce: &str, tenant: &str, token_expires_at: i64) -> crate::store::attr::Item {
+    let mut record = keys::lti_nonce(nonce).item();
+    record.insert(CLIENT_ID.into(), attr::s(tenant));
+    record.insert(
+        EXPIRES_AT.into(),
+        attr::n(token_expires_at.saturating_add(NONCE_KEPT_SECS)),
+    );
+    record
+}
+
 /// The nonce, written with the launch on the condition that it is new.
 fn nonce_item(
     table: &str,
@@ -130,13 +141,28 @@ fn nonce_item(
     tenant: &str,
     claims: &LaunchClaims,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let mut record = keys::lti_nonce(nonce).item();
-    record.insert(CLIENT_ID.into(), attr::s(tenant));
-    record.insert(
-        EXPIRES_AT.into(),
-        attr::n(claims.expires_at.saturating_add(NONCE_KEPT_SECS)),
-    );
-    item::put(table, record, Some(ABSENT))
+    item::put(
+        table,
+        nonce_record(nonce, tenant, claims.expires_at),
+        Some(ABSENT),
+    )
+}
+
+/// Uses up a nonce on its own (a deep linking request, which records no launch).
+pub async fn use_nonce(
+    store: &Store,
+    nonce: &str,
+    tenant: &str,
+    token_expires_at: i64,
+) -> Result<(), LtiError> {
+    let record = nonce_record(nonce, tenant, token_expires_at);
+    if crate::store::put_new(store, record, "PutItem LTI nonce").await? {
+        Ok(())
+    } else {
+        Err(LtiError::unauthorized(
+            "This request was already used: start it again from the LMS.",
+        ))
+    }
 }
 
 /// Records the launch; the one-time URL that logs the browser in, and the launch's id.

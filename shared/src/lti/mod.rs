@@ -6,6 +6,7 @@
 //! the master key ring (`tool_keys`).
 
 pub mod claims;
+pub mod deep_linking;
 pub mod id_token;
 pub mod launch;
 pub mod login;

@@ -1,0 +1,199 @@
+//! Deep Linking 2.0: an instructor picks which of the tenant's labs a link opens, and labgate
+//! answers the LMS with a signed `LtiDeepLinkingResponse` of `ltiResourceLink` items, each with
+//! the custom parameter `content_id` that its launches read (`lti::launch`).
+//!
+//! The request's context (where to return, its `data`, the registration) travels through the
+//! picking page sealed with the master key ring (HMAC-SHA256, ten minutes), so that the page
+//! needs no cookie inside the LMS's frame and no one can make labgate sign a response for a
+//! request it did not verify.
+
+use super::LtiError;
+use super::claims::*;
+use super::id_token::DeepLinkingClaims;
+use super::registration::Registration;
+use super::tool_keys::ToolKey;
+use crate::content::Content;
+use crate::http::escape_html;
+use crate::master_key::KeyRing;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// How long an instructor has to pick.
+pub const PICK_MAX_AGE_SECS: i64 = 600;
+/// How long the signed response is valid (the browser posts it at once).
+pub const RESPONSE_MAX_AGE_SECS: i64 = 300;
+/// Where the picking page posts.
+pub const PICK_PATH: &str = "/lti/deep-link";
+
+/// What a picking page carries from the verified request to the response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pick {
+    pub issuer: String,
+    pub client_id: String,
+    pub deployment_id: String,
+    pub tenant: String,
+    pub return_url: String,
+    pub data: Option<String>,
+    pub multiple: bool,
+    pub expires_at: i64,
+}
+
+fn mac(key: &[u8], payload: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(b"labgate-lti-pick\n");
+    mac.update(payload.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+impl Pick {
+    pub fn new(registration: &Registration, request: &DeepLinkingClaims, now: i64) -> Self {
+        Pick {
+            issuer: registration.issuer.clone(),
+            client_id: registration.client_id.clone(),
+            deployment_id: request.deployment_id.clone(),
+            tenant: registration.tenant.clone(),
+            return_url: request.return_url.clone(),
+            data: request.data.clone(),
+            multiple: request.accept_multiple,
+            expires_at: now + PICK_MAX_AGE_SECS,
+        }
+    }
+
+    /// `<base64url JSON>.<mac>`, signed with the key in force.
+    pub fn seal(&self, keys: &KeyRing) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default());
+        let mac = mac(keys.current().bytes(), &payload);
+        format!("{payload}.{mac}")
+    }
+
+    /// The pick a sealed value stands for, if a key of the ring sealed it and it is not past.
+    pub fn open(sealed: &str, keys: &KeyRing, now: i64) -> Option<Pick> {
+        use subtle::ConstantTimeEq;
+        let (payload, given) = sealed.split_once('.')?;
+        if sealed.len() > 8 * 1024 {
+            return None;
+        }
+        let signed = keys
+            .all()
+            .any(|key| bool::from(mac(key.bytes(), payload).as_bytes().ct_eq(given.as_bytes())));
+        if !signed {
+            return None;
+        }
+        let pick: Pick = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        (pick.expires_at > now).then_some(pick)
+    }
+}
+
+/// The picking page: the tenant's labs, one to pick (or several when the LMS accepts them).
+pub fn picking_page(sealed: &str, contents: &[Content], multiple: bool) -> String {
+    let kind = if multiple { "checkbox" } else { "radio" };
+    let items: String = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let name = if multiple {
+                format!("content_{}", c.id)
+            } else {
+                "content".to_string()
+            };
+            let checked = if i == 0 && !multiple { " checked" } else { "" };
+            format!(
+                "<li><label><input type=\"{kind}\" name=\"{name}\" value=\"{id}\"{checked}> {title}</label></li>",
+                name = escape_html(&name),
+                id = escape_html(&c.id),
+                title = escape_html(&c.title),
+            )
+        })
+        .collect();
+    let body = if contents.is_empty() {
+        "<p>This labgate account has no labs yet (<code>labgate-admin content create</code>).</p>"
+            .to_string()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"{PICK_PATH}\"><input type=\"hidden\" name=\"pick\" value=\"{sealed}\">\
+             <ul style=\"list-style: none; padding: 0\">{items}</ul><button type=\"submit\">Add to the course</button></form>",
+            sealed = escape_html(sealed),
+        )
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Pick a lab</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem\">\
+         <h1>Pick a lab</h1>{body}</body></html>\n"
+    )
+}
+
+/// The picked content ids of the picking page's form (`content`, or `content_<id>` each).
+pub fn picked(form: &std::collections::HashMap<String, String>) -> Vec<String> {
+    let mut ids: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| *k == "content" || k.starts_with("content_"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The signed `LtiDeepLinkingResponse` (Deep Linking 2.0, section 4.5): from labgate (`iss` is
+/// the client_id the platform gave it) to the platform (`aud` its issuer), with the request's
+/// `data` echoed and one `ltiResourceLink` per picked lab.
+pub fn response(
+    pick: &Pick,
+    picked: &[Content],
+    key: &ToolKey,
+    api_url: &str,
+    now: i64,
+) -> Result<String, LtiError> {
+    let items: Vec<Value> = picked
+        .iter()
+        .map(|c| {
+            json!({
+                "type": LTI_RESOURCE_LINK,
+                "title": c.title,
+                "url": format!("{api_url}{}", super::login::LAUNCH_PATH),
+                "custom": {CUSTOM_CONTENT_ID: c.id},
+            })
+        })
+        .collect();
+    let mut claims = json!({
+        "iss": pick.client_id,
+        "aud": pick.issuer,
+        "iat": now,
+        "exp": now + RESPONSE_MAX_AGE_SECS,
+        "nonce": crate::secrets::new_url_token().expose(),
+        DEPLOYMENT_ID: pick.deployment_id,
+        MESSAGE_TYPE: DEEP_LINKING_RESPONSE,
+        VERSION: LTI_VERSION,
+        CONTENT_ITEMS: items,
+    });
+    if let Some(data) = &pick.data {
+        claims[DEEP_LINKING_DATA] = json!(data);
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(key.kid.clone());
+    let signing = jsonwebtoken::EncodingKey::from_rsa_der(key.private_der());
+    jsonwebtoken::encode(&header, &claims, &signing).map_err(|e| {
+        LtiError::Store(crate::store::StoreError::Failed {
+            op: "sign the deep linking response",
+            detail: e.to_string(),
+        })
+    })
+}
+
+/// The page that takes the response back to the LMS: a form post of `JWT` to its return URL.
+pub fn return_page(return_url: &str, jwt: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Back to the course</title></head>\
+         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem\">\
+         <form method=\"post\" action=\"{url}\"><input type=\"hidden\" name=\"JWT\" value=\"{jwt}\">\
+         <p>Your pick is ready.</p><button type=\"submit\">Back to the course</button></form></body></html>\n",
+        url = escape_html(return_url),
+        jwt = escape_html(jwt),
+    )
+}
