@@ -153,6 +153,26 @@ impl KeyRing {
         self.keys.iter().find(|k| k.id == id)
     }
 
+    /// A tag for `message` in context `purpose`: HMAC-SHA256 with the key in force, base64url
+    /// (43 characters). What labgate hands out and must recognise later (LTI state cookies,
+    /// deep linking picks) is tagged this way.
+    pub fn tag(&self, purpose: &str, message: &str) -> String {
+        tag(self.current().bytes(), purpose, message)
+    }
+
+    /// Whether `given` is the tag of `message` in context `purpose` under any key of the ring
+    /// (so that a rotation does not void what is in flight), compared in constant time.
+    pub fn verify_tag(&self, purpose: &str, message: &str, given: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.keys.iter().any(|key| {
+            bool::from(
+                tag(key.bytes(), purpose, message)
+                    .as_bytes()
+                    .ct_eq(given.as_bytes()),
+            )
+        })
+    }
+
     /// Every key, the one in force first.
     pub fn all(&self) -> impl Iterator<Item = &MasterKey> {
         self.keys.iter()
@@ -162,6 +182,17 @@ impl KeyRing {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|k| k.id.as_str())
     }
+}
+
+fn tag(key: &[u8], purpose: &str, message: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(purpose.as_bytes());
+    mac.update(b"\n");
+    mac.update(message.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 fn valid_id(id: &str) -> bool {

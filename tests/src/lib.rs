@@ -681,6 +681,19 @@ impl TestEnv {
             .expect("DynamoDB Local's stream is read")
     }
 
+    /// A robot of this env's client and a live session of `user` in a new environment of
+    /// capacity 3: (robot, session name).
+    pub async fn session_of(&self, user: &str) -> (Robot, String) {
+        let robot = self.robot().await;
+        let lab = self.environment(3, |_| {}).await;
+        let res = self
+            .request_session(&robot.access_token, &lab, &query(&[("user", user)]))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let name = res.json()["name"].as_str().unwrap().to_string();
+        (robot, name)
+    }
+
     /// A deliverer as the dispatcher builds it, with short pauses between attempts.
     pub fn deliverer(&self) -> labgate::events::delivery::Deliverer {
         labgate::events::delivery::Deliverer::new(

@@ -211,13 +211,25 @@ pub async fn post_launch(
     cookie: Option<&str>,
     top_level: bool,
 ) -> TestResponse {
-    let mut req = request("POST", API_HOST, "/lti/launch")
+    let dest = top_level.then_some("document");
+    post_launch_at(env, API_HOST, form, cookie, dest).await
+}
+
+/// The launch's form post to `host`, with `Sec-Fetch-Dest: <dest>` if the browser says one.
+pub async fn post_launch_at(
+    env: &TestEnv,
+    host: &str,
+    form: &[(&str, String)],
+    cookie: Option<&str>,
+    dest: Option<&str>,
+) -> TestResponse {
+    let mut req = request("POST", host, "/lti/launch")
         .header("content-type", "application/x-www-form-urlencoded");
     if let Some(cookie) = cookie {
         req = req.header("cookie", cookie);
     }
-    if top_level {
-        req = req.header("sec-fetch-dest", "document");
+    if let Some(dest) = dest {
+        req = req.header("sec-fetch-dest", dest);
     }
     let req = req.body(Body::Text(encoded(form))).unwrap();
     invoke(handlers::lti_launch::handle, &env.state, req).await

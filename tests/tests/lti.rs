@@ -659,14 +659,9 @@ async fn a_white_label_host_serves_the_lms_of_its_own_tenant_only() {
         ("id_token", sign("p1", "platform-1", &claims)),
         ("state", login.state.clone()),
     ];
-    let req = request("POST", WHITE_LABEL_HOST, "/lti/launch")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", &login.cookie)
-        .header("sec-fetch-dest", "document")
-        .body(Body::Text(encoded(&form)))
-        .unwrap();
     let before = scan_all(env.store()).await.len();
-    let res = invoke(handlers::lti_launch::handle, &env.state, req).await;
+    let cookie = Some(login.cookie.as_str());
+    let res = post_launch_at(&env, WHITE_LABEL_HOST, &form, cookie, Some("document")).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
     assert_eq!(scan_all(env.store()).await.len(), before);
 }
@@ -729,13 +724,8 @@ async fn what_the_platform_sends_is_taken_as_it_fits_and_the_browser_decides_the
         ("id_token", sign("p1", "platform-1", &claims)),
         ("state", login.state.clone()),
     ];
-    let req = request("POST", API_HOST, "/lti/launch")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", &login.cookie)
-        .header("sec-fetch-dest", "iframe")
-        .body(Body::Text(encoded(&form)))
-        .unwrap();
-    let res = invoke(handlers::lti_launch::handle, &env.state, req).await;
+    let cookie = Some(login.cookie.as_str());
+    let res = post_launch_at(&env, API_HOST, &form, cookie, Some("iframe")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("target=\"_blank\""));
 

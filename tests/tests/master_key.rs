@@ -132,13 +132,7 @@ async fn the_functions_read_the_ring_from_the_secret_at_cold_start_and_fail_it_w
     use labgate_tests::runtime_api::{http_event, run_function};
     let sm = SecretsManager::start().await;
     let env = TestEnv::new().await;
-    let robot = env.robot().await;
-    let lab = env.environment(3, |_| {}).await;
-    let res = env
-        .request_session(&robot.access_token, &lab, &query(&[("user", "u1")]))
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let name = res.json()["name"].as_str().unwrap().to_string();
+    let (robot, name) = env.session_of("u1").await;
     let ring = json!({"id": "2026-11", "key": NEW_KEY, "previous": [{"id": "default", "key": SIGNING_KEY}]});
     let arn = sm.create("labgate/key", &ring.to_string()).await;
     let event = || {

@@ -18,13 +18,7 @@ use serde_json::{Value, json};
 /// A tenant with a robot and a live session of user `u1`: (env, robot, session name).
 async fn with_session() -> (TestEnv, Robot, String) {
     let env = TestEnv::new().await;
-    let robot = env.robot().await;
-    let lab = env.environment(3, |_| {}).await;
-    let res = env
-        .request_session(&robot.access_token, &lab, &query(&[("user", "u1")]))
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let name = res.json()["name"].as_str().unwrap().to_string();
+    let (robot, name) = env.session_of("u1").await;
     (env, robot, name)
 }
 

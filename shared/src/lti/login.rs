@@ -13,17 +13,15 @@ use super::registration::Registration;
 use crate::config::Domain;
 use crate::master_key::KeyRing;
 use crate::secrets;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite, time::Duration};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// The state cookie's name is this prefix and the state: several launches can be under way in
 /// one browser (tabs), each with its own.
 pub const STATE_COOKIE_PREFIX: &str = "labgate_lti_";
 /// How long a login may take to come back as a launch.
 pub const STATE_MAX_AGE_SECS: i64 = 600;
+/// The purpose the state cookie's tag is made for (`KeyRing::tag`).
+const STATE_TAG: &str = "labgate-lti-state";
 /// The path the state cookie is sent to: the launch only.
 pub const LAUNCH_PATH: &str = "/lti/launch";
 
@@ -111,7 +109,7 @@ pub fn redirect(
         tenant: registration.tenant.clone(),
         expires_at: now + STATE_MAX_AGE_SECS,
     };
-    let mac = bound.mac(keys.current().bytes(), state.expose(), registration);
+    let mac = keys.tag(STATE_TAG, &bound.message(state.expose(), registration));
     let value = format!(
         "{}.{}.{}.{mac}",
         bound.nonce, bound.tenant, bound.expires_at
@@ -148,21 +146,13 @@ pub struct Bound {
 }
 
 impl Bound {
-    fn mac(&self, key: &[u8], state: &str, registration: &Registration) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        mac.update(
-            format!(
-                "labgate-lti-state\n{state}\n{}\n{}\n{}\n{}\n{}",
-                self.nonce,
-                registration.issuer,
-                registration.client_id,
-                self.tenant,
-                self.expires_at
-            )
-            .as_bytes(),
-        );
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    /// What the cookie's tag covers: the state, the nonce, the registration, the tenant, the
+    /// expiry.
+    fn message(&self, state: &str, registration: &Registration) -> String {
+        format!(
+            "{state}\n{}\n{}\n{}\n{}\n{}",
+            self.nonce, registration.issuer, registration.client_id, self.tenant, self.expires_at
+        )
     }
 }
 
@@ -182,15 +172,11 @@ impl StateCookie {
     /// The nonce and tenant, if a key of the ring signed this cookie for this registration and
     /// it has not expired.
     pub fn verify(&self, keys: &KeyRing, registration: &Registration, now: i64) -> Option<&Bound> {
-        use subtle::ConstantTimeEq;
         if self.bound.expires_at <= now || registration.tenant != self.bound.tenant {
             return None;
         }
-        keys.all()
-            .any(|key| {
-                let expected = self.bound.mac(key.bytes(), &self.state, registration);
-                bool::from(expected.as_bytes().ct_eq(self.mac.as_bytes()))
-            })
+        let message = self.bound.message(&self.state, registration);
+        keys.verify_tag(STATE_TAG, &message, &self.mac)
             .then_some(&self.bound)
     }
 }
