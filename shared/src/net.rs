@@ -92,6 +92,17 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
+/// A short cause of a failed request, without the URL (it may carry credentials).
+pub fn describe(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

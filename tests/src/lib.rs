@@ -713,8 +713,17 @@ impl TestEnv {
         &self,
         batch: &aws_lambda_events::event::dynamodb::Event,
     ) -> Result<Vec<labgate::events::delivery::Delivery>, labgate::store::StoreError> {
-        let deliverer = self.deliverer();
-        let work = labgate::events::dispatch::dispatch(self.store(), &deliverer, batch);
+        self.dispatch_with(&self.deliverer(), batch).await
+    }
+
+    /// The event dispatcher's work on one stream batch with `deliverer`: a warm instance's,
+    /// which keeps what it holds (a gradebook's access token) from one batch to the next.
+    pub async fn dispatch_with(
+        &self,
+        deliverer: &labgate::events::delivery::Deliverer,
+        batch: &aws_lambda_events::event::dynamodb::Event,
+    ) -> Result<Vec<labgate::events::delivery::Delivery>, labgate::store::StoreError> {
+        let work = labgate::events::dispatch::dispatch(self.store(), deliverer, batch);
         iam::as_function("event-dispatcher", work).await
     }
 

@@ -1,5 +1,7 @@
 //! A minimal LTI 1.3 platform for the tests: its RSA keys (tests/fixtures/lti), a JWKS served on
-//! a loopback port (counting fetches), and the id_tokens it signs for a launch.
+//! a loopback port (counting fetches), the id_tokens it signs for a launch, a token endpoint
+//! (client credentials with a JWT client assertion, checked against the tool's key) and a
+//! line item score receiver (AGS).
 
 use crate::{API_HOST, TestEnv, TestResponse, invoke, request};
 use http_body_util::Full;
@@ -33,33 +35,100 @@ pub fn fixture_key(name: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// An env whose key ring holds the tool key `t1`, with a platform registered for its client
+/// (its JWKS, token endpoint and line items over loopback http:
+/// `LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS`).
+pub async fn tool_env() -> (TestEnv, Platform) {
+    let ring = json!({
+        "id": "default",
+        "key": crate::SIGNING_KEY,
+        "lti": [{"kid": "t1", "der": fixture_key("tool-1")}],
+    })
+    .to_string();
+    let env = TestEnv::with_config(&[
+        ("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true"),
+        ("LABGATE_SIGNING_KEY", &ring),
+    ])
+    .await;
+    let platform = Platform::start().await;
+    platform.register(&env).await;
+    env.round_trips.reset();
+    (env, platform)
+}
+
 pub struct Platform {
     pub jwks_url: String,
-    /// The keys it publishes, by kid.
-    published: Arc<Mutex<Vec<ToolKey>>>,
+    /// Its OAuth 2 token endpoint (client credentials with a JWT client assertion).
+    pub token_url: String,
+    /// Where its line items live: `{base}/lineitems/<n>/lineitem?type_id=3`.
+    pub base_url: String,
+    shared: Arc<Mutex<Shared>>,
     fetches: Arc<AtomicUsize>,
 }
 
+/// A score the platform received.
+#[derive(Debug, Clone)]
+pub struct ReceivedScore {
+    /// Path and query it was posted to.
+    pub target: String,
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+/// A token request the platform received, and what it made of it.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub form: std::collections::HashMap<String, String>,
+    /// The client assertion's claims, if it verified against the tool's published key.
+    pub assertion: Option<Value>,
+    pub granted: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// The keys it publishes, by kid.
+    published: Vec<ToolKey>,
+    /// The tool's keys it trusts for client assertions.
+    tool_keys: Vec<ToolKey>,
+    token_requests: Vec<TokenRequest>,
+    /// Access tokens it honours.
+    tokens: Vec<String>,
+    scores: Vec<ReceivedScore>,
+    /// Statuses the score endpoint answers first (then 200).
+    score_statuses: std::collections::VecDeque<u16>,
+    /// Statuses the token endpoint answers first (then it grants).
+    token_statuses: std::collections::VecDeque<u16>,
+}
+
 impl Platform {
-    /// Publishes `platform-1` as kid `p1`.
+    /// Publishes `platform-1` as kid `p1`, and trusts the tool's key `t1` (`tool-1`).
     pub async fn start() -> Platform {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let jwks_url = format!("http://{}/jwks", listener.local_addr().unwrap());
-        let published = Arc::new(Mutex::new(vec![key("p1", "platform-1")]));
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let jwks_url = format!("{base_url}/jwks");
+        let token_url = format!("{base_url}/token");
+        let shared = Arc::new(Mutex::new(Shared {
+            published: vec![key("p1", "platform-1")],
+            tool_keys: vec![key("t1", "tool-1")],
+            ..Shared::default()
+        }));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (keys, count) = (published.clone(), fetches.clone());
+        let (state, count, audience) = (shared.clone(), fetches.clone(), token_url.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (keys, count) = (keys.clone(), count.clone());
+                let (state, count, audience) = (state.clone(), count.clone(), audience.clone());
                 tokio::spawn(async move {
-                    let service = service_fn(move |_req: hyper::Request<Incoming>| {
-                        count.fetch_add(1, Ordering::SeqCst);
-                        let set = labgate::lti::tool_keys::jwks(&keys.lock().unwrap());
+                    let service = service_fn(move |req: hyper::Request<Incoming>| {
+                        let (state, count, audience) =
+                            (state.clone(), count.clone(), audience.clone());
                         async move {
+                            let (status, body) = serve(req, &state, &count, &audience).await;
                             Ok::<_, hyper::Error>(
                                 hyper::Response::builder()
+                                    .status(status)
                                     .header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from(set.to_string())))
+                                    .body(Full::new(Bytes::from(body)))
                                     .unwrap(),
                             )
                         }
@@ -72,14 +141,52 @@ impl Platform {
         });
         Platform {
             jwks_url,
-            published,
+            token_url,
+            base_url,
+            shared,
             fetches,
         }
     }
 
+    /// A line item of this platform.
+    pub fn lineitem(&self, n: u32) -> String {
+        format!("{}/lineitems/{n}/lineitem?type_id=3", self.base_url)
+    }
+
+    /// The scores it received, in the order they arrived.
+    pub fn scores(&self) -> Vec<ReceivedScore> {
+        self.shared.lock().unwrap().scores.clone()
+    }
+
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.shared.lock().unwrap().token_requests.clone()
+    }
+
+    /// The score endpoint answers these statuses first.
+    pub fn answer_scores_with(&self, statuses: &[u16]) {
+        self.shared.lock().unwrap().score_statuses = statuses.iter().copied().collect();
+    }
+
+    /// The token endpoint answers these statuses first.
+    pub fn answer_tokens_with(&self, statuses: &[u16]) {
+        self.shared.lock().unwrap().token_statuses = statuses.iter().copied().collect();
+    }
+
+    /// Every access token it gave stops being honoured (as when they expire).
+    pub fn revoke_tokens(&self) {
+        self.shared.lock().unwrap().tokens.clear();
+    }
+
+    /// The tool keys it trusts for client assertions are now these (kid, fixture) pairs.
+    pub fn trust_tool_keys(&self, keys: &[(&str, &str)]) {
+        self.shared.lock().unwrap().tool_keys =
+            keys.iter().map(|(kid, name)| key(kid, name)).collect();
+    }
+
     /// Its keys are now these (kid, fixture) pairs.
     pub fn publish(&self, keys: &[(&str, &str)]) {
-        *self.published.lock().unwrap() = keys.iter().map(|(kid, name)| key(kid, name)).collect();
+        self.shared.lock().unwrap().published =
+            keys.iter().map(|(kid, name)| key(kid, name)).collect();
     }
 
     /// How many times its JWKS was fetched.
@@ -96,12 +203,111 @@ impl Platform {
             tenant: &env.client.id,
             deployments: &deployments,
             auth_url: AUTH_URL,
-            token_url: TOKEN_URL,
+            token_url: &self.token_url,
             jwks_url: &self.jwks_url,
         };
         labgate::lti::registration::register(env.store(), &new)
             .await
             .unwrap();
+    }
+}
+
+/// One request to the platform: its JWKS, its token endpoint, or a line item's scores.
+async fn serve(
+    req: hyper::Request<Incoming>,
+    state: &Mutex<Shared>,
+    fetches: &AtomicUsize,
+    token_url: &str,
+) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (content_type, authorization) = (header("content-type"), header("authorization"));
+    let path = req.uri().path().to_string();
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    if path == "/jwks" {
+        fetches.fetch_add(1, Ordering::SeqCst);
+        let set = labgate::lti::tool_keys::jwks(&state.lock().unwrap().published);
+        return (200, set.to_string());
+    }
+    if path == "/token" {
+        return token(&body, state, token_url);
+    }
+    if path.ends_with("/scores") {
+        let mut shared = state.lock().unwrap();
+        let honoured = authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|t| shared.tokens.iter().any(|held| held == t));
+        let status = match shared.score_statuses.pop_front() {
+            Some(status) => status,
+            None if !honoured => 401,
+            None => 200,
+        };
+        shared.scores.push(ReceivedScore {
+            target,
+            content_type,
+            authorization,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        });
+        return (status, String::new());
+    }
+    (404, String::new())
+}
+
+/// The token endpoint: the client credentials grant with a JWT client assertion signed by a tool
+/// key it trusts, for labgate's client_id, to this endpoint.
+fn token(body: &[u8], state: &Mutex<Shared>, audience: &str) -> (u16, String) {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body).into_owned().collect();
+    let mut shared = state.lock().unwrap();
+    let assertion = form.get("client_assertion").and_then(|jwt| {
+        let kid = jsonwebtoken::decode_header(jwt).ok()?.kid?;
+        let tool = shared.tool_keys.iter().find(|k| k.kid == kid)?;
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(tool.jwk()).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[CLIENT_ID]);
+        validation.sub = Some(CLIENT_ID.to_string());
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "jti"]);
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?;
+        jsonwebtoken::decode::<Value>(jwt, &key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    });
+    let well_formed = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+        && form.get("client_assertion_type").map(String::as_str)
+            == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        && form
+            .get("scope")
+            .is_some_and(|s| s.split(' ').any(|s| s == AGS_SCOPE_SCORE));
+    let refused = shared.token_statuses.pop_front();
+    let granted = (refused.is_none() && well_formed && assertion.is_some())
+        .then(|| format!("at-{}", shared.token_requests.len() + 1));
+    shared.token_requests.push(TokenRequest {
+        form,
+        assertion,
+        granted: granted.clone(),
+    });
+    match granted {
+        Some(token) => {
+            shared.tokens.push(token.clone());
+            let answer = json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": AGS_SCOPE_SCORE});
+            (200, answer.to_string())
+        }
+        None => (
+            refused.unwrap_or(401),
+            json!({"error": "invalid_client"}).to_string(),
+        ),
     }
 }
 

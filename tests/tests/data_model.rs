@@ -38,7 +38,7 @@ fn built() -> BTreeMap<&'static str, Key> {
         ("Event (outbox)", keys::event("<event id>")),
         (
             "Delivery",
-            keys::delivery("<event id>", "<webhook or analytics>"),
+            keys::delivery("<event id>", "<webhook, analytics or grade>"),
         ),
         ("Domain binding", keys::domain("<api host>")),
         ("Erasure record", keys::erasure("<erasure id>")),
@@ -48,6 +48,7 @@ fn built() -> BTreeMap<&'static str, Key> {
             keys::lti_registration("<issuer>", "<lti client_id>"),
         ),
         ("LTI nonce", keys::lti_nonce("<nonce>")),
+        ("AGS score order", keys::ags_order("<digest>")),
     ])
 }
 
@@ -79,6 +80,7 @@ const COVERED: &[&str] = &[
     "reaper_cursor",
     "lti_registration",
     "lti_nonce",
+    "ags_order",
 ];
 
 #[test]

@@ -15,24 +15,8 @@ use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 
-/// An env whose key ring holds the tool key `t1`, with the platform registered for its client
-/// (JWKS over loopback http: `LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS`).
 async fn setup() -> (TestEnv, Platform) {
-    let ring = json!({
-        "id": "default",
-        "key": SIGNING_KEY,
-        "lti": [{"kid": "t1", "der": fixture_key("tool-1")}],
-    })
-    .to_string();
-    let env = TestEnv::with_config(&[
-        ("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true"),
-        ("LABGATE_SIGNING_KEY", &ring),
-    ])
-    .await;
-    let platform = Platform::start().await;
-    platform.register(&env).await;
-    env.round_trips.reset();
-    (env, platform)
+    tool_env().await
 }
 
 /// The launch a platform would post for `login`, with claims `edit` changed.
@@ -801,6 +785,71 @@ async fn post_pick(env: &TestEnv, pairs: &[(String, String)]) -> TestResponse {
     invoke(handlers::lti_deep_link::handle, &env.state, req).await
 }
 
+/// The claims of the deep linking response on a picking page's `res`, verified with the tool's
+/// published key as the platform would.
+fn response_claims(res: &TestResponse) -> Value {
+    let jwt = field(&res.body, "JWT");
+    let tool = labgate::lti::tool_keys::ToolKey::parse("t1", &fixture_key("tool-1")).unwrap();
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(tool.jwk()).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[ISSUER]);
+    validation.set_issuer(&[CLIENT_ID]);
+    jsonwebtoken::decode::<Value>(&jwt, &key, &validation)
+        .unwrap()
+        .claims
+}
+
+#[tokio::test]
+async fn an_instructor_gives_points_and_the_link_comes_with_a_line_item() {
+    let (env, _platform) = setup().await;
+    let login = sign_in(&env).await;
+    let mut claims = launch_claims(&login.nonce, "teacher-1", CONTENT_ID);
+    deep_linking_request(&mut claims, false);
+    let token = sign("p1", "platform-1", &claims);
+    let form = [("id_token", token), ("state", login.state.clone())];
+    let page = post_launch(&env, &form, Some(&login.cookie), false).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("name=\"points\""), "{}", page.body);
+    let pick = field(&page.body, "pick");
+    let with_points = |points: &str| {
+        [
+            ("pick".to_string(), pick.clone()),
+            ("content".to_string(), CONTENT_ID.to_string()),
+            ("points".to_string(), points.to_string()),
+        ]
+    };
+
+    for wrong in ["0", "-3", "2.5", "ten", "10001"] {
+        let res = post_pick(&env, &with_points(wrong)).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{wrong}: {}", res.body);
+        assert!(
+            res.body.contains("Points must be a whole number"),
+            "{}",
+            res.body
+        );
+    }
+    let res = post_pick(&env, &with_points(" 25 ")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let response = response_claims(&res);
+    let items = response[CONTENT_ITEMS].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0]["lineItem"],
+        json!({"scoreMaximum": 25, "label": "Intro to DBs", "resourceId": CONTENT_ID})
+    );
+    assert_eq!(items[0]["custom"]["content_id"], CONTENT_ID);
+
+    // Left empty: an ungraded link.
+    let res = post_pick(&env, &with_points("")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(
+        response_claims(&res)[CONTENT_ITEMS][0]
+            .get("lineItem")
+            .is_none()
+    );
+}
+
 /// A deep linking request's claims, for a login.
 fn deep_linking_request(c: &mut Value, multiple: bool) {
     c[MESSAGE_TYPE] = json!(DEEP_LINKING_REQUEST);
@@ -888,6 +937,10 @@ async fn an_instructor_picks_labs_and_the_lms_gets_a_response_signed_by_the_tool
     for item in items {
         assert_eq!(item["type"], "ltiResourceLink");
         assert_eq!(item["url"], format!("https://{API_HOST}/lti/launch"));
+        assert!(
+            item.get("lineItem").is_none(),
+            "no points given: not graded"
+        );
     }
 
     // A link made this way launches its lab: its custom parameter is what launches read.

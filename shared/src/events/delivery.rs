@@ -17,6 +17,11 @@ pub const WEBHOOK: &str = "webhook";
 pub const ANALYTICS: &str = "analytics";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
+/// A score not sent because a newer one for the same learner and line item was
+/// (`lti::grades`).
+pub const SUPERSEDED: &str = "superseded";
+/// The LMS's gradebook: a `launch.progress` event's score, posted to its AGS line item.
+pub const GRADE: &str = "grade";
 
 /// How deliveries are attempted.
 #[derive(Debug, Clone)]
@@ -47,6 +52,7 @@ pub struct Deliverer {
     analytics_http: reqwest::Client,
     policy: Policy,
     keys: KeyRing,
+    ags: crate::lti::ags_client::AgsClient,
 }
 
 /// The outcome of delivering one event to one target.
@@ -331,11 +337,14 @@ impl Deliverer {
                 .dns_resolver(std::sync::Arc::new(crate::net::PublicOnly))
                 .build()?
         };
+        let ags =
+            crate::lti::ags_client::AgsClient::new(policy.timeout, policy.allow_private_analytics)?;
         Ok(Deliverer {
             http,
             analytics_http,
             policy,
             keys,
+            ags,
         })
     }
 
@@ -352,6 +361,10 @@ impl Deliverer {
         }
         if let Some(url) = &event.analytics_url {
             targets.push((ANALYTICS, url.clone()));
+        }
+        let grade = event.grade()?;
+        if let Some(grade) = &grade {
+            targets.push((GRADE, grade.line.lineitem.clone()));
         }
         // A tenant without a webhook was never shown a secret: its analytics deliveries are
         // signed with version 1 of the key in force.
@@ -371,11 +384,17 @@ impl Deliverer {
         let mut outcomes = Vec::new();
         for (target, url) in targets {
             let previous = get(store, &event.id, target).await?;
-            if previous.as_ref().is_some_and(|d| d.status == DELIVERED) {
+            if previous
+                .as_ref()
+                .is_some_and(|d| d.status == DELIVERED || d.status == SUPERSEDED)
+            {
                 // A retried stream batch or a re-send: never deliver twice what arrived.
                 continue;
             }
-            let (status, attempts, last_error) = if secrets.is_empty() {
+            let (status, attempts, last_error) = if let (GRADE, Some(grade)) = (target, &grade) {
+                let (ags, ring, policy) = (&self.ags, &self.keys, &self.policy);
+                crate::lti::grades::deliver(store, ags, ring, policy, &event.id, grade).await?
+            } else if secrets.is_empty() {
                 // Never an unsigned delivery: the ring lost the key (docs/operations.md).
                 let missing = versions[0].key_id.as_deref().unwrap_or(DEFAULT_KEY_ID);
                 let error = format!("master key {missing:?} is not in the key ring");
@@ -455,21 +474,10 @@ impl Deliverer {
                     return (DELIVERED, i64::from(attempt) + 1, None);
                 }
                 Ok(response) => last_error = Some(format!("HTTP {}", response.status().as_u16())),
-                Err(e) => last_error = Some(describe(&e)),
+                Err(e) => last_error = Some(crate::net::describe(&e).to_string()),
             }
         }
         (FAILED, i64::from(self.policy.attempts), last_error)
-    }
-}
-
-/// A short cause of a failed request, without the URL (it may carry credentials).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "request failed".into()
     }
 }
 

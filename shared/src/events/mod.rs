@@ -59,6 +59,9 @@ pub struct Event {
     pub data: Value,
     /// A workshop session's `analytics_url`, which gets that session's events.
     pub analytics_url: Option<String>,
+    /// The score for the LMS's gradebook a progress report on an LTI launch stands for (JSON of
+    /// `lti::grades::Grade`).
+    pub grade: Option<String>,
 }
 
 impl Event {
@@ -70,7 +73,14 @@ impl Event {
             occurred_at: clock::now(),
             data,
             analytics_url: None,
+            grade: None,
         }
+    }
+
+    /// Also posts `grade` to its line item.
+    pub fn graded(mut self, grade: &crate::lti::grades::Grade) -> Self {
+        self.grade = serde_json::to_string(grade).ok();
+        self
     }
 
     pub fn to(mut self, analytics_url: Option<&str>) -> Self {
@@ -135,6 +145,9 @@ impl Event {
         if let Some(url) = &self.analytics_url {
             record.insert(ANALYTICS_URL.into(), attr::s(url));
         }
+        if let Some(grade) = &self.grade {
+            record.insert(AGS_GRADE.into(), attr::s(grade));
+        }
         record
     }
 }
@@ -147,6 +160,7 @@ pub struct StoredEvent {
     pub client_id: String,
     pub body: String,
     pub analytics_url: Option<String>,
+    pub grade: Option<String>,
     pub created_at: i64,
 }
 
@@ -158,8 +172,22 @@ impl StoredEvent {
             client_id: attr::get_s(record, CLIENT_ID)?,
             body: attr::get_s(record, "body")?,
             analytics_url: attr::opt_s(record, ANALYTICS_URL)?,
+            grade: attr::opt_s(record, AGS_GRADE)?,
             created_at: attr::get_n(record, CREATED_AT)?,
         })
+    }
+}
+
+impl StoredEvent {
+    /// The score this event carries for an LMS's gradebook, if any.
+    pub fn grade(&self) -> Result<Option<crate::lti::grades::Grade>, StoreError> {
+        self.grade
+            .as_deref()
+            .map(|g| {
+                serde_json::from_str(g)
+                    .map_err(|e| StoreError::Malformed(format!("event {} grade: {e}", self.id)))
+            })
+            .transpose()
     }
 }
 

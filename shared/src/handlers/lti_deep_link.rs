@@ -40,6 +40,7 @@ async fn deep_link(state: &AppState, req: Request) -> Result<Response<Body>, Lti
             detail: "the key ring has no LTI tool key (docs/lti.md, the tool's keys)".into(),
         })
     })?;
+    let points = deep_linking::points(&form)?;
     let ids = deep_linking::picked(&form);
     if ids.is_empty() {
         return Err(LtiError::bad("Pick a lab."));
@@ -69,8 +70,13 @@ async fn deep_link(state: &AppState, req: Request) -> Result<Response<Body>, Lti
     if domain.api_url.is_empty() {
         return Err(LtiError::bad("Missing or invalid Host header."));
     }
-    let jwt = deep_linking::response(&pick, &picked, key, &domain.api_url, clock::now())?;
-    tracing::info!(client = %pick.tenant, issuer = %pick.issuer, items = picked.len(), "deep linking response signed");
+    let links = deep_linking::Links {
+        picked: &picked,
+        points,
+        api_url: &domain.api_url,
+    };
+    let jwt = deep_linking::response(&pick, &links, key, clock::now())?;
+    tracing::info!(client = %pick.tenant, issuer = %pick.issuer, items = picked.len(), graded = points.is_some(), "deep linking response signed");
     Ok(http::html(
         StatusCode::OK,
         deep_linking::return_page(&pick.return_url, &jwt),

@@ -111,7 +111,7 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
         .ok_or_else(|| LtiError::unauthorized("This LMS's labgate account is disabled."))?;
     let client = ApiClient::from_attr(client_item.get(CLIENT))?;
     let claims = match message {
-        id_token::Message::ResourceLink(claims) => claims,
+        id_token::Message::ResourceLink(claims) => *claims,
         id_token::Message::DeepLinking(request) => {
             // An instructor picks the lab: the nonce used up, the tenant's labs listed.
             launch::use_nonce(&state.store, &bound.nonce, &client.id, request.expires_at).await?;

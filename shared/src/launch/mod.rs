@@ -243,6 +243,9 @@ fn record(
     if let Some(resource_id) = &launch.resource_id {
         record.insert(RESOURCE_ID.into(), attr::s(resource_id));
     }
+    if let Some(line_item) = &launch.line_item {
+        record.extend(line_item.to_attr());
+    }
     Ok(record)
 }
 
@@ -262,6 +265,9 @@ pub struct Launch {
     pub created_at: String,
     /// The latest progress report, if a grading service sent one.
     pub progress: Option<serde_json::Value>,
+    /// Where its progress goes as scores, for an LTI launch of a graded link.
+    #[serde(skip)]
+    pub line_item: Option<crate::lti::grades::LineItem>,
 }
 
 impl Launch {
@@ -280,6 +286,7 @@ impl Launch {
             created_at: clock::rfc3339(attr::get_n(record, CREATED_AT)?),
             progress: attr::opt_s(record, LATEST_PROGRESS)?
                 .and_then(|p| serde_json::from_str(&p).ok()),
+            line_item: crate::lti::grades::LineItem::from_item(record)?,
         })
     }
 }

@@ -50,6 +50,9 @@ pub struct LaunchPayload {
     pub roles: Option<Vec<String>>,
     pub licenses: Vec<String>,
     pub teams: Vec<String>,
+    /// The LMS gradebook's line item the launch's progress goes to as scores: an LTI launch of
+    /// a graded link sets it (`lti::grades`); the API's JSON never does.
+    pub line_item: Option<crate::lti::grades::LineItem>,
 }
 
 /// `context`: a JSON object of at most 16 KiB (absent or null: empty).
@@ -123,6 +126,7 @@ impl LaunchPayload {
                 .transpose()?,
             licenses: labels("licenses", raw.licenses.unwrap_or_default(), MAX_LIST_ITEMS)?,
             teams: labels("teams", raw.teams.unwrap_or_default(), MAX_TEAMS)?,
+            line_item: None,
         })
     }
 }

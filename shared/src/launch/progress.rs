@@ -1,6 +1,8 @@
 //! A progress report on a launch (`POST /api/v1/progress`): its rules (`parse`) and how it is
 //! recorded (`record`): the latest report kept on the launch, and `launch.progress` emitted with
 //! the LMS's identifiers (`user_id`, `content_id`, `resource_id`, `context`) in one transaction.
+//! On an LTI launch of a graded link, the event also carries the score it stands for, which the
+//! event dispatcher posts to the LMS's gradebook (`lti::grades`).
 
 use super::Launch;
 use crate::events::{Event, EventType};
@@ -92,7 +94,13 @@ pub async fn record(
     progress: &Progress,
     now: i64,
 ) -> Result<Option<Event>, TxError> {
-    let event = progress_event(client_id, launch, progress);
+    let mut event = progress_event(client_id, launch, progress);
+    if let Some(line) = &launch.line_item {
+        // A graded LTI launch: the report is also a score for the LMS's gradebook.
+        let grade =
+            crate::lti::grades::Grade::new(line, progress, crate::lti::grades::now_micros());
+        event = event.graded(&grade);
+    }
     let table = store.table();
     let stored = serde_json::to_string(progress).unwrap_or_default();
     let items = vec![

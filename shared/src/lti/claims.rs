@@ -29,3 +29,10 @@ pub const DEEP_LINKING_DATA: &str = "https://purl.imsglobal.org/spec/lti-dl/clai
 pub const DEEP_LINKING_RESPONSE: &str = "LtiDeepLinkingResponse";
 /// The content item type of a link that launches a lab.
 pub const LTI_RESOURCE_LINK: &str = "ltiResourceLink";
+
+/// Assignment and Grade Services 2.0: the endpoint claim of a launch whose link is graded.
+pub const AGS_ENDPOINT: &str = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint";
+/// The scope that lets a tool post scores.
+pub const AGS_SCOPE_SCORE: &str = "https://purl.imsglobal.org/spec/lti-ags/scope/score";
+/// The media type of a score (AGS 2.0, section 3.4).
+pub const SCORE_MEDIA_TYPE: &str = "application/vnd.ims.lis.v1.score+json";

@@ -1,6 +1,8 @@
 //! Deep Linking 2.0: an instructor picks which of the tenant's labs a link opens, and labgate
 //! answers the LMS with a signed `LtiDeepLinkingResponse` of `ltiResourceLink` items, each with
-//! the custom parameter `content_id` that its launches read (`lti::launch`).
+//! the custom parameter `content_id` that its launches read (`lti::launch`), and, when the
+//! instructor gives the points it is worth, a `lineItem` the LMS makes a gradebook column of
+//! (its launches then carry the AGS claim, and progress reports become scores: `lti::grades`).
 //!
 //! The request's context (where to return, its `data`, the registration) travels through the
 //! picking page sealed with the master key ring (HMAC-SHA256, ten minutes), so that the page
@@ -102,7 +104,10 @@ pub fn picking_page(sealed: &str, contents: &[Content], multiple: bool) -> Strin
     } else {
         format!(
             "<form method=\"post\" action=\"{PICK_PATH}\"><input type=\"hidden\" name=\"pick\" value=\"{sealed}\">\
-             <ul style=\"list-style: none; padding: 0\">{items}</ul><button type=\"submit\">Add to the course</button></form>",
+             <ul style=\"list-style: none; padding: 0\">{items}</ul>\
+             <p><label>Points in the gradebook <input type=\"number\" name=\"points\" min=\"1\" max=\"{MAX_POINTS}\" step=\"1\"></label><br>\
+             <small>Leave empty for a lab that is not graded.</small></p>\
+             <button type=\"submit\">Add to the course</button></form>",
             sealed = escape_html(sealed),
         )
     };
@@ -126,25 +131,62 @@ pub fn picked(form: &std::collections::HashMap<String, String>) -> Vec<String> {
     ids
 }
 
+/// The most points a graded link may be worth.
+pub const MAX_POINTS: u32 = 10_000;
+
+/// The points the instructor gave (`points`): none when left empty, else a whole number from 1
+/// to `MAX_POINTS`.
+pub fn points(form: &std::collections::HashMap<String, String>) -> Result<Option<u32>, LtiError> {
+    match form
+        .get("points")
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+    {
+        None => Ok(None),
+        Some(given) => given
+            .parse::<u32>()
+            .ok()
+            .filter(|p| (1..=MAX_POINTS).contains(p))
+            .map(Some)
+            .ok_or_else(|| {
+                LtiError::bad(format!(
+                    "Points must be a whole number from 1 to {MAX_POINTS}, or left empty."
+                ))
+            }),
+    }
+}
+
+/// What the response links: the picked labs, the points each is worth if graded, and labgate's
+/// API URL (the links' launch URL).
+pub struct Links<'a> {
+    pub picked: &'a [Content],
+    pub points: Option<u32>,
+    pub api_url: &'a str,
+}
+
 /// The signed `LtiDeepLinkingResponse` (Deep Linking 2.0, section 4.5): from labgate (`iss` is
 /// the client_id the platform gave it) to the platform (`aud` its issuer), with the request's
-/// `data` echoed and one `ltiResourceLink` per picked lab.
-pub fn response(
-    pick: &Pick,
-    picked: &[Content],
-    key: &ToolKey,
-    api_url: &str,
-    now: i64,
-) -> Result<String, LtiError> {
-    let items: Vec<Value> = picked
+/// `data` echoed and one `ltiResourceLink` per picked lab, with a `lineItem` when graded (AGS
+/// 2.0, section 3.1: `scoreMaximum`, `label`, `resourceId` the lab's id).
+pub fn response(pick: &Pick, links: &Links, key: &ToolKey, now: i64) -> Result<String, LtiError> {
+    let items: Vec<Value> = links
+        .picked
         .iter()
         .map(|c| {
-            json!({
+            let mut item = json!({
                 "type": LTI_RESOURCE_LINK,
                 "title": c.title,
-                "url": format!("{api_url}{}", super::login::LAUNCH_PATH),
+                "url": format!("{}{}", links.api_url, super::login::LAUNCH_PATH),
                 "custom": {CUSTOM_CONTENT_ID: c.id},
-            })
+            });
+            if let Some(points) = links.points {
+                item["lineItem"] = json!({
+                    "scoreMaximum": points,
+                    "label": c.title,
+                    "resourceId": c.id,
+                });
+            }
+            item
         })
         .collect();
     let mut claims = json!({

@@ -115,6 +115,8 @@ pub struct LaunchClaims {
     pub document_target: Option<String>,
     /// When the token expires (the nonce is kept until a while after).
     pub expires_at: i64,
+    /// The AGS endpoint claim, when the link is graded (`lti::grades`).
+    pub ags_endpoint: Option<Map<String, Value>>,
 }
 
 /// A verified deep linking request: an instructor picking what a link opens (Deep Linking 2.0).
@@ -133,7 +135,7 @@ pub struct DeepLinkingClaims {
 /// What a verified id_token asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    ResourceLink(LaunchClaims),
+    ResourceLink(Box<LaunchClaims>),
     DeepLinking(DeepLinkingClaims),
 }
 
@@ -202,9 +204,8 @@ pub fn verify(
     }
     let expires_at = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
     match string(&claims, MESSAGE_TYPE).as_deref() {
-        Some(RESOURCE_LINK_REQUEST) => {
-            resource_link(&claims, deployment_id, expires_at).map(Message::ResourceLink)
-        }
+        Some(RESOURCE_LINK_REQUEST) => resource_link(&claims, deployment_id, expires_at)
+            .map(|c| Message::ResourceLink(Box::new(c))),
         Some(DEEP_LINKING_REQUEST) => {
             deep_linking(&claims, deployment_id, expires_at).map(Message::DeepLinking)
         }
@@ -293,6 +294,7 @@ fn resource_link(
                 .map(str::to_string)
         }),
         expires_at,
+        ags_endpoint: object(&claims, AGS_ENDPOINT),
     })
 }
 

@@ -33,7 +33,8 @@ pub fn user_id(issuer: &str, subject: &str) -> String {
 
 /// The launch payload an LTI launch stands for, validated as an API launch is: the content from
 /// the link's custom parameter `content_id`, the resource link as `resource_id`, the course as
-/// `context`, the LIS role URIs as the roles the tenant's role map maps.
+/// `context`, the LIS role URIs as the roles the tenant's role map maps; a graded link's AGS
+/// line item, where the launch's progress goes as scores.
 pub fn payload(
     registration: &Registration,
     claims: &LaunchClaims,
@@ -74,8 +75,10 @@ pub fn payload(
         "roles": roles,
     });
     let bytes = serde_json::to_vec(&body).map_err(|e| LtiError::bad(e.to_string()))?;
-    LaunchPayload::parse(&bytes)
-        .map_err(|e| LtiError::bad(format!("The launch cannot be recorded: {e}")))
+    let mut payload = LaunchPayload::parse(&bytes)
+        .map_err(|e| LtiError::bad(format!("The launch cannot be recorded: {e}")))?;
+    payload.line_item = super::grades::LineItem::of_launch(registration, claims);
+    Ok(payload)
 }
 
 /// LIS role URIs longer than a launch's labels are dropped (none of the standard ones is).

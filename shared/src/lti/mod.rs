@@ -3,10 +3,13 @@
 //! authentication answered with a signed id_token (`id_token`, checked against the platform's
 //! keys, `platform_keys`), and the launch recorded as `POST /api/v1/launch` records one
 //! (`launch`). The platforms a tenant trusts are its `registration`s; the tool's own keys are in
-//! the master key ring (`tool_keys`).
+//! the master key ring (`tool_keys`). Progress reports on a graded launch go back to the LMS's
+//! gradebook as scores (`grades`, posted by `ags_client`).
 
+pub mod ags_client;
 pub mod claims;
 pub mod deep_linking;
+pub mod grades;
 pub mod id_token;
 pub mod launch;
 pub mod login;

@@ -68,7 +68,7 @@ impl Registration {
         item
     }
 
-    fn from_item(item: &Item) -> Result<Self, StoreError> {
+    pub(crate) fn from_item(item: &Item) -> Result<Self, StoreError> {
         Ok(Registration {
             issuer: attr::get_s(item, LTI_ISSUER)?,
             client_id: attr::get_s(item, LTI_CLIENT_ID)?,

@@ -4,6 +4,8 @@
 
 pub use super::keys::{EXPIRES_AT, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK, PK, SK};
 
+pub const AGS_GRADE: &str = "ags_grade";
+pub const AGS_LINE_ITEM: &str = "ags_line_item";
 pub const ANALYTICS_URL: &str = "analytics_url";
 pub const APP_ROLES: &str = "app_roles";
 pub const ATTEMPTS: &str = "attempts";

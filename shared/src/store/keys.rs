@@ -265,6 +265,13 @@ pub fn lti_nonce(nonce: &str) -> Key {
     Key::new(format!("LTINONCE#{nonce}"), "#LTINONCE")
 }
 
+/// The order of one learner's scores on one AGS line item (`lti::grades`): the latest one
+/// delivered, and the lease of the send in flight. `digest` is the SHA-256 of the
+/// registration, the line item and the learner.
+pub fn ags_order(digest: &str) -> Key {
+    Key::new(format!("AGSORDER#{digest}"), "#AGSORDER")
+}
+
 /// A white-label API host's binding to the one tenant it serves.
 pub fn domain(host: &str) -> Key {
     Key::new(format!("DOMAIN#{host}"), "#DOMAIN")
