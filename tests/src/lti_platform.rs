@@ -99,6 +99,12 @@ struct Shared {
     score_statuses: std::collections::VecDeque<u16>,
     /// Statuses the token endpoint answers first (then it grants).
     token_statuses: std::collections::VecDeque<u16>,
+    /// Dynamic registrations received: the authorization header and the body.
+    registrations: Vec<(Option<String>, Value)>,
+    /// Statuses the registration endpoint answers first (then it registers).
+    registration_statuses: std::collections::VecDeque<u16>,
+    /// Whether a registration's answer names its deployment.
+    names_no_deployment: bool,
 }
 
 impl Platform {
@@ -114,7 +120,7 @@ impl Platform {
             ..Shared::default()
         }));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (state, count, audience) = (shared.clone(), fetches.clone(), token_url.clone());
+        let (state, count, audience) = (shared.clone(), fetches.clone(), base_url.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (state, count, audience) = (state.clone(), count.clone(), audience.clone());
@@ -172,6 +178,26 @@ impl Platform {
         self.shared.lock().unwrap().token_statuses = statuses.iter().copied().collect();
     }
 
+    /// Where it serves its OpenID configuration.
+    pub fn openid_configuration_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.base_url)
+    }
+
+    /// The dynamic registrations it received: the authorization header and the body.
+    pub fn registrations(&self) -> Vec<(Option<String>, Value)> {
+        self.shared.lock().unwrap().registrations.clone()
+    }
+
+    /// The registration endpoint answers these statuses first.
+    pub fn answer_registrations_with(&self, statuses: &[u16]) {
+        self.shared.lock().unwrap().registration_statuses = statuses.iter().copied().collect();
+    }
+
+    /// Its registration answers name no deployment.
+    pub fn name_no_deployment(&self) {
+        self.shared.lock().unwrap().names_no_deployment = true;
+    }
+
     /// Every access token it gave stops being honoured (as when they expire).
     pub fn revoke_tokens(&self) {
         self.shared.lock().unwrap().tokens.clear();
@@ -217,8 +243,9 @@ async fn serve(
     req: hyper::Request<Incoming>,
     state: &Mutex<Shared>,
     fetches: &AtomicUsize,
-    token_url: &str,
+    base_url: &str,
 ) -> (u16, String) {
+    let token_url = format!("{base_url}/token");
     use http_body_util::BodyExt;
     let target = req
         .uri()
@@ -240,7 +267,32 @@ async fn serve(
         return (200, set.to_string());
     }
     if path == "/token" {
-        return token(&body, state, token_url);
+        return token(&body, state, &token_url);
+    }
+    if path == "/.well-known/openid-configuration" {
+        return (200, openid_configuration(base_url).to_string());
+    }
+    if path == "/register" {
+        let mut shared = state.lock().unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        shared.registrations.push((authorization.clone(), body));
+        if let Some(status) = shared.registration_statuses.pop_front() {
+            return (status, json!({"error": "server_error"}).to_string());
+        }
+        if authorization.as_deref() != Some(&format!("Bearer {REGISTRATION_TOKEN}")) {
+            return (401, json!({"error": "invalid_token"}).to_string());
+        }
+        let n = shared.registrations.len();
+        let mut tool = json!({"domain": "labgate.example.com"});
+        if !shared.names_no_deployment {
+            tool["deployment_id"] = json!(format!("dyn-deployment-{n}"));
+        }
+        let answer = json!({
+            "client_id": format!("dyn-client-{n}"),
+            "application_type": "web",
+            labgate::lti::dynamic_registration::TOOL_CONFIGURATION: tool,
+        });
+        return (200, answer.to_string());
     }
     if path.ends_with("/scores") {
         let mut shared = state.lock().unwrap();
@@ -262,6 +314,32 @@ async fn serve(
         return (status, String::new());
     }
     (404, String::new())
+}
+
+/// The registration token the platform adds to a dynamic registration link, and honours.
+pub const REGISTRATION_TOKEN: &str = "platform-registration-token-1";
+
+/// The platform's OpenID configuration (Dynamic Registration 1.0, section 3.4).
+pub fn openid_configuration(base_url: &str) -> Value {
+    json!({
+        "issuer": base_url,
+        "authorization_endpoint": format!("{base_url}/authorize"),
+        "token_endpoint": format!("{base_url}/token"),
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "jwks_uri": format!("{base_url}/jwks"),
+        "registration_endpoint": format!("{base_url}/register"),
+        "scopes_supported": ["openid", AGS_SCOPE_SCORE],
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["iss", "sub", "name", "given_name", "family_name", "email"],
+        labgate::lti::dynamic_registration::PLATFORM_CONFIGURATION: {
+            "product_family_code": "labgate-test-platform",
+            "version": "1.0",
+            "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}],
+        },
+    })
 }
 
 /// The token endpoint: the client credentials grant with a JWT client assertion signed by a tool

@@ -49,6 +49,10 @@ fn built() -> BTreeMap<&'static str, Key> {
         ),
         ("LTI nonce", keys::lti_nonce("<nonce>")),
         ("AGS score order", keys::ags_order("<digest>")),
+        (
+            "LTI registration link",
+            keys::lti_registration_link("<digest>"),
+        ),
     ])
 }
 
@@ -81,6 +85,7 @@ const COVERED: &[&str] = &[
     "lti_registration",
     "lti_nonce",
     "ags_order",
+    "lti_registration_link",
 ];
 
 #[test]

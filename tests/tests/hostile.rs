@@ -44,6 +44,7 @@ enum Endpoint {
     LtiLogin,
     LtiLaunch,
     LtiDeepLink,
+    LtiRegister,
 }
 
 async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestResponse {
@@ -71,6 +72,7 @@ async fn call(state: &AppState, endpoint: Endpoint, req: Request) -> TestRespons
         LtiLogin => invoke(handlers::lti_login::handle, state, req).await,
         LtiLaunch => invoke(handlers::lti_launch::handle, state, req).await,
         LtiDeepLink => invoke(handlers::lti_deep_link::handle, state, req).await,
+        LtiRegister => invoke(handlers::lti_register::handle, state, req).await,
     }
 }
 
@@ -118,6 +120,8 @@ struct Fixture {
     launch_id: String,
     link: url::Url,
     oauth_client: (String, String),
+    /// An unused dynamic registration link's token.
+    registration_link: String,
 }
 
 async fn fixture() -> Fixture {
@@ -133,7 +137,14 @@ async fn fixture() -> Fixture {
     let launch_id = launched.header("labgate-launch-id").unwrap().to_string();
     let link = url::Url::parse(launched.json()["url"].as_str().unwrap()).unwrap();
     let grading_token = env.token_with(&[Scope::Launch, Scope::Grading]).await;
+    let registration_link =
+        labgate::lti::dynamic_registration::create_link(env.store(), &env.client.id, 24)
+            .await
+            .unwrap()
+            .expose()
+            .to_string();
     Fixture {
+        registration_link,
         bearer: robot.access_token,
         grading_token,
         environment,
@@ -1179,6 +1190,118 @@ fn corpus(f: &Fixture) -> Vec<Case> {
                 .unwrap(),
         );
     }
+    // Dynamic registration: unknown links, and a real one with configurations labgate must not
+    // fetch (private addresses, other schemes, too long). A refused exchange gives the link's
+    // lease back, so the table is as before.
+    let link = f.registration_link.as_str();
+    let config = "https://10.0.0.7/.well-known/openid-configuration";
+    let long = format!("https://10.0.0.7/{}", "a".repeat(3000));
+    for (what, pairs) in [
+        ("no token", vec![("openid_configuration", config)]),
+        (
+            "an unknown token",
+            vec![
+                ("token", "x".repeat(43).as_str()),
+                ("openid_configuration", config),
+            ],
+        ),
+        (
+            "a 10 KB token",
+            vec![
+                ("token", "t".repeat(10_000).as_str()),
+                ("openid_configuration", config),
+            ],
+        ),
+        ("no configuration", vec![("token", link)]),
+        (
+            "a configuration at a private address",
+            vec![("token", link), ("openid_configuration", config)],
+        ),
+        (
+            "a loopback configuration",
+            vec![
+                ("token", link),
+                ("openid_configuration", "http://127.0.0.1:1/x"),
+            ],
+        ),
+        (
+            "a file URL",
+            vec![
+                ("token", link),
+                ("openid_configuration", "file:///etc/passwd"),
+            ],
+        ),
+        (
+            "a script URL",
+            vec![
+                ("token", link),
+                ("openid_configuration", "javascript:alert(1)"),
+            ],
+        ),
+        (
+            "a plain http configuration",
+            vec![
+                ("token", link),
+                ("openid_configuration", "http://10.0.0.7/x"),
+            ],
+        ),
+        (
+            "a 3 KB configuration URL",
+            vec![("token", link), ("openid_configuration", long.as_str())],
+        ),
+        (
+            "a 10 KB registration token",
+            vec![
+                ("token", link),
+                ("openid_configuration", config),
+                ("registration_token", "r".repeat(10_000).as_str()),
+            ],
+        ),
+    ]
+    .into_iter()
+    .map(|(what, pairs)| {
+        (
+            what,
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect::<Vec<_>>(),
+        )
+    }) {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        add(
+            format!("LTI registration page: {what}"),
+            LtiRegister,
+            request("GET", API_HOST, &format!("/lti/register?{encoded}"))
+                .body(Body::Empty)
+                .unwrap(),
+        );
+        add(
+            format!("LTI registration: {what}"),
+            LtiRegister,
+            request("POST", API_HOST, "/lti/register")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::Text(encoded))
+                .unwrap(),
+        );
+    }
+    add(
+        "LTI registration: DELETE".into(),
+        LtiRegister,
+        request("DELETE", API_HOST, "/lti/register")
+            .body(Body::Empty)
+            .unwrap(),
+    );
+    add(
+        "LTI registration: invalid UTF-8".into(),
+        LtiRegister,
+        request("POST", API_HOST, "/lti/register")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(bytes(b"token=\xff&openid_configuration=\xfe"))
+            .unwrap(),
+    );
     cases
 }
 

@@ -103,6 +103,18 @@ enum LtiCommand {
         #[arg(long)]
         client: String,
     },
+    /// Make a one-time LTI Dynamic Registration link for a client: the LMS administrator
+    /// pastes it into the LMS, which registers labgate itself (docs/lti.md).
+    Link {
+        #[arg(long)]
+        client: String,
+        /// How long the link stays usable.
+        #[arg(long, default_value_t = labgate::lti::dynamic_registration::DEFAULT_LINK_HOURS)]
+        hours: i64,
+        /// labgate's public API URL (the stack's ApiUrl), the link's origin.
+        #[arg(long = "api-url", env = "LABGATE_API_URL")]
+        api_url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -510,6 +522,11 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
             commands::lti_register(store, &new, &api_url).await
         }
         Command::Lti(LtiCommand::List { client }) => commands::lti_list(store, &client).await,
+        Command::Lti(LtiCommand::Link {
+            client,
+            hours,
+            api_url,
+        }) => commands::lti_link(store, &client, hours, &api_url).await,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod lti_deep_link;
 pub mod lti_jwks;
 pub mod lti_launch;
 pub mod lti_login;
+pub mod lti_register;
 pub mod oauth_revoke;
 pub mod oauth_token;
 pub mod progress;

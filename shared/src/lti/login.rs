@@ -24,6 +24,8 @@ pub const STATE_MAX_AGE_SECS: i64 = 600;
 const STATE_TAG: &str = "labgate-lti-state";
 /// The path the state cookie is sent to: the launch only.
 pub const LAUNCH_PATH: &str = "/lti/launch";
+/// Where platforms start a login (OIDC third-party login initiation).
+pub const LOGIN_PATH: &str = "/lti/login";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRequest {

@@ -9,6 +9,7 @@
 pub mod ags_client;
 pub mod claims;
 pub mod deep_linking;
+pub mod dynamic_registration;
 pub mod grades;
 pub mod id_token;
 pub mod launch;

@@ -16,11 +16,11 @@ pub struct Registration {
     pub client_id: String,
     /// The labgate tenant (API client) whose users and content the platform's launches use.
     pub tenant: String,
-    /// The platform's deployment ids that may launch.
+    /// The platform's deployment ids that may launch (none listed: any, `knows_deployment`).
     pub deployments: Vec<String>,
     /// The platform's OIDC authorization endpoint (where the login redirects).
     pub auth_url: String,
-    /// The platform's OAuth2 token endpoint (for grades, later).
+    /// The platform's OAuth2 token endpoint (grades: `lti::ags_client`).
     pub token_url: String,
     /// The platform's public keys.
     pub jwks_url: String,
@@ -42,7 +42,7 @@ pub fn plausible(issuer: &str, client_id: Option<&str>) -> bool {
 }
 
 impl Registration {
-    fn to_item(&self) -> Item {
+    pub(crate) fn to_item(&self) -> Item {
         let mut item = keys::lti_registration(&self.issuer, &self.client_id).item();
         item.extend([
             (
@@ -81,9 +81,11 @@ impl Registration {
         })
     }
 
-    /// Whether `deployment_id` is one this registration lets launch.
+    /// Whether `deployment_id` is one this registration lets launch: one of its deployments,
+    /// or any when it lists none (a dynamic registration whose platform named none; the
+    /// client_id was issued to labgate for this registration alone).
     pub fn knows_deployment(&self, deployment_id: &str) -> bool {
-        self.deployments.iter().any(|d| d == deployment_id)
+        self.deployments.is_empty() || self.deployments.iter().any(|d| d == deployment_id)
     }
 }
 
@@ -107,44 +109,12 @@ pub async fn register(
     if new.deployments.is_empty() {
         return Err(RegisterError::Invalid("at least one --deployment".into()));
     }
-    for (name, url) in [
-        ("--issuer", new.issuer),
-        ("--auth-url", new.auth_url),
-        ("--token-url", new.token_url),
-        ("--jwks-url", new.jwks_url),
-    ] {
-        let parsed =
-            url::Url::parse(url).map_err(|e| RegisterError::Invalid(format!("{name}: {e}")))?;
-        // https: the login sends state and nonce to the auth URL, and keys come from the JWKS
-        // URL. Plain http only on this machine (local platforms and tests).
-        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-        let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
-        if !secure || parsed.host_str().is_none() {
-            return Err(RegisterError::Invalid(format!(
-                "{name}: an https URL (http only for localhost)"
-            )));
-        }
-    }
-    if new.client_id.trim().is_empty() || !plausible(new.issuer, Some(new.client_id)) {
-        return Err(RegisterError::Invalid(format!(
-            "--issuer: at most {MAX_ISSUER_BYTES} bytes; --client-id: 1 to {MAX_CLIENT_ID_BYTES}"
-        )));
-    }
-    let registration = Registration {
-        issuer: new.issuer.to_string(),
-        client_id: new.client_id.to_string(),
-        tenant: new.tenant.to_string(),
-        deployments: new.deployments.to_vec(),
-        auth_url: new.auth_url.to_string(),
-        token_url: new.token_url.to_string(),
-        jwks_url: new.jwks_url.to_string(),
-        created_at: clock::now(),
-    };
+    let registration = prepared(new)?;
     let values = Item::from([(":tenant".to_string(), attr::s(new.tenant))]);
     let written = crate::store::put_when(
         store,
         registration.to_item(),
-        "attribute_not_exists(pk) OR client_id = :tenant",
+        NEW_OR_SAME_TENANT,
         values,
         "PutItem LTI registration",
     )
@@ -153,6 +123,50 @@ pub async fn register(
         return Err(RegisterError::OtherTenant);
     }
     Ok(registration)
+}
+
+/// The condition a registration is written on (with `:tenant`): new, or the same tenant's.
+pub(crate) const NEW_OR_SAME_TENANT: &str = "attribute_not_exists(pk) OR client_id = :tenant";
+
+/// Checks a registration's values: https URLs (http only on this machine) and identifiers that
+/// fit a key. An empty list of deployments (dynamic registration, when the platform names none)
+/// lets any deployment of this client_id launch.
+pub(crate) fn prepared(new: &NewRegistration<'_>) -> Result<Registration, RegisterError> {
+    for (name, url) in [
+        ("--issuer", new.issuer),
+        ("--auth-url", new.auth_url),
+        ("--token-url", new.token_url),
+        ("--jwks-url", new.jwks_url),
+    ] {
+        secure_url(url).map_err(|e| RegisterError::Invalid(format!("{name}: {e}")))?;
+    }
+    if new.client_id.trim().is_empty() || !plausible(new.issuer, Some(new.client_id)) {
+        return Err(RegisterError::Invalid(format!(
+            "--issuer: at most {MAX_ISSUER_BYTES} bytes; --client-id: 1 to {MAX_CLIENT_ID_BYTES}"
+        )));
+    }
+    Ok(Registration {
+        issuer: new.issuer.to_string(),
+        client_id: new.client_id.to_string(),
+        tenant: new.tenant.to_string(),
+        deployments: new.deployments.to_vec(),
+        auth_url: new.auth_url.to_string(),
+        token_url: new.token_url.to_string(),
+        jwks_url: new.jwks_url.to_string(),
+        created_at: clock::now(),
+    })
+}
+
+/// https: the login sends state and nonce to the auth URL, and keys come from the JWKS URL.
+/// Plain http only on this machine (local platforms and tests).
+pub fn secure_url(url: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let secure = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+    if !secure || parsed.host_str().is_none() {
+        return Err("an https URL (http only for localhost)".into());
+    }
+    Ok(parsed)
 }
 
 #[derive(Debug, thiserror::Error)]

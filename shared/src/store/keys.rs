@@ -272,6 +272,11 @@ pub fn ags_order(digest: &str) -> Key {
     Key::new(format!("AGSORDER#{digest}"), "#AGSORDER")
 }
 
+/// A one-time LTI dynamic registration link (`labgate-admin lti link`), by its secret's digest.
+pub fn lti_registration_link(digest: &str) -> Key {
+    Key::new(format!("LTIREGLINK#{digest}"), "#LTIREGLINK")
+}
+
 /// A white-label API host's binding to the one tenant it serves.
 pub fn domain(host: &str) -> Key {
     Key::new(format!("DOMAIN#{host}"), "#DOMAIN")

@@ -403,6 +403,30 @@ pub async fn lti_register(
     Ok(())
 }
 
+pub async fn lti_link(
+    store: &Store,
+    client: &str,
+    hours: i64,
+    api_url: &str,
+) -> Result<(), String> {
+    require_client(store, client).await?;
+    let api_url = labgate::config::base_url("--api-url", api_url).map_err(|e| e.to_string())?;
+    if !(1..=24 * 30).contains(&hours) {
+        return Err("--hours: from 1 to 720".into());
+    }
+    let secret = labgate::lti::dynamic_registration::create_link(store, client, hours)
+        .await
+        .map_err(err)?;
+    eprintln!(
+        "a one-time registration link for client {client}, usable for {hours} h: paste it into the LMS's LTI dynamic registration (docs/lti.md)"
+    );
+    println!(
+        "{}",
+        labgate::lti::dynamic_registration::link_url(&api_url, &secret)
+    );
+    Ok(())
+}
+
 pub async fn lti_list(store: &Store, client: &str) -> Result<(), String> {
     require_client(store, client).await?;
     for r in labgate::lti::registration::list(store, client)
@@ -413,7 +437,11 @@ pub async fn lti_list(store: &Store, client: &str) -> Result<(), String> {
             "{}\tclient_id={}\tdeployments={}\tjwks={}",
             r.issuer,
             r.client_id,
-            r.deployments.join(","),
+            if r.deployments.is_empty() {
+                "any".to_string()
+            } else {
+                r.deployments.join(",")
+            },
             r.jwks_url
         );
     }
