@@ -5,6 +5,7 @@ use crate::http;
 use crate::lti::{LtiError, deep_linking};
 use crate::state::AppState;
 use crate::store::keys;
+use crate::workshop::environment;
 use crate::{clock, content, tenant};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -48,7 +49,11 @@ async fn deep_link(state: &AppState, req: Request) -> Result<Response<Body>, Lti
     if (ids.len() > 1 && !pick.multiple) || ids.len() > MAX_PICKED {
         return Err(LtiError::bad("The LMS takes one lab here."));
     }
-    let keys: Vec<_> = ids
+    // Labs by content id, workshops by environment name (`env:<name>`); all read at once.
+    let (workshops, labs): (Vec<&String>, Vec<&String>) = ids
+        .iter()
+        .partition(|id| id.starts_with(deep_linking::ENVIRONMENT_PICK));
+    let lab_keys: Vec<_> = labs
         .iter()
         .map(|id| {
             content::parse_content_id(id)
@@ -56,14 +61,35 @@ async fn deep_link(state: &AppState, req: Request) -> Result<Response<Body>, Lti
                 .ok_or_else(|| LtiError::bad("A picked lab is not a content id."))
         })
         .collect::<Result<_, _>>()?;
-    let found = crate::store::batch_get(&state.store, &keys).await?;
-    let picked = keys
+    let workshop_keys: Vec<_> = workshops
+        .iter()
+        .map(|id| {
+            Some(&id[deep_linking::ENVIRONMENT_PICK.len()..])
+                .filter(|name| environment::is_valid_name(name))
+                .map(keys::environment)
+                .ok_or_else(|| LtiError::bad("A picked workshop is not an environment name."))
+        })
+        .collect::<Result<_, _>>()?;
+    let wanted: Vec<_> = lab_keys.iter().chain(&workshop_keys).cloned().collect();
+    let found = crate::store::batch_get(&state.store, &wanted).await?;
+    let owned = |key: &keys::Key| tenant::find_owned(&found, key, &pick.tenant);
+    let not_found = || LtiError::bad("A picked lab was not found.");
+    let picked = lab_keys
         .iter()
         .map(|key| {
-            tenant::find_owned(&found, key, &pick.tenant)
+            owned(key)
                 .map(content::from_item)
                 .transpose()?
-                .ok_or_else(|| LtiError::bad("A picked lab was not found."))
+                .ok_or_else(not_found)
+        })
+        .collect::<Result<Vec<_>, LtiError>>()?;
+    let environments = workshop_keys
+        .iter()
+        .map(|key| {
+            owned(key)
+                .map(environment::Environment::from_item)
+                .transpose()?
+                .ok_or_else(not_found)
         })
         .collect::<Result<Vec<_>, LtiError>>()?;
     let domain = http::domain(&state.config, &req);
@@ -72,11 +98,12 @@ async fn deep_link(state: &AppState, req: Request) -> Result<Response<Body>, Lti
     }
     let links = deep_linking::Links {
         picked: &picked,
+        environments: &environments,
         points,
         api_url: &domain.api_url,
     };
     let jwt = deep_linking::response(&pick, &links, key, clock::now())?;
-    tracing::info!(client = %pick.tenant, issuer = %pick.issuer, items = picked.len(), graded = points.is_some(), "deep linking response signed");
+    tracing::info!(client = %pick.tenant, issuer = %pick.issuer, items = picked.len() + environments.len(), graded = points.is_some(), "deep linking response signed");
     Ok(http::html(
         StatusCode::OK,
         deep_linking::return_page(&pick.return_url, &jwt),

@@ -3,15 +3,18 @@
 //! (`lti::launch`), and the lab opened at top level, where its cookie can be set.
 //!
 //! Two DynamoDB round trips: the registration, the tenant and the content in one batch, then the
-//! launch's transaction with the id_token's nonce.
+//! launch's transaction with the id_token's nonce. A link to a workshop environment
+//! (`lti::workshop`) reads the environment in the same batch, then uses the nonce up and
+//! requests a session as the workshop API does.
 
 use crate::api_client::ApiClient;
 use crate::lti::platform_keys::PlatformKeys;
-use crate::lti::{LtiError, deep_linking, id_token, launch, login, registration};
+use crate::lti::{LtiError, deep_linking, id_token, launch, login, registration, workshop};
 use crate::metrics::{self, Metric};
 use crate::state::AppState;
 use crate::store::fields::CLIENT;
 use crate::store::keys;
+use crate::workshop::environment;
 use crate::{clock, content, http, tenant};
 use lambda_http::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
@@ -83,9 +86,15 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
         .as_deref()
         .and_then(content::parse_content_id)
         .map(|id| keys::content(&id));
+    let environment_key = peeked
+        .environment
+        .as_deref()
+        .filter(|name| environment::is_valid_name(name))
+        .map(keys::environment);
     let wanted: Vec<_> = [registration_key, client_key.clone()]
         .into_iter()
         .chain(content_key)
+        .chain(environment_key.clone())
         .chain(binding.clone())
         .collect();
     let found = crate::store::batch_get(&state.store, &wanted).await?;
@@ -116,8 +125,14 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
             // An instructor picks the lab: the nonce used up, the tenant's labs listed.
             launch::use_nonce(&state.store, &bound.nonce, &client.id, request.expires_at).await?;
             let contents = content::list_content(&state.store, &client.id).await?;
+            let environments: Vec<_> = environment::list(&state.store, &client.id, false)
+                .await?
+                .into_iter()
+                .map(|view| view.environment)
+                .collect();
             let pick = deep_linking::Pick::new(&registration, &request, now);
-            let page = deep_linking::picking_page(&pick.seal(ring), &contents, pick.multiple);
+            let sealed = pick.seal(ring);
+            let page = deep_linking::picking_page(&sealed, &contents, &environments, pick.multiple);
             let mut response = http::html(StatusCode::OK, page);
             let clear = HeaderValue::from_str(&login::clear_state(state_param))
                 .map_err(|_| LtiError::bad("The state cannot be cleared."))?;
@@ -125,6 +140,29 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
             return Ok(response);
         }
     };
+    if let workshop::Target::Workshop(name) = workshop::target(&claims)? {
+        // A workshop session, with its one-time activation (`lti::workshop`).
+        let environment = environment_key
+            .as_ref()
+            .filter(|key| *key == &keys::environment(&name))
+            .and_then(|key| tenant::find_owned(&found, key, &client.id))
+            .map(environment::Environment::from_item)
+            .transpose()?
+            .ok_or_else(|| LtiError::bad(format!("Workshop environment {name:?} not found.")))?;
+        if domain.api_url.is_empty() {
+            return Err(LtiError::bad("Missing or invalid Host header."));
+        }
+        let (url, allocated) = workshop::start(
+            &state.store,
+            (&client, &environment),
+            (&registration, &claims, &bound.nonce),
+            (&domain.api_url, state.config.activation_timeout_secs),
+        )
+        .await?;
+        tracing::info!(client = %client.id, environment = %environment.name, issuer = %registration.issuer, "LTI workshop session granted");
+        metrics::count(Metric::SessionsAllocated, u64::from(allocated));
+        return opened(&req, &claims, &url, state_param);
+    }
     let payload = launch::payload(&registration, &claims)?;
     let content_key = keys::content(&payload.content_id);
     if tenant::find_owned(&found, &content_key, &client.id).is_none() {

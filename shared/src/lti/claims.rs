@@ -20,6 +20,8 @@ pub const DEEP_LINKING_REQUEST: &str = "LtiDeepLinkingRequest";
 
 /// The custom parameter that names the content a link opens.
 pub const CUSTOM_CONTENT_ID: &str = "content_id";
+/// The custom parameter that names the workshop environment a link opens a session of.
+pub const CUSTOM_ENVIRONMENT: &str = "environment";
 
 /// Deep Linking 2.0.
 pub const DEEP_LINKING_SETTINGS: &str =

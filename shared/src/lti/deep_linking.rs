@@ -17,6 +17,7 @@ use super::tool_keys::ToolKey;
 use crate::content::Content;
 use crate::http::escape_html;
 use crate::master_key::KeyRing;
+use crate::workshop::environment::Environment;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -77,15 +78,32 @@ impl Pick {
     }
 }
 
-/// The picking page: the tenant's labs, one to pick (or several when the LMS accepts them).
-pub fn picking_page(sealed: &str, contents: &[Content], multiple: bool) -> String {
+/// The value a picked workshop environment has in the picking page's form.
+pub const ENVIRONMENT_PICK: &str = "env:";
+
+/// The picking page: the tenant's labs and workshops, one to pick (or several when the LMS
+/// accepts them).
+pub fn picking_page(
+    sealed: &str,
+    contents: &[Content],
+    environments: &[Environment],
+    multiple: bool,
+) -> String {
     let kind = if multiple { "checkbox" } else { "radio" };
-    let items: String = contents
+    let choices = contents
         .iter()
+        .map(|c| (c.id.clone(), c.title.clone()))
+        .chain(environments.iter().map(|e| {
+            (
+                format!("{ENVIRONMENT_PICK}{}", e.name),
+                format!("{} (workshop)", title_of(e)),
+            )
+        }));
+    let items: String = choices
         .enumerate()
-        .map(|(i, c)| {
+        .map(|(i, (value, title))| {
             let name = if multiple {
-                format!("content_{}", c.id)
+                format!("content_{value}")
             } else {
                 "content".to_string()
             };
@@ -93,13 +111,14 @@ pub fn picking_page(sealed: &str, contents: &[Content], multiple: bool) -> Strin
             format!(
                 "<li><label><input type=\"{kind}\" name=\"{name}\" value=\"{id}\"{checked}> {title}</label></li>",
                 name = escape_html(&name),
-                id = escape_html(&c.id),
-                title = escape_html(&c.title),
+                id = escape_html(&value),
+                title = escape_html(&title),
             )
         })
         .collect();
-    let body = if contents.is_empty() {
-        "<p>This labgate account has no labs yet (<code>labgate-admin content create</code>).</p>"
+    let nothing = contents.is_empty() && environments.is_empty();
+    let body = if nothing {
+        "<p>This labgate account has no labs or workshops yet (<code>labgate-admin content create</code>, <code>labgate-admin environment create</code>).</p>"
             .to_string()
     } else {
         format!(
@@ -156,34 +175,54 @@ pub fn points(form: &std::collections::HashMap<String, String>) -> Result<Option
     }
 }
 
-/// What the response links: the picked labs, the points each is worth if graded, and labgate's
-/// API URL (the links' launch URL).
+/// A workshop's title as a link shows it: its workshop's title, else the environment's name.
+pub fn title_of(environment: &Environment) -> String {
+    let title = environment.workshop.title.trim();
+    if title.is_empty() {
+        environment.name.clone()
+    } else {
+        title.to_string()
+    }
+}
+
+/// What the response links: the picked labs and workshops, the points each is worth if graded,
+/// and labgate's API URL (the links' launch URL).
 pub struct Links<'a> {
     pub picked: &'a [Content],
+    pub environments: &'a [Environment],
     pub points: Option<u32>,
     pub api_url: &'a str,
 }
 
 /// The signed `LtiDeepLinkingResponse` (Deep Linking 2.0, section 4.5): from labgate (`iss` is
 /// the client_id the platform gave it) to the platform (`aud` its issuer), with the request's
-/// `data` echoed and one `ltiResourceLink` per picked lab, with a `lineItem` when graded (AGS
-/// 2.0, section 3.1: `scoreMaximum`, `label`, `resourceId` the lab's id).
+/// `data` echoed and one `ltiResourceLink` per picked lab (`custom.content_id`) or workshop
+/// (`custom.environment`), with a `lineItem` when graded (AGS 2.0, section 3.1: `scoreMaximum`,
+/// `label`, `resourceId` the lab's id or the environment's name).
 pub fn response(pick: &Pick, links: &Links, key: &ToolKey, now: i64) -> Result<String, LtiError> {
-    let items: Vec<Value> = links
+    let picked = links
         .picked
         .iter()
-        .map(|c| {
+        .map(|c| (c.title.clone(), c.id.clone(), CUSTOM_CONTENT_ID))
+        .chain(
+            links
+                .environments
+                .iter()
+                .map(|e| (title_of(e), e.name.clone(), CUSTOM_ENVIRONMENT)),
+        );
+    let items: Vec<Value> = picked
+        .map(|(title, id, parameter)| {
             let mut item = json!({
                 "type": LTI_RESOURCE_LINK,
-                "title": c.title,
+                "title": title,
                 "url": format!("{}{}", links.api_url, super::login::LAUNCH_PATH),
-                "custom": {CUSTOM_CONTENT_ID: c.id},
+                "custom": {parameter: id},
             });
             if let Some(points) = links.points {
                 item["lineItem"] = json!({
                     "scoreMaximum": points,
-                    "label": c.title,
-                    "resourceId": c.id,
+                    "label": title,
+                    "resourceId": id,
                 });
             }
             item

@@ -25,6 +25,8 @@ pub struct Unverified {
     pub kid: String,
     /// `custom.content_id`, to read the content with the registration (checked after).
     pub content_id: Option<String>,
+    /// `custom.environment`, to read the workshop environment with it.
+    pub environment: Option<String>,
 }
 
 /// Reads the header and claims without trusting them.
@@ -52,16 +54,19 @@ pub fn peek(id_token: &str) -> Result<Unverified, LtiError> {
     let issuer = string(&claims, "iss")
         .ok_or_else(|| LtiError::unauthorized("The id_token has no issuer (iss)."))?;
     let client_id = audience(&claims)?;
-    let content_id = claims
-        .get(CUSTOM)
-        .and_then(|c| c.get(CUSTOM_CONTENT_ID))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let custom = |name: &str| {
+        claims
+            .get(CUSTOM)
+            .and_then(|c| c.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     Ok(Unverified {
         issuer,
         client_id,
         kid,
-        content_id,
+        content_id: custom(CUSTOM_CONTENT_ID),
+        environment: custom(CUSTOM_ENVIRONMENT),
     })
 }
 
@@ -113,6 +118,8 @@ pub struct LaunchClaims {
     pub family_name: Option<String>,
     /// `launch_presentation.document_target`: `iframe`, `window` or `frame`.
     pub document_target: Option<String>,
+    /// `launch_presentation.return_url`: where the LMS takes the learner back.
+    pub return_url: Option<String>,
     /// When the token expires (the nonce is kept until a while after).
     pub expires_at: i64,
     /// The AGS endpoint claim, when the link is graded (`lti::grades`).
@@ -290,6 +297,11 @@ fn resource_link(
         family_name: string(&claims, "family_name"),
         document_target: object(&claims, LAUNCH_PRESENTATION).and_then(|p| {
             p.get("document_target")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
+        return_url: object(&claims, LAUNCH_PRESENTATION).and_then(|p| {
+            p.get("return_url")
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }),

@@ -112,13 +112,13 @@ fn kept(claim: &serde_json::Map<String, Value>, fields: &[&str]) -> Value {
 }
 
 /// A name as a launch takes it (at most 150 characters, no control characters), or none.
-fn name(value: &str) -> Option<String> {
+pub(crate) fn name(value: &str) -> Option<String> {
     let value = value.trim();
     (!value.is_empty() && value.chars().count() <= 150 && !crate::text::has_refused(value))
         .then(|| value.to_string())
 }
 
-fn plausible_email(value: &str) -> bool {
+pub(crate) fn plausible_email(value: &str) -> bool {
     value.len() <= 254
         && !value.contains(char::is_whitespace)
         && value

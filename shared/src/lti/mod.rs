@@ -17,6 +17,7 @@ pub mod login;
 pub mod platform_keys;
 pub mod registration;
 pub mod tool_keys;
+pub mod workshop;
 
 use crate::store::StoreError;
 
@@ -32,6 +33,9 @@ pub enum LtiError {
     /// The platform's keys could not be fetched: 502.
     #[error("{0}")]
     Platform(String),
+    /// No workshop session is free now (every slot is held): 503, to try again later.
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,6 +70,7 @@ impl crate::http::ErrorResponse for LtiError {
                 tracing::warn!(request_id, detail = %m, "LTI platform keys unavailable");
                 (StatusCode::BAD_GATEWAY, m)
             }
+            LtiError::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             LtiError::Store(e) => {
                 tracing::error!(request_id, detail = %e, "LTI request failed on the store");
                 let status = match e {
