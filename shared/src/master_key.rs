@@ -70,6 +70,11 @@ struct Entry {
 struct LtiEntry {
     kid: String,
     der: String,
+    /// When the key was added, and when it stopped signing (`lti::key_rotation`).
+    #[serde(default, rename = "published_at")]
+    _published_at: Option<i64>,
+    #[serde(default, rename = "retired_at")]
+    _retired_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -234,31 +239,8 @@ pub async fn from_secret(
     sdk: &aws_config::SdkConfig,
     secret_id: &str,
 ) -> Result<KeyRing, ConfigError> {
-    const NAME: &str = "LABGATE_SIGNING_KEY_SECRET";
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let out = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| {
-            use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-            // The service's own code and message (ResourceNotFoundException, AccessDenied…);
-            // no answer at all: the client's whole error chain.
-            let detail = match (e.code(), e.message()) {
-                (Some(code), message) => format!("{code}: {}", message.unwrap_or_default()),
-                _ => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-            };
-            ConfigError::Invalid {
-                name: NAME,
-                reason: format!("reading secret {secret_id}: {detail}"),
-            }
-        })?;
-    let value = out.secret_string().ok_or_else(|| ConfigError::Invalid {
-        name: NAME,
-        reason: format!("secret {secret_id} has no string value"),
-    })?;
-    let ring = KeyRing::parse(NAME, value)?;
+    let value = secret_value(sdk, secret_id).await?;
+    let ring = KeyRing::parse(SECRET_VARIABLE, &value)?;
     // Which ring this instance signs with (ids only); the generation is the deploy's
     // `SigningKeyGeneration`, raised with each rotation.
     tracing::info!(
@@ -267,6 +249,72 @@ pub async fn from_secret(
         "master key ring read"
     );
     Ok(ring)
+}
+
+const SECRET_VARIABLE: &str = "LABGATE_SIGNING_KEY_SECRET";
+
+fn secret_error<E>(
+    secret_id: &str,
+    doing: &str,
+    e: &aws_sdk_secretsmanager::error::SdkError<E>,
+) -> ConfigError
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+    // The service's own code and message (ResourceNotFoundException, AccessDenied…); no
+    // answer at all: the client's whole error chain.
+    let detail = match (e.code(), e.message()) {
+        (Some(code), message) => format!("{code}: {}", message.unwrap_or_default()),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+    };
+    ConfigError::Invalid {
+        name: SECRET_VARIABLE,
+        reason: format!("{doing} secret {secret_id}: {detail}"),
+    }
+}
+
+/// The ring's value as the secret holds it (never logged).
+pub async fn secret_value(
+    sdk: &aws_config::SdkConfig,
+    secret_id: &str,
+) -> Result<String, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| secret_error(secret_id, "reading", &e))?;
+    out.secret_string()
+        .map(str::to_string)
+        .ok_or_else(|| ConfigError::Invalid {
+            name: SECRET_VARIABLE,
+            reason: format!("secret {secret_id} has no string value"),
+        })
+}
+
+/// Stores a new value of the ring (a new version of the secret; the functions read it at their
+/// next cold start). Refused unless it reads as a ring.
+pub async fn put_secret_value(
+    sdk: &aws_config::SdkConfig,
+    secret_id: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    KeyRing::parse(SECRET_VARIABLE, value)?;
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(|e| secret_error(secret_id, "writing", &e))?;
+    Ok(())
 }
 
 #[cfg(test)]

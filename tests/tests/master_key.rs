@@ -178,3 +178,140 @@ async fn the_functions_read_the_ring_from_the_secret_at_cold_start_and_fail_it_w
         run.stderr
     );
 }
+
+/// `labgate-admin` as an operator runs it against the stack's secret (moto's emulator).
+async fn admin(sm: &SecretsManager, arn: &str, args: &[&str]) -> std::process::Output {
+    let binary = labgate_tests::runtime_api::binary("labgate-admin");
+    tokio::process::Command::new(binary)
+        .args(args)
+        .env("LABGATE_SIGNING_KEY", "")
+        .env("LABGATE_SIGNING_KEY_SECRET", arn)
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &sm.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .output()
+        .await
+        .expect("run labgate-admin")
+}
+
+/// The kids the real `lti-jwks` function publishes, reading the ring from the secret at cold
+/// start.
+async fn published(sm: &SecretsManager, env: &TestEnv, arn: &str) -> Vec<String> {
+    use labgate_tests::runtime_api::{http_event, run_function};
+    let event = http_event(
+        "GET",
+        "/.well-known/jwks.json",
+        "",
+        json!({"host": API_HOST}),
+        None,
+    );
+    let vars = [
+        ("LABGATE_SIGNING_KEY", ""),
+        ("LABGATE_SIGNING_KEY_SECRET", arn),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.url.as_str()),
+    ];
+    let run = run_function("lti-jwks", env.store().table(), &vars, vec![event]).await;
+    assert_eq!(run.replies.len(), 1, "{}", run.stderr);
+    let reply: serde_json::Value = serde_json::from_str(&run.replies[0].body).unwrap();
+    assert_eq!(reply["statusCode"], 200, "{reply}");
+    let body: serde_json::Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+    body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_tool_keys_rotate_through_the_secret_published_before_signing_and_kept_until_their_tokens_expire()
+ {
+    use labgate::lti::key_rotation::{self, Step};
+    let sm = SecretsManager::start().await;
+    let env = TestEnv::new().await;
+    let fixture = |name: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/lti")
+            .join(format!("{name}.der.b64"))
+    };
+    let arn = sm.create("labgate/tool-keys", SIGNING_KEY).await;
+
+    // The operator's command: the first key signs at once; a second is published, not signing.
+    for (kid, file) in [("2026-11", "tool-1"), ("2027-05", "platform-2")] {
+        let der_file = fixture(file);
+        let out = admin(
+            &sm,
+            &arn,
+            &[
+                "lti",
+                "keys",
+                "add",
+                "--kid",
+                kid,
+                "--der-file",
+                der_file.to_str().unwrap(),
+            ],
+        )
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = admin(&sm, &arn, &["lti", "keys"]).await;
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listing.contains("2026-11\tsigning"), "{listing}");
+    assert!(listing.contains("2027-05\tpublished"), "{listing}");
+    assert_eq!(published(&sm, &env, &arn).await, ["2026-11", "2027-05"]);
+
+    // Promoting it at once is refused, and writes nothing.
+    let before = master_key::secret_value(&sm.sdk_config(), &arn)
+        .await
+        .unwrap();
+    let out = admin(&sm, &arn, &["lti", "keys", "promote", "--kid", "2027-05"]).await;
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("platforms may not have fetched it yet"),
+        "{said}"
+    );
+    assert_eq!(
+        master_key::secret_value(&sm.sdk_config(), &arn)
+            .await
+            .unwrap(),
+        before
+    );
+
+    // Ten minutes later (the step, as the command applies it, at a later clock).
+    let later = labgate::clock::now() + key_rotation::PUBLISHED_BEFORE_SIGNING_SECS;
+    let promote = Step::Promote {
+        kid: "2027-05".into(),
+    };
+    key_rotation::apply_to_secret(&sm.sdk_config(), &arn, &promote, later)
+        .await
+        .unwrap();
+    let ring = master_key::from_secret(&sm.sdk_config(), &arn)
+        .await
+        .unwrap();
+    assert_eq!(ring.tool_keys()[0].kid, "2027-05", "the new key signs");
+    assert_eq!(
+        published(&sm, &env, &arn).await,
+        ["2027-05", "2026-11"],
+        "the old key stays published"
+    );
+    assert_eq!(ring.current().id, "default", "the master key is untouched");
+
+    // The old key leaves only once what it signed has expired.
+    let retire = Step::Retire {
+        kid: "2026-11".into(),
+    };
+    let early = key_rotation::apply_to_secret(&sm.sdk_config(), &arn, &retire, later + 60).await;
+    assert!(early.unwrap_err().contains("retire it in"));
+    let done = later + key_rotation::SIGNED_TOKENS_LIVE_SECS;
+    key_rotation::apply_to_secret(&sm.sdk_config(), &arn, &retire, done)
+        .await
+        .unwrap();
+    assert_eq!(published(&sm, &env, &arn).await, ["2027-05"]);
+}

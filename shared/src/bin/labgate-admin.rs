@@ -103,6 +103,12 @@ enum LtiCommand {
         #[arg(long)]
         client: String,
     },
+    /// The LTI tool's signing keys in the master key ring: list them, or rotate them one step
+    /// at a time (add, promote, retire; docs/lti.md, "The tool's keys").
+    Keys {
+        #[command(subcommand)]
+        step: Option<KeyStep>,
+    },
     /// Make a one-time LTI Dynamic Registration link for a client: the LMS administrator
     /// pastes it into the LMS, which registers labgate itself (docs/lti.md).
     Link {
@@ -114,6 +120,30 @@ enum LtiCommand {
         /// labgate's public API URL (the stack's ApiUrl), the link's origin.
         #[arg(long = "api-url", env = "LABGATE_API_URL")]
         api_url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyStep {
+    /// Add a key, published but not signing (the first key of an empty list signs at once).
+    Add {
+        /// Its key id (`kid`): 1 to 64 letters, digits, '.', '_' or '-'.
+        #[arg(long)]
+        kid: String,
+        /// A file with the key as base64 PKCS#1 DER (`openssl genpkey -algorithm RSA -pkeyopt
+        /// rsa_keygen_bits:2048 | openssl rsa -traditional -outform DER | base64 -w0`).
+        #[arg(long = "der-file")]
+        der_file: std::path::PathBuf,
+    },
+    /// Make a published key the signing one (10 minutes after it was added, at the earliest).
+    Promote {
+        #[arg(long)]
+        kid: String,
+    },
+    /// Remove a key that no longer signs (10 minutes after it stopped, at the earliest).
+    Retire {
+        #[arg(long)]
+        kid: String,
     },
 }
 
@@ -522,6 +552,7 @@ async fn run(store: &Store, command: Command) -> Result<(), String> {
             commands::lti_register(store, &new, &api_url).await
         }
         Command::Lti(LtiCommand::List { client }) => commands::lti_list(store, &client).await,
+        Command::Lti(LtiCommand::Keys { step }) => commands::lti_keys(step_of(step)?).await,
         Command::Lti(LtiCommand::Link {
             client,
             hours,
@@ -542,4 +573,19 @@ async fn tokens(store: &Store, command: TokenCommand) -> Result<(), String> {
             commands::revoke_token(store, &client, &token_id).await
         }
     }
+}
+
+/// The rotation step a `lti keys` command asks for (`None`: list the keys).
+fn step_of(step: Option<KeyStep>) -> Result<Option<labgate::lti::key_rotation::Step>, String> {
+    use labgate::lti::key_rotation::Step;
+    Ok(match step {
+        None => None,
+        Some(KeyStep::Add { kid, der_file }) => {
+            let der_base64 = std::fs::read_to_string(&der_file)
+                .map_err(|e| format!("--der-file {}: {e}", der_file.display()))?;
+            Some(Step::Add { kid, der_base64 })
+        }
+        Some(KeyStep::Promote { kid }) => Some(Step::Promote { kid }),
+        Some(KeyStep::Retire { kid }) => Some(Step::Retire { kid }),
+    })
 }

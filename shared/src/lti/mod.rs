@@ -12,6 +12,7 @@ pub mod deep_linking;
 pub mod dynamic_registration;
 pub mod grades;
 pub mod id_token;
+pub mod key_rotation;
 pub mod launch;
 pub mod login;
 pub mod platform_keys;

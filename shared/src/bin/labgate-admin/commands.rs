@@ -403,6 +403,68 @@ pub async fn lti_register(
     Ok(())
 }
 
+/// Lists the LTI tool keys, or applies one rotation step: to the stack's secret
+/// (`LABGATE_SIGNING_KEY_SECRET`, through IAM), or, with `LABGATE_SIGNING_KEY` (local), by
+/// printing the new value to set.
+pub async fn lti_keys(step: Option<labgate::lti::key_rotation::Step>) -> Result<(), String> {
+    use labgate::lti::key_rotation;
+    let secret = std::env::var("LABGATE_SIGNING_KEY_SECRET")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let local = std::env::var("LABGATE_SIGNING_KEY")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let now = labgate::clock::now();
+    match (secret, local) {
+        (Some(_), Some(_)) => Err("set LABGATE_SIGNING_KEY_SECRET or LABGATE_SIGNING_KEY, not both".into()),
+        (None, None) => Err("no key ring: set LABGATE_SIGNING_KEY_SECRET (the stack's SigningKeySecretArn output) or LABGATE_SIGNING_KEY".into()),
+        (Some(secret), None) => {
+            let sdk = labgate::store::sdk_config().await;
+            match step {
+                None => {
+                    let raw = labgate::master_key::secret_value(&sdk, &secret)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    print_keys(&raw, now)
+                }
+                Some(step) => {
+                    key_rotation::apply_to_secret(&sdk, &secret, &step, now).await?;
+                    eprintln!(
+                        "the secret has the rotated ring; deploy with a new SigningKeyGeneration so that the functions read it (docs/lti.md)"
+                    );
+                    let raw = labgate::master_key::secret_value(&sdk, &secret)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    print_keys(&raw, now)
+                }
+            }
+        }
+        (None, Some(raw)) => match step {
+            None => print_keys(&raw, now),
+            Some(step) => {
+                let rotated = key_rotation::apply(&raw, &step, now)?;
+                eprintln!("set LABGATE_SIGNING_KEY to this value (the ring after the step):");
+                println!("{rotated}");
+                Ok(())
+            }
+        },
+    }
+}
+
+fn print_keys(raw: &str, now: i64) -> Result<(), String> {
+    for key in labgate::lti::key_rotation::list(raw)? {
+        let role = if key.signing { "signing" } else { "published" };
+        let since = |t: Option<i64>| t.map_or("-".to_string(), |t| format!("{} s ago", now - t));
+        println!(
+            "{}\t{role}\tadded {}\tstopped signing {}",
+            key.kid,
+            since(key.published_at),
+            since(key.retired_at)
+        );
+    }
+    Ok(())
+}
+
 pub async fn lti_link(
     store: &Store,
     client: &str,
