@@ -1152,6 +1152,47 @@ fn corpus(f: &Fixture) -> Vec<Case> {
             ])),
             None,
         ),
+        (
+            "a storage target that is not a frame name",
+            Body::Text(form(&[
+                ("id_token", unsigned),
+                ("state", &state),
+                ("lti_storage_target", "x\"><script>"),
+            ])),
+            None,
+        ),
+        (
+            "a stored state labgate did not sign",
+            Body::Text(form(&[
+                ("id_token", unsigned),
+                ("state", &state),
+                ("lti_storage_target", "_parent"),
+                (
+                    "lti_state",
+                    &format!("{state}.{}.1.{state}", "f".repeat(32)),
+                ),
+            ])),
+            None,
+        ),
+        (
+            "a 5 KB stored state",
+            Body::Text(form(&[
+                ("id_token", unsigned),
+                ("state", &state),
+                ("lti_storage_target", "_parent"),
+                ("lti_state", &"s".repeat(5000)),
+            ])),
+            None,
+        ),
+        (
+            "storage for an unregistered platform",
+            Body::Text(form(&[
+                ("id_token", unsigned),
+                ("state", &state),
+                ("lti_storage_target", "_parent"),
+            ])),
+            None,
+        ),
     ] {
         let mut req = request("POST", API_HOST, "/lti/launch")
             .header("content-type", "application/x-www-form-urlencoded");

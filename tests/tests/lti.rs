@@ -1040,3 +1040,98 @@ async fn a_single_pick_request_takes_one_lab_and_needs_a_tool_key() {
         res.body
     );
 }
+
+/// The value a storage page keeps in the platform (its `value: "…"` literal).
+fn stored_value(page: &str) -> String {
+    let start = page.find("value: \"").unwrap() + "value: \"".len();
+    page[start..][..page[start..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn a_platform_with_storage_keeps_the_state_for_a_browser_that_refuses_the_cookie() {
+    let (env, _platform) = setup().await;
+    let mut params = login_params();
+    params.push(("lti_storage_target", "post_message_forwarding".to_string()));
+    let res = login_get(&env, &params).await;
+    // A page, not a redirect: it stores the state in the platform, then goes on.
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(
+        res.header("set-cookie").is_some(),
+        "the cookie is still set"
+    );
+    assert!(res.body.contains("lti.put_data"), "{}", res.body);
+    assert!(
+        res.body.contains("\"post_message_forwarding\""),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body.contains("\"https://lms.example.edu\""),
+        "to the platform's origin only: {}",
+        res.body
+    );
+    let cookie = res.header("set-cookie").unwrap().split(';').next().unwrap();
+    let (name, value) = cookie.split_once('=').unwrap();
+    let state = name.strip_prefix("labgate_lti_").unwrap().to_string();
+    assert_eq!(
+        stored_value(&res.body),
+        value,
+        "the cookie's value is what is stored"
+    );
+    let marker = "window.location.replace(next)";
+    assert!(res.body.contains(marker));
+    let nonce = {
+        let start = res.body.find("nonce=").unwrap() + "nonce=".len();
+        res.body[start..]
+            .split(|c| c == '&' || c == '"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+
+    let mut claims = launch_claims(&nonce, "user-1234", CONTENT_ID);
+    claims[LAUNCH_PRESENTATION] = json!({"document_target": "iframe"});
+    let token = sign("p1", "platform-1", &claims);
+    let base = [
+        ("id_token", token.clone()),
+        ("state", state.clone()),
+        ("lti_storage_target", "post_message_forwarding".to_string()),
+    ];
+
+    // The launch came without the cookie: a page that asks the platform for the state.
+    let asked = post_launch(&env, &base, None, false).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert!(asked.body.contains("lti.get_data"), "{}", asked.body);
+    assert!(asked.body.contains(&format!("labgate_state_{state}")));
+    assert!(asked.body.contains("name=\"lti_state\""));
+
+    // What the platform gave back, forged or for another state: refused, nothing written.
+    let before = scan_all(env.store()).await.len();
+    let forged = value.replacen(|c: char| c.is_ascii_digit(), "9", 1);
+    for (what, given) in [
+        ("forged", forged.as_str()),
+        ("empty", ""),
+        ("junk", "a.b.c.d"),
+    ] {
+        let mut form = base.to_vec();
+        form.push(("lti_state", given.to_string()));
+        let res = post_launch(&env, &form, None, false).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{what}: {}", res.body);
+    }
+    assert_eq!(scan_all(env.store()).await.len(), before);
+
+    // The state the platform kept: the launch goes on, in the frame, to the new-window page.
+    let mut form = base.to_vec();
+    form.push(("lti_state", value.to_string()));
+    let res = post_launch(&env, &form, None, false).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(
+        res.body.contains("Open the lab in a new window"),
+        "{}",
+        res.body
+    );
+
+    // A platform without storage: no cookie is refused at once, as before.
+    let plain = post_launch(&env, &base[..2], None, false).await;
+    assert_eq!(plain.status, StatusCode::UNAUTHORIZED, "{}", plain.body);
+}

@@ -9,7 +9,9 @@
 
 use crate::api_client::ApiClient;
 use crate::lti::platform_keys::PlatformKeys;
-use crate::lti::{LtiError, deep_linking, id_token, launch, login, registration, workshop};
+use crate::lti::{
+    LtiError, deep_linking, id_token, launch, login, platform_storage, registration, workshop,
+};
 use crate::metrics::{self, Metric};
 use crate::state::AppState;
 use crate::store::fields::CLIENT;
@@ -66,8 +68,15 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
         .require_signing_keys()
         .map_err(LtiError::no_key_ring)?;
     let cookies = req.headers().get_all(COOKIE);
-    let cookie = login::state_of(cookies.iter().filter_map(|v| v.to_str().ok()), state_param)
-        .ok_or_else(|| LtiError::unauthorized(NO_STATE))?;
+    let from_cookie = login::state_of(cookies.iter().filter_map(|v| v.to_str().ok()), state_param);
+    // Without the cookie, the state as platform storage kept it (`lti::platform_storage`).
+    let from_storage = || {
+        form.get("lti_state")
+            .and_then(|value| login::parse_state(state_param, value))
+    };
+    let Some(cookie) = from_cookie.or_else(from_storage) else {
+        return from_platform_storage(state, &form, (id_token, state_param)).await;
+    };
     let peeked = id_token::peek(id_token)?;
     if !registration::plausible(&peeked.issuer, Some(&peeked.client_id)) {
         return Err(LtiError::unauthorized(
@@ -180,6 +189,36 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
     tracing::info!(client = %client.id, launch = %launch_id, issuer = %registration.issuer, "LTI launch created");
     metrics::count(Metric::LaunchesCreated, 1);
     opened(&req, &claims, &url, state_param)
+}
+
+/// A launch that came without its state cookie: for a platform that offers storage (it names
+/// its storage frame) and has not been asked yet, a page that reads the state from it and posts
+/// the launch again; otherwise refused. One read: the registration the id_token names, for the
+/// platform's origin.
+async fn from_platform_storage(
+    state: &AppState,
+    form: &std::collections::HashMap<String, String>,
+    (id_token, state_param): (&str, &str),
+) -> Result<Response<Body>, LtiError> {
+    let target = platform_storage::target(form.get("lti_storage_target").map(String::as_str));
+    let (Some(target), None) = (target, form.get("lti_state")) else {
+        return Err(LtiError::unauthorized(NO_STATE));
+    };
+    let peeked = id_token::peek(id_token)?;
+    if !registration::plausible(&peeked.issuer, Some(&peeked.client_id)) {
+        return Err(LtiError::unauthorized(NO_STATE));
+    }
+    let registration =
+        registration::find(&state.store, &peeked.issuer, Some(&peeked.client_id)).await?;
+    let origin = platform_storage::origin_of(&registration.auth_url)
+        .ok_or_else(|| LtiError::unauthorized(NO_STATE))?;
+    let page = platform_storage::get_page(
+        &target,
+        &origin,
+        (login::LAUNCH_PATH, id_token, state_param),
+        NO_STATE,
+    );
+    Ok(http::html(StatusCode::OK, page))
 }
 
 /// The platforms' keys this warm instance has fetched.

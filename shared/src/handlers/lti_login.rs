@@ -2,7 +2,7 @@
 //! the platform's authorization endpoint, with the state cookie.
 
 use crate::lti::login::{self, LoginRequest};
-use crate::lti::{LtiError, registration};
+use crate::lti::{LtiError, platform_storage, registration};
 use crate::state::AppState;
 use crate::{clock, http, tenant};
 use lambda_http::http::header::{LOCATION, SET_COOKIE};
@@ -38,13 +38,34 @@ async fn login(state: &AppState, req: Request) -> Result<Response<Body>, LtiErro
         }
     }
     let redirect = login::redirect(&registration, &login, &domain, (keys, clock::now()))?;
-    let mut response = http::empty(StatusCode::FOUND);
     let header = |value: &str| {
         HeaderValue::from_str(value).map_err(|_| LtiError::bad("The login cannot be redirected."))
     };
-    response
-        .headers_mut()
-        .insert(LOCATION, header(&redirect.location)?);
+    let storage = login
+        .storage_target
+        .as_deref()
+        .zip(platform_storage::origin_of(&registration.auth_url));
+    let mut response = match storage {
+        // A platform with storage: the state is also kept there, for a browser that refuses
+        // the cookie in the LMS's frame (`lti::platform_storage`).
+        Some((target, origin)) => {
+            let page = platform_storage::put_page(
+                target,
+                &origin,
+                &redirect.state,
+                &redirect.value,
+                &redirect.location,
+            );
+            http::html(StatusCode::OK, page)
+        }
+        None => {
+            let mut response = http::empty(StatusCode::FOUND);
+            response
+                .headers_mut()
+                .insert(LOCATION, header(&redirect.location)?);
+            response
+        }
+    };
     response
         .headers_mut()
         .insert(SET_COOKIE, header(&redirect.set_cookie)?);

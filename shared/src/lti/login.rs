@@ -35,6 +35,8 @@ pub struct LoginRequest {
     pub lti_message_hint: Option<String>,
     pub deployment_id: Option<String>,
     pub client_id: Option<String>,
+    /// The platform's storage frame (`lti_storage_target`), when it offers platform storage.
+    pub storage_target: Option<String>,
 }
 
 impl LoginRequest {
@@ -51,6 +53,7 @@ impl LoginRequest {
             lti_message_hint: get("lti_message_hint"),
             deployment_id: get("lti_deployment_id"),
             client_id: get("client_id"),
+            storage_target: super::platform_storage::target(get("lti_storage_target").as_deref()),
         })
     }
 }
@@ -60,6 +63,9 @@ impl LoginRequest {
 pub struct Redirect {
     pub location: String,
     pub set_cookie: String,
+    /// The login's state, and the cookie's value (what platform storage keeps instead).
+    pub state: String,
+    pub value: String,
 }
 
 /// The platform's authorization request for a login (Security Framework 5.1.1.2), once the
@@ -116,17 +122,22 @@ pub fn redirect(
         "{}.{}.{}.{mac}",
         bound.nonce, bound.tenant, bound.expires_at
     );
-    let cookie = Cookie::build((format!("{STATE_COOKIE_PREFIX}{}", state.expose()), value))
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::None)
-        .partitioned(true)
-        .path(LAUNCH_PATH)
-        .max_age(Duration::seconds(STATE_MAX_AGE_SECS))
-        .build();
+    let cookie = Cookie::build((
+        format!("{STATE_COOKIE_PREFIX}{}", state.expose()),
+        value.clone(),
+    ))
+    .http_only(true)
+    .secure(true)
+    .same_site(SameSite::None)
+    .partitioned(true)
+    .path(LAUNCH_PATH)
+    .max_age(Duration::seconds(STATE_MAX_AGE_SECS))
+    .build();
     Ok(Redirect {
         location: url.to_string(),
         set_cookie: cookie.to_string(),
+        state: state.expose().to_string(),
+        value,
     })
 }
 
@@ -191,6 +202,15 @@ pub fn state_of<'a>(cookies: impl Iterator<Item = &'a str>, state: &str) -> Opti
     }
     let name = format!("{STATE_COOKIE_PREFIX}{state}");
     let value = crate::http::cookies::session_cookie_in(cookies, &name)?;
+    parse_state(state, &value)
+}
+
+/// A state cookie's value for `state`, wherever it came from (the cookie, or platform storage:
+/// `lti::platform_storage`); `None` unless it has the shape labgate writes.
+pub fn parse_state(state: &str, value: &str) -> Option<StateCookie> {
+    if !secrets::is_url_token_shape(state) || value.len() > 512 {
+        return None;
+    }
     let mut parts = value.split('.');
     let (nonce, tenant, expires_at, mac) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);

@@ -16,6 +16,7 @@ pub mod key_rotation;
 pub mod launch;
 pub mod login;
 pub mod platform_keys;
+pub mod platform_storage;
 pub mod registration;
 pub mod tool_keys;
 pub mod workshop;
