@@ -1083,7 +1083,7 @@ async fn a_platform_with_storage_keeps_the_state_for_a_browser_that_refuses_the_
     let nonce = {
         let start = res.body.find("nonce=").unwrap() + "nonce=".len();
         res.body[start..]
-            .split(|c| c == '&' || c == '"')
+            .split(['&', '"'])
             .next()
             .unwrap()
             .to_string()
