@@ -35,13 +35,13 @@ const escape = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": 
 
 // The course page: labgate's login in a frame, and platform storage for it (the page itself is
 // the storage target `_parent`). What the tool asked is logged for the checks.
-const loginUrl = `${api}/lti/login?` + new URLSearchParams({
-  iss: platform, login_hint: "browser-learner", target_link_uri: `${api}/lti/launch`,
-  client_id: CLIENT_ID, lti_message_hint: "course-7", lti_storage_target: "_parent",
+const loginUrl = (storage) => `${api}/lti/login?` + new URLSearchParams({
+  iss: platform, login_hint: storage ? "browser-learner" : "no-storage", target_link_uri: `${api}/lti/launch`,
+  client_id: CLIENT_ID, lti_message_hint: "course-7", ...(storage ? { lti_storage_target: "_parent" } : {}),
 });
-const coursePage = `<!doctype html><meta charset="utf-8"><title>Course</title>
+const coursePage = (storage) => `<!doctype html><meta charset="utf-8"><title>Course</title>
 <h1>Databases 101</h1>
-<iframe name="tool" src="${escape(loginUrl)}" width="800" height="400"></iframe>
+<iframe name="tool" src="${escape(loginUrl(storage))}" width="800" height="400"></iframe>
 <script>
   const stored = {};
   window.storageLog = [];
@@ -63,8 +63,8 @@ const coursePage = `<!doctype html><meta charset="utf-8"><title>Course</title>
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, platform);
-  if (url.pathname === "/course") {
-    res.writeHead(200, { "content-type": "text/html" }).end(coursePage);
+  if (url.pathname === "/course" || url.pathname === "/course-without-storage") {
+    res.writeHead(200, { "content-type": "text/html" }).end(coursePage(url.pathname === "/course"));
   } else if (url.pathname === "/jwks") {
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
   } else if (url.pathname === "/authorize") {
@@ -84,7 +84,8 @@ const server = http.createServer((req, res) => {
       "https://purl.imsglobal.org/spec/lti/claim/custom": { content_id: contentId },
       "https://purl.imsglobal.org/spec/lti/claim/launch_presentation": { document_target: "iframe" },
     });
-    const fields = { id_token: token, state: q.get("state"), lti_storage_target: "_parent" };
+    const storage = q.get("login_hint") !== "no-storage";
+    const fields = { id_token: token, state: q.get("state"), ...(storage ? { lti_storage_target: "_parent" } : {}) };
     const inputs = Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${k}" value="${escape(v)}">`).join("");
     res.writeHead(200, { "content-type": "text/html" }).end(
       `<!doctype html><form id="f" method="post" action="${escape(q.get("redirect_uri"))}">${inputs}</form>` +
@@ -100,10 +101,12 @@ function check(name, ok, detail) {
   if (!ok) failed++;
 }
 
+// Both sites are on this machine's loopback, which Chromium's Local Network Access checks would
+// keep frames from navigating between; an LMS and labgate on the internet are public sites.
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
+    "--disable-component-update", "--disable-sync", "--disable-features=LocalNetworkAccessChecks"],
 });
 try {
   const context = await browser.newContext();
@@ -121,12 +124,18 @@ try {
     route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>the lab</title><p>the lab</p>" }));
 
   const course = await context.newPage();
+  // What went wrong on the way, for a failed check.
+  const trail = [];
+  course.on("requestfailed", (r) => trail.push(`failed ${r.method()} ${r.url().slice(0, 80)}: ${r.failure()?.errorText}`));
+  course.on("framenavigated", (f) => trail.push(`frame ${f.name() || "top"} at ${f.url().slice(0, 80)}`));
+  course.on("console", (m) => trail.push(`console ${m.text()}`));
   await course.goto(`${platform}/course`);
   const tool = course.frame({ name: "tool" });
   await tool.waitForSelector("text=Open the lab in a new window", { timeout: 30000 }).catch(() => {});
   const framed = await tool.content();
   check("labgate's state cookie was refused in the frame", refused === 1, `${refused} Set-Cookie dropped`);
-  check("the launch is accepted inside the frame", framed.includes("Open the lab in a new window"), framed.slice(0, 300));
+  check("the launch is accepted inside the frame", framed.includes("Open the lab in a new window"),
+    `${tool.url()}\n${trail.join("\n")}\n${framed.slice(0, 300)}`);
   const log = await course.evaluate(() => window.storageLog);
   check("the state went through platform storage (put at login, get at launch)",
     log.length === 2 && log[0].startsWith("put http://127.0.0.1:") && log[1].startsWith("get http://127.0.0.1:") &&
@@ -138,8 +147,18 @@ try {
   await lab.waitForURL((u) => u.href.startsWith(labOrigin), { timeout: 30000 }).catch(() => {});
   check("the lab opens at top level", lab.url().startsWith(labOrigin), lab.url());
   const cookies = await context.cookies(api);
-  check("labgate's session cookie is set there", cookies.some((c) => c.name === "labgate_session"),
+  check("labgate's session cookie is set there", cookies.some((c) => c.name.endsWith("labgate_session")),
     JSON.stringify(cookies.map((c) => c.name)));
+
+  // A platform without storage: the refused cookie cannot be made up for; the frame says to
+  // open the lab in a new window, and nothing is launched.
+  const plain = await context.newPage();
+  await plain.goto(`${platform}/course-without-storage`);
+  const plainTool = plain.frame({ name: "tool" });
+  await plainTool.waitForSelector("text=did not keep", { timeout: 30000 }).catch(() => {});
+  const said = await plainTool.content();
+  check("without platform storage the frame asks for a new window", said.includes("Open the lab in a new window from the LMS"),
+    said.slice(0, 300));
 } finally {
   await browser.close();
   server.close();
