@@ -8,6 +8,7 @@ pub mod cross_site;
 pub mod disable;
 pub mod erasure;
 pub mod events;
+pub mod grades;
 pub mod handlers;
 pub mod http;
 pub mod idempotency;

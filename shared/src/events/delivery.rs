@@ -18,7 +18,7 @@ pub const ANALYTICS: &str = "analytics";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 /// A score not sent because a newer one for the same learner and line item was
-/// (`lti::grades`).
+/// (`grades`).
 pub const SUPERSEDED: &str = "superseded";
 /// The LMS's gradebook: a `launch.progress` event's score, posted to its AGS line item.
 pub const GRADE: &str = "grade";
@@ -52,7 +52,7 @@ pub struct Deliverer {
     analytics_http: reqwest::Client,
     policy: Policy,
     keys: KeyRing,
-    ags: crate::lti::ags_client::AgsClient,
+    ags: crate::grades::ags_client::AgsClient,
 }
 
 /// The outcome of delivering one event to one target.
@@ -337,8 +337,10 @@ impl Deliverer {
                 .dns_resolver(std::sync::Arc::new(crate::net::PublicOnly))
                 .build()?
         };
-        let ags =
-            crate::lti::ags_client::AgsClient::new(policy.timeout, policy.allow_private_analytics)?;
+        let ags = crate::grades::ags_client::AgsClient::new(
+            policy.timeout,
+            policy.allow_private_analytics,
+        )?;
         Ok(Deliverer {
             http,
             analytics_http,
@@ -392,8 +394,7 @@ impl Deliverer {
                 continue;
             }
             let (status, attempts, last_error) = if let (GRADE, Some(grade)) = (target, &grade) {
-                let (ags, ring, policy) = (&self.ags, &self.keys, &self.policy);
-                crate::lti::grades::deliver(store, ags, ring, policy, &event.id, grade).await?
+                self.grade(store, &event.id, grade).await?
             } else if secrets.is_empty() {
                 // Never an unsigned delivery: the ring lost the key (docs/operations.md).
                 let missing = versions[0].key_id.as_deref().unwrap_or(DEFAULT_KEY_ID);
@@ -420,6 +421,29 @@ impl Deliverer {
             outcomes.push(delivery);
         }
         Ok(outcomes)
+    }
+
+    /// Posts an event's score to its line item (`grades`): its status, the attempts made and
+    /// the last error.
+    async fn grade(
+        &self,
+        store: &Store,
+        event_id: &str,
+        grade: &crate::grades::Grade,
+    ) -> Result<(&'static str, i64, Option<String>), StoreError> {
+        use crate::grades::{Retry, Sent};
+        let retry = Retry {
+            attempts: self.policy.attempts,
+            backoff: self.policy.backoff,
+            timeout: self.policy.timeout,
+            keep_order_secs: 2 * super::RETENTION_SECS,
+        };
+        let sent = crate::grades::deliver(store, (&self.ags, &self.keys), retry, event_id, grade);
+        Ok(match sent.await? {
+            Sent::Delivered { attempts } => (DELIVERED, i64::from(attempts), None),
+            Sent::Failed { attempts, error } => (FAILED, i64::from(attempts), Some(error)),
+            Sent::Superseded => (SUPERSEDED, 0, None),
+        })
     }
 
     /// Sends the event to one target: its status, the attempts made and the last error.

@@ -60,7 +60,7 @@ pub struct Event {
     /// A workshop session's `analytics_url`, which gets that session's events.
     pub analytics_url: Option<String>,
     /// The score for the LMS's gradebook a progress report on an LTI launch stands for (JSON of
-    /// `lti::grades::Grade`).
+    /// `grades::Grade`).
     pub grade: Option<String>,
 }
 
@@ -78,7 +78,7 @@ impl Event {
     }
 
     /// Also posts `grade` to its line item.
-    pub fn graded(mut self, grade: &crate::lti::grades::Grade) -> Self {
+    pub fn graded(mut self, grade: &crate::grades::Grade) -> Self {
         self.grade = serde_json::to_string(grade).ok();
         self
     }
@@ -180,7 +180,7 @@ impl StoredEvent {
 
 impl StoredEvent {
     /// The score this event carries for an LMS's gradebook, if any.
-    pub fn grade(&self) -> Result<Option<crate::lti::grades::Grade>, StoreError> {
+    pub fn grade(&self) -> Result<Option<crate::grades::Grade>, StoreError> {
         self.grade
             .as_deref()
             .map(|g| {

@@ -172,7 +172,9 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
         metrics::count(Metric::SessionsAllocated, u64::from(allocated));
         return opened(&req, &claims, &url, state_param);
     }
-    let payload = launch::payload(&registration, &claims)?;
+    let mut payload = launch::payload(&registration, &claims)?;
+    // A graded link: its progress reports go to the LMS's gradebook (`grades`).
+    payload.line_item = crate::grades::LineItem::of_launch(&registration, &claims);
     let content_key = keys::content(&payload.content_id);
     if tenant::find_owned(&found, &content_key, &client.id).is_none() {
         let id = &payload.content_id;

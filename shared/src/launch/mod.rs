@@ -267,7 +267,7 @@ pub struct Launch {
     pub progress: Option<serde_json::Value>,
     /// Where its progress goes as scores, for an LTI launch of a graded link.
     #[serde(skip)]
-    pub line_item: Option<crate::lti::grades::LineItem>,
+    pub line_item: Option<crate::grades::LineItem>,
 }
 
 impl Launch {
@@ -286,7 +286,7 @@ impl Launch {
             created_at: clock::rfc3339(attr::get_n(record, CREATED_AT)?),
             progress: attr::opt_s(record, LATEST_PROGRESS)?
                 .and_then(|p| serde_json::from_str(&p).ok()),
-            line_item: crate::lti::grades::LineItem::from_item(record)?,
+            line_item: crate::grades::LineItem::from_item(record)?,
         })
     }
 }

@@ -51,8 +51,8 @@ pub struct LaunchPayload {
     pub licenses: Vec<String>,
     pub teams: Vec<String>,
     /// The LMS gradebook's line item the launch's progress goes to as scores: an LTI launch of
-    /// a graded link sets it (`lti::grades`); the API's JSON never does.
-    pub line_item: Option<crate::lti::grades::LineItem>,
+    /// a graded link sets it (`grades`); the API's JSON never does.
+    pub line_item: Option<crate::grades::LineItem>,
 }
 
 /// `context`: a JSON object of at most 16 KiB (absent or null: empty).

@@ -2,7 +2,7 @@
 //! recorded (`record`): the latest report kept on the launch, and `launch.progress` emitted with
 //! the LMS's identifiers (`user_id`, `content_id`, `resource_id`, `context`) in one transaction.
 //! On an LTI launch of a graded link, the event also carries the score it stands for, which the
-//! event dispatcher posts to the LMS's gradebook (`lti::grades`).
+//! event dispatcher posts to the LMS's gradebook (`grades`).
 
 use super::Launch;
 use crate::events::{Event, EventType};
@@ -97,8 +97,13 @@ pub async fn record(
     let mut event = progress_event(client_id, launch, progress);
     if let Some(line) = &launch.line_item {
         // A graded LTI launch: the report is also a score for the LMS's gradebook.
-        let grade =
-            crate::lti::grades::Grade::new(line, progress, crate::lti::grades::now_micros());
+        let reported = crate::grades::Reported {
+            progress: progress.progress,
+            score: progress.score,
+            max_score: progress.max_score,
+            completed: progress.completed,
+        };
+        let grade = crate::grades::Grade::new(line, reported, crate::grades::now_micros());
         event = event.graded(&grade);
     }
     let table = store.table();

@@ -2,7 +2,7 @@
 //! answers the LMS with a signed `LtiDeepLinkingResponse` of `ltiResourceLink` items, each with
 //! the custom parameter `content_id` that its launches read (`lti::launch`), and, when the
 //! instructor gives the points it is worth, a `lineItem` the LMS makes a gradebook column of
-//! (its launches then carry the AGS claim, and progress reports become scores: `lti::grades`).
+//! (its launches then carry the AGS claim, and progress reports become scores: `grades`).
 //!
 //! The request's context (where to return, its `data`, the registration) travels through the
 //! picking page sealed with the master key ring (HMAC-SHA256, ten minutes), so that the page

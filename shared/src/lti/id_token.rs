@@ -122,7 +122,7 @@ pub struct LaunchClaims {
     pub return_url: Option<String>,
     /// When the token expires (the nonce is kept until a while after).
     pub expires_at: i64,
-    /// The AGS endpoint claim, when the link is graded (`lti::grades`).
+    /// The AGS endpoint claim, when the link is graded (`grades`).
     pub ags_endpoint: Option<Map<String, Value>>,
 }
 

@@ -33,8 +33,8 @@ pub fn user_id(issuer: &str, subject: &str) -> String {
 
 /// The launch payload an LTI launch stands for, validated as an API launch is: the content from
 /// the link's custom parameter `content_id`, the resource link as `resource_id`, the course as
-/// `context`, the LIS role URIs as the roles the tenant's role map maps; a graded link's AGS
-/// line item, where the launch's progress goes as scores.
+/// `context`, the LIS role URIs as the roles the tenant's role map maps. (A graded link's line
+/// item is the handler's to add: `grades::LineItem::of_launch`.)
 pub fn payload(
     registration: &Registration,
     claims: &LaunchClaims,
@@ -75,10 +75,8 @@ pub fn payload(
         "roles": roles,
     });
     let bytes = serde_json::to_vec(&body).map_err(|e| LtiError::bad(e.to_string()))?;
-    let mut payload = LaunchPayload::parse(&bytes)
-        .map_err(|e| LtiError::bad(format!("The launch cannot be recorded: {e}")))?;
-    payload.line_item = super::grades::LineItem::of_launch(registration, claims);
-    Ok(payload)
+    LaunchPayload::parse(&bytes)
+        .map_err(|e| LtiError::bad(format!("The launch cannot be recorded: {e}")))
 }
 
 /// LIS role URIs longer than a launch's labels are dropped (none of the standard ones is).

@@ -4,13 +4,11 @@
 //! keys, `platform_keys`), and the launch recorded as `POST /api/v1/launch` records one
 //! (`launch`). The platforms a tenant trusts are its `registration`s; the tool's own keys are in
 //! the master key ring (`tool_keys`). Progress reports on a graded launch go back to the LMS's
-//! gradebook as scores (`grades`, posted by `ags_client`).
+//! gradebook as scores (the `grades` module, beside this one).
 
-pub mod ags_client;
 pub mod claims;
 pub mod deep_linking;
 pub mod dynamic_registration;
-pub mod grades;
 pub mod id_token;
 pub mod key_rotation;
 pub mod launch;

@@ -20,7 +20,7 @@ pub struct Registration {
     pub deployments: Vec<String>,
     /// The platform's OIDC authorization endpoint (where the login redirects).
     pub auth_url: String,
-    /// The platform's OAuth2 token endpoint (grades: `lti::ags_client`).
+    /// The platform's OAuth2 token endpoint (grades: `grades::ags_client`).
     pub token_url: String,
     /// The platform's public keys.
     pub jwks_url: String,

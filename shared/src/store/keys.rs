@@ -265,7 +265,7 @@ pub fn lti_nonce(nonce: &str) -> Key {
     Key::new(format!("LTINONCE#{nonce}"), "#LTINONCE")
 }
 
-/// The order of one learner's scores on one AGS line item (`lti::grades`): the latest one
+/// The order of one learner's scores on one AGS line item (`grades`): the latest one
 /// delivered, and the lease of the send in flight. `digest` is the SHA-256 of the
 /// registration, the line item and the learner.
 pub fn ags_order(digest: &str) -> Key {

@@ -1,4 +1,7 @@
-//! Grades back to the LMS through Assignment and Grade Services 2.0 (AGS).
+//! Grades back to the LMS through LTI Assignment and Grade Services 2.0 (AGS). Below `lti`
+//! (it reads registrations and the tool's keys) and above nothing that imports it back:
+//! `launch` keeps a launch's line item and attaches scores to progress events, `events`
+//! delivers them, the LTI launch handler finds the line item in the id_token.
 //!
 //! A launch whose id_token carries the AGS endpoint claim, with a line item and the score scope,
 //! keeps that line item on its record (`LineItem`). Each progress report on such a launch puts
@@ -12,18 +15,18 @@
 //! which keeps the timestamp last delivered, and a score no newer than that is recorded as
 //! superseded instead of sent (its newer one carries the learner's grade).
 
-use super::ags_client::AgsClient;
-use super::claims::AGS_SCOPE_SCORE;
-use super::id_token::LaunchClaims;
-use super::registration::Registration;
-use crate::events::delivery::{DELIVERED, FAILED, Policy, SUPERSEDED};
-use crate::launch::progress::Progress;
+pub mod ags_client;
+
+use crate::lti::claims::AGS_SCOPE_SCORE;
+use crate::lti::id_token::LaunchClaims;
+use crate::lti::registration::Registration;
 use crate::master_key::KeyRing;
 use crate::store::attr::{self, Item};
 use crate::store::fields::AGS_LINE_ITEM;
 use crate::store::keys;
 use crate::store::write::Update;
 use crate::store::{Store, StoreError};
+use ags_client::AgsClient;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -54,7 +57,7 @@ impl LineItem {
             .is_some_and(|scopes| scopes.iter().any(|s| s.as_str() == Some(AGS_SCOPE_SCORE)));
         let lineitem = endpoint.get("lineitem")?.as_str()?;
         let usable = lineitem.chars().count() <= MAX_LINEITEM_CHARS
-            && super::ags_client::scores_url(lineitem).is_some();
+            && ags_client::scores_url(lineitem).is_some();
         (may_score && usable).then(|| LineItem {
             issuer: registration.issuer.clone(),
             client_id: registration.client_id.clone(),
@@ -102,26 +105,35 @@ pub struct Grade {
     pub order: i64,
 }
 
+/// What a progress report says, as a score stands for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reported {
+    /// How far, from 0 to 1.
+    pub progress: f64,
+    pub score: Option<f64>,
+    pub max_score: Option<f64>,
+    pub completed: bool,
+}
+
 impl Grade {
     /// The score a progress report stands for (AGS 2.0, section 3.4), recorded at `micros`:
     /// - with `score` and `max_score`, those (partial credit);
     /// - otherwise the fraction done, out of 1;
     /// - `activityProgress` from `completed` and `progress`; `gradingProgress` `FullyGraded`
     ///   once the report completes the lab or gives a score, `Pending` before.
-    pub fn new(line: &LineItem, progress: &Progress, micros: i64) -> Grade {
-        let (given, maximum) = match (progress.score, progress.max_score) {
+    pub fn new(line: &LineItem, report: Reported, micros: i64) -> Grade {
+        let (given, maximum) = match (report.score, report.max_score) {
             (Some(score), Some(max)) => (score, max),
-            _ => (progress.progress, 1.0),
+            _ => (report.progress, 1.0),
         };
-        let activity = if progress.completed {
+        let activity = if report.completed {
             "Completed"
-        } else if progress.progress > 0.0 {
+        } else if report.progress > 0.0 {
             "InProgress"
         } else {
             "Started"
         };
-        let graded =
-            progress.completed || (progress.score.is_some() && progress.max_score.is_some());
+        let graded = report.completed || (report.score.is_some() && report.max_score.is_some());
         let score = json!({
             "userId": line.user,
             "scoreGiven": given,
@@ -154,86 +166,118 @@ pub fn now_micros() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
 }
 
-/// How long an order record outlives its last score: past the retention of every event that
-/// could still be sent again (`labgate-admin delivery resend`), so that no older score ever
-/// follows a newer one. TTL deleting it late only keeps the order longer.
-const ORDER_KEPT_SECS: i64 = 2 * crate::events::RETENTION_SECS;
+/// How a send is tried: the event dispatcher's delivery policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub attempts: u32,
+    /// Pause before the second attempt; doubled for each one after.
+    pub backoff: Duration,
+    /// Each request's timeout (the lease covers them all).
+    pub timeout: Duration,
+    /// How long the order record outlives its last score: past the retention of every event
+    /// that could still be sent again (`labgate-admin delivery resend`), so that no older
+    /// score ever follows a newer one. TTL deleting it late only keeps the order longer.
+    pub keep_order_secs: i64,
+}
 
-/// How a send fared: its status (`delivered`, `failed`, `superseded`), the attempts made and
-/// the last error.
-pub type Outcome = (&'static str, i64, Option<String>);
+/// How a send fared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Delivered {
+        attempts: u32,
+    },
+    /// Not sent (or not accepted) after `attempts`; why.
+    Failed {
+        attempts: u32,
+        error: String,
+    },
+    /// A newer score for the same learner and line item was delivered: this one is not sent.
+    Superseded,
+}
 
 /// Sends one event's score, in order, with the policy's retries. A store failure is an error
 /// (the stream batch is retried); everything else is an outcome.
 pub async fn deliver(
     store: &Store,
-    ags: &AgsClient,
-    ring: &KeyRing,
-    policy: &Policy,
+    (ags, ring): (&AgsClient, &KeyRing),
+    retry: Retry,
     event_id: &str,
     grade: &Grade,
-) -> Result<Outcome, StoreError> {
+) -> Result<Sent, StoreError> {
     let line = &grade.line;
+    let failed = |error: &str| Sent::Failed {
+        attempts: 0,
+        error: error.to_string(),
+    };
     let key = keys::lti_registration(&line.issuer, &line.client_id);
     let found = crate::store::get(store, &key, "GetItem LTI registration").await?;
     let Some(registration) = found.as_ref().map(Registration::from_item).transpose()? else {
-        let error = "the LTI registration of this line item was removed";
-        return Ok((FAILED, 0, Some(error.into())));
+        return Ok(failed("the LTI registration of this line item was removed"));
     };
     let Some(tool_key) = ring.tool_keys().first() else {
-        let error = "the key ring has no LTI tool key to ask the platform for a token";
-        return Ok((FAILED, 0, Some(error.into())));
+        return Ok(failed(
+            "the key ring has no LTI tool key to ask the platform for a token",
+        ));
     };
-    let lease = lease_length(policy);
+    let lease = lease_length(&retry);
     let order = line.order_key();
     // Another send for this learner and line item finishes (or its lease runs out) first.
     let waited_until = std::time::Instant::now() + lease + Duration::from_secs(1);
     loop {
-        match claim(store, &order, event_id, grade.order, lease).await? {
+        match claim(
+            store,
+            &order,
+            event_id,
+            grade.order,
+            (lease, retry.keep_order_secs),
+        )
+        .await?
+        {
             Claim::Held => break,
-            Claim::Superseded => return Ok((SUPERSEDED, 0, None)),
+            Claim::Superseded => return Ok(Sent::Superseded),
             Claim::Busy if std::time::Instant::now() < waited_until => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Claim::Busy => {
-                let error = "another score for this learner and line item was being sent";
-                return Ok((FAILED, 0, Some(error.into())));
+                return Ok(failed(
+                    "another score for this learner and line item was being sent",
+                ));
             }
         }
     }
-    let mut last_error = None;
-    let mut outcome = None;
-    for attempt in 0..policy.attempts {
+    let mut last_error = String::new();
+    let mut sent = None;
+    for attempt in 0..retry.attempts {
         if attempt > 0 {
-            tokio::time::sleep(policy.backoff * 2u32.pow(attempt - 1)).await;
+            tokio::time::sleep(retry.backoff * 2u32.pow(attempt - 1)).await;
         }
         match ags
             .post_score(&registration, tool_key, &line.lineitem, &grade.score)
             .await
         {
             Ok(()) => {
-                outcome = Some((DELIVERED, i64::from(attempt) + 1, None));
+                sent = Some(Sent::Delivered {
+                    attempts: attempt + 1,
+                });
                 break;
             }
-            Err(e) => last_error = Some(e),
+            Err(e) => last_error = e,
         }
     }
-    let outcome = outcome.unwrap_or((FAILED, i64::from(policy.attempts), last_error));
-    release(
-        store,
-        &order,
-        event_id,
-        (outcome.0 == DELIVERED).then_some(grade.order),
-    )
-    .await?;
-    Ok(outcome)
+    let sent = sent.unwrap_or(Sent::Failed {
+        attempts: retry.attempts,
+        error: last_error,
+    });
+    let delivered = matches!(sent, Sent::Delivered { .. }).then_some(grade.order);
+    release(store, &order, event_id, delivered).await?;
+    Ok(sent)
 }
 
 /// A lease covers every attempt of one send (a token and a post each), with its pauses.
-fn lease_length(policy: &Policy) -> Duration {
-    let attempts = policy.attempts.max(1);
-    let pauses = policy.backoff * (2u32.pow(attempts.min(16)) - 1);
-    policy.timeout * 2 * attempts + pauses + Duration::from_secs(5)
+fn lease_length(retry: &Retry) -> Duration {
+    let attempts = retry.attempts.max(1);
+    let pauses = retry.backoff * (2u32.pow(attempts.min(16)) - 1);
+    retry.timeout * 2 * attempts + pauses + Duration::from_secs(5)
 }
 
 enum Claim {
@@ -249,7 +293,7 @@ async fn claim(
     order: &keys::Key,
     event_id: &str,
     micros: i64,
-    lease: Duration,
+    (lease, keep_order_secs): (Duration, i64),
 ) -> Result<Claim, StoreError> {
     let now_ms = crate::clock::now_millis();
     let until = now_ms + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
@@ -262,7 +306,7 @@ async fn claim(
             (":order".to_string(), attr::n(micros)),
             (
                 ":expires".to_string(),
-                attr::n(crate::clock::now() + ORDER_KEPT_SECS),
+                attr::n(crate::clock::now() + keep_order_secs),
             ),
         ]),
         names: &[],

@@ -2,9 +2,9 @@
 //! with a signed JWT client assertion (IMS Security Framework, section 4.1; RFC 7523), kept for
 //! its lifetime, and a score posted to `{lineitem}/scores`.
 
-use super::claims::{AGS_SCOPE_SCORE, SCORE_MEDIA_TYPE};
-use super::registration::Registration;
-use super::tool_keys::ToolKey;
+use crate::lti::claims::{AGS_SCOPE_SCORE, SCORE_MEDIA_TYPE};
+use crate::lti::registration::Registration;
+use crate::lti::tool_keys::ToolKey;
 use crate::net::describe;
 use serde_json::{Value, json};
 use std::collections::HashMap;
