@@ -103,6 +103,25 @@ pub fn describe(e: &reqwest::Error) -> &'static str {
     }
 }
 
+/// A response's body, read a chunk at a time and refused once it passes `max` bytes (a hostile
+/// server cannot stream more than that into memory); the error says why in a few words.
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, &'static str> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err("its answer is too large");
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > max {
+            return Err("its answer is too large");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

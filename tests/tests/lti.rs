@@ -1104,26 +1104,59 @@ async fn a_platform_with_storage_keeps_the_state_for_a_browser_that_refuses_the_
     assert!(asked.body.contains("lti.get_data"), "{}", asked.body);
     assert!(asked.body.contains(&format!("labgate_state_{state}")));
     assert!(asked.body.contains("name=\"lti_state\""));
+    assert!(
+        asked
+            .body
+            .contains(&format!("action=\"https://{API_HOST}/lti/launch\"")),
+        "{}",
+        asked.body
+    );
 
-    // What the platform gave back, forged or for another state: refused, nothing written.
-    let before = scan_all(env.store()).await.len();
-    let forged = value.replacen(|c: char| c.is_ascii_digit(), "9", 1);
-    for (what, given) in [
-        ("forged", forged.as_str()),
-        ("empty", ""),
-        ("junk", "a.b.c.d"),
-    ] {
+    // The page posts the launch again from labgate's own origin; a post from anywhere else is
+    // someone else's form (login CSRF with their own state), refused like a forged value.
+    let relaunch = |given: &str, origin: Option<&str>| {
         let mut form = base.to_vec();
         form.push(("lti_state", given.to_string()));
-        let res = post_launch(&env, &form, None, false).await;
+        let mut req = request("POST", API_HOST, "/lti/launch")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("sec-fetch-dest", "iframe");
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.body(Body::Text(encoded(&form))).unwrap()
+    };
+    let ours = format!("https://{API_HOST}");
+    let before = scan_all(env.store()).await.len();
+    let forged = value.replacen(|c: char| c.is_ascii_digit(), "9", 1);
+    for (what, given, origin) in [
+        ("forged", forged.as_str(), Some(ours.as_str())),
+        ("empty", "", Some(ours.as_str())),
+        ("junk", "a.b.c.d", Some(ours.as_str())),
+        (
+            "posted from another site",
+            value,
+            Some("https://evil.example"),
+        ),
+        ("posted with no origin", value, None),
+    ] {
+        let res = invoke(
+            handlers::lti_launch::handle,
+            &env.state,
+            relaunch(given, origin),
+        )
+        .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{what}: {}", res.body);
     }
     assert_eq!(scan_all(env.store()).await.len(), before);
 
-    // The state the platform kept: the launch goes on, in the frame, to the new-window page.
-    let mut form = base.to_vec();
-    form.push(("lti_state", value.to_string()));
-    let res = post_launch(&env, &form, None, false).await;
+    // The state the platform kept, from labgate's page: the launch goes on, in the frame, to
+    // the new-window page.
+    let res = invoke(
+        handlers::lti_launch::handle,
+        &env.state,
+        relaunch(value, Some(&ours)),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(
         res.body.contains("Open the lab in a new window"),

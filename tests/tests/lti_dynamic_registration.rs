@@ -365,6 +365,22 @@ fn the_configuration_check_follows_the_specification() {
     let mut plain: Value = good.clone();
     plain["token_endpoint"] = json!("http://lms.example.edu/token");
     assert!(dynamic_registration::check_configuration(&from, &plain).is_err());
-    let elsewhere = "https://evil.example.com/.well-known/openid-configuration";
-    assert!(dynamic_registration::check_configuration(elsewhere, &good).is_err());
+    for elsewhere in [
+        "https://evil.example.com/.well-known/openid-configuration",
+        "https://lms.example.edu.evil.net/.well-known/openid-configuration",
+        "https://lms.example.edu:8443/.well-known/openid-configuration",
+        "http://lms.example.edu/.well-known/openid-configuration",
+    ] {
+        assert!(
+            dynamic_registration::check_configuration(elsewhere, &good).is_err(),
+            "{elsewhere}"
+        );
+    }
+    // An issuer with a path covers only what is below it.
+    let mut moodle = openid_configuration("https://lms.example.edu/moodle");
+    moodle["issuer"] = json!("https://lms.example.edu/moodle");
+    let below = "https://lms.example.edu/moodle/mod/lti/openid-configuration.php";
+    assert!(dynamic_registration::check_configuration(below, &moodle).is_ok());
+    let beside = "https://lms.example.edu/moodle2/mod/lti/openid-configuration.php";
+    assert!(dynamic_registration::check_configuration(beside, &moodle).is_err());
 }

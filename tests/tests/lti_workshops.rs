@@ -50,7 +50,8 @@ async fn a_workshop_link_gives_a_session_with_its_one_time_activation() {
         .query_pairs()
         .into_owned()
         .collect();
-    assert_eq!(query["index_url"], RETURN_URL, "back to the LMS");
+    // The LMS's return_url is not at an origin the tenant allows: back to the platform.
+    assert_eq!(query["index_url"], ISSUER);
     assert!(query["token"].len() >= 32);
 
     // The session is the workshop API's: its record, its user and its event.
@@ -102,7 +103,8 @@ async fn a_full_workshop_a_wrong_link_or_another_tenants_workshop_is_refused() {
     let first = launch(&env, "learner-1", json!({"environment": lab}), true).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
 
-    // Every seat is taken: a page saying so, 503.
+    // Every seat is taken: a page saying so, 503, and nothing written (not even the nonce).
+    let before = scan_all(env.store()).await.len();
     let full = launch(&env, "learner-2", json!({"environment": lab}), true).await;
     assert_eq!(
         full.status,
@@ -111,6 +113,7 @@ async fn a_full_workshop_a_wrong_link_or_another_tenants_workshop_is_refused() {
         full.body
     );
     assert!(full.body.contains("Every seat"), "{}", full.body);
+    assert_eq!(scan_all(env.store()).await.len(), before);
 
     let other = seed_client(env.store(), "other school").await;
     let theirs = env.environment_for(&other.id, 3, |_| {}).await;

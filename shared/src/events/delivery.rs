@@ -364,9 +364,12 @@ impl Deliverer {
         if let Some(url) = &event.analytics_url {
             targets.push((ANALYTICS, url.clone()));
         }
-        let grade = event.grade()?;
-        if let Some(grade) = &grade {
-            targets.push((GRADE, grade.line.lineitem.clone()));
+        // A score that cannot be read is a dead letter of its own, never a batch failed forever.
+        let grade = event.grade().map_err(|e| e.to_string());
+        match &grade {
+            Ok(Some(grade)) => targets.push((GRADE, grade.line.lineitem.clone())),
+            Ok(None) => {}
+            Err(_) => targets.push((GRADE, String::new())),
         }
         // A tenant without a webhook was never shown a secret: its analytics deliveries are
         // signed with version 1 of the key in force.
@@ -393,8 +396,11 @@ impl Deliverer {
                 // A retried stream batch or a re-send: never deliver twice what arrived.
                 continue;
             }
-            let (status, attempts, last_error) = if let (GRADE, Some(grade)) = (target, &grade) {
-                self.grade(store, &event.id, grade).await?
+            let (status, attempts, last_error) = if target == GRADE {
+                match &grade {
+                    Ok(Some(grade)) => self.grade(store, &event.id, grade).await?,
+                    _ => (FAILED, 0, Some("the event's score cannot be read".into())),
+                }
             } else if secrets.is_empty() {
                 // Never an unsigned delivery: the ring lost the key (docs/operations.md).
                 let missing = versions[0].key_id.as_deref().unwrap_or(DEFAULT_KEY_ID);

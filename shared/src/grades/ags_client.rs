@@ -19,12 +19,11 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// The URL a line item's scores are posted to: `/scores` appended to its path, before any
-/// query string (AGS 2.0, section 3.4). `None` if the line item is not an http(s) URL.
+/// query string (AGS 2.0, section 3.4). `None` if the line item is not an https URL (http only
+/// for localhost).
 pub fn scores_url(lineitem: &str) -> Option<url::Url> {
-    let mut url = url::Url::parse(lineitem).ok()?;
-    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return None;
-    }
+    // https: the access token goes with the score (plain http only on this machine).
+    let mut url = crate::lti::registration::secure_url(lineitem).ok()?;
     url.set_fragment(None);
     url.path_segments_mut().ok()?.pop_if_empty().push("scores");
     Some(url)
@@ -86,7 +85,7 @@ impl AgsClient {
         lineitem: &str,
         score: &Value,
     ) -> Result<(), String> {
-        let url = scores_url(lineitem).ok_or("the line item is not an http(s) URL")?;
+        let url = scores_url(lineitem).ok_or("the line item is not an https URL")?;
         self.check_address(&url)?;
         for renewed in [false, true] {
             let token = self.token(registration, key, renewed).await?;
@@ -179,13 +178,9 @@ impl AgsClient {
         if !status.is_success() {
             return Err(format!("token: HTTP {}", status.as_u16()));
         }
-        let body = response
-            .bytes()
+        let body = crate::net::read_limited(response, MAX_TOKEN_RESPONSE_BYTES)
             .await
-            .map_err(|e| format!("token: {}", describe(&e)))?;
-        if body.len() > MAX_TOKEN_RESPONSE_BYTES {
-            return Err("token: the answer is too large".into());
-        }
+            .map_err(|e| format!("token: {e}"))?;
         let answer: Value =
             serde_json::from_slice(&body).map_err(|_| "token: the answer is not JSON")?;
         let token = answer
@@ -231,7 +226,12 @@ mod tests {
         for (lineitem, scores) in cases {
             assert_eq!(scores_url(lineitem).unwrap().as_str(), scores, "{lineitem}");
         }
-        for bad in ["ftp://lms.example.edu/x", "not a url", "mailto:a@b.c"] {
+        for bad in [
+            "ftp://lms.example.edu/x",
+            "not a url",
+            "mailto:a@b.c",
+            "http://lms.example.edu/lineitems/9",
+        ] {
             assert!(scores_url(bad).is_none(), "{bad}");
         }
     }

@@ -221,8 +221,10 @@ pub async fn deliver(
     };
     let lease = lease_length(&retry);
     let order = line.order_key();
-    // Another send for this learner and line item finishes (or its lease runs out) first.
-    let waited_until = std::time::Instant::now() + lease + Duration::from_secs(1);
+    // Another send for this learner and line item finishes first; waited for a while, then the
+    // stream batch is failed, so that Lambda hands it over again (never a dead letter for a
+    // score that was only kept waiting).
+    let waited_until = std::time::Instant::now() + MAX_WAIT;
     loop {
         match claim(
             store,
@@ -239,9 +241,10 @@ pub async fn deliver(
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Claim::Busy => {
-                return Ok(failed(
-                    "another score for this learner and line item was being sent",
-                ));
+                return Err(StoreError::Unavailable {
+                    op: "UpdateItem AGS order lease",
+                    detail: "another score for this learner and line item is being sent".into(),
+                });
             }
         }
     }
@@ -273,11 +276,16 @@ pub async fn deliver(
     Ok(sent)
 }
 
-/// A lease covers every attempt of one send (a token and a post each), with its pauses.
+/// How long a send waits for another one's lease before the batch is handed back: with the
+/// dispatcher's webhook and analytics deliveries and its own attempts, within its 120 s.
+const MAX_WAIT: Duration = Duration::from_secs(20);
+
+/// A lease covers every attempt of one send, with its pauses: each attempt is at most four
+/// requests (a token, the post, and after a 401 a new token and the post again).
 fn lease_length(retry: &Retry) -> Duration {
     let attempts = retry.attempts.max(1);
     let pauses = retry.backoff * (2u32.pow(attempts.min(16)) - 1);
-    retry.timeout * 2 * attempts + pauses + Duration::from_secs(5)
+    retry.timeout * 4 * attempts + pauses + Duration::from_secs(5)
 }
 
 enum Claim {

@@ -69,13 +69,16 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
         .map_err(LtiError::no_key_ring)?;
     let cookies = req.headers().get_all(COOKIE);
     let from_cookie = login::state_of(cookies.iter().filter_map(|v| v.to_str().ok()), state_param);
-    // Without the cookie, the state as platform storage kept it (`lti::platform_storage`).
+    // Without the cookie, the state as platform storage kept it (`lti::platform_storage`),
+    // posted by labgate's own page only: a form field anyone could post, unlike the cookie, so
+    // a post from another site (login CSRF with an attacker's state) is refused.
+    let domain = http::domain(&state.config, &req);
     let from_storage = || {
-        form.get("lti_state")
-            .and_then(|value| login::parse_state(state_param, value))
+        let value = form.get("lti_state")?;
+        same_origin(&req, &domain.api_url).then(|| login::parse_state(state_param, value))?
     };
     let Some(cookie) = from_cookie.or_else(from_storage) else {
-        return from_platform_storage(state, &form, (id_token, state_param)).await;
+        return from_platform_storage(state, &form, (id_token, state_param), &domain.api_url).await;
     };
     let peeked = id_token::peek(id_token)?;
     if !registration::plausible(&peeked.issuer, Some(&peeked.client_id)) {
@@ -86,7 +89,6 @@ async fn lti_launch(state: &AppState, req: Request) -> Result<Response<Body>, Lt
 
     // One round trip: the registration the token names, the tenant the login found, the
     // content, and the white-label domain's binding.
-    let domain = http::domain(&state.config, &req);
     let binding = tenant::domain_binding(&state.config, &domain);
     let registration_key = keys::lti_registration(&peeked.issuer, &peeked.client_id);
     let client_key = keys::client(cookie.tenant());
@@ -201,6 +203,7 @@ async fn from_platform_storage(
     state: &AppState,
     form: &std::collections::HashMap<String, String>,
     (id_token, state_param): (&str, &str),
+    api_url: &str,
 ) -> Result<Response<Body>, LtiError> {
     let target = platform_storage::target(form.get("lti_storage_target").map(String::as_str));
     let (Some(target), None) = (target, form.get("lti_state")) else {
@@ -214,13 +217,23 @@ async fn from_platform_storage(
         registration::find(&state.store, &peeked.issuer, Some(&peeked.client_id)).await?;
     let origin = platform_storage::origin_of(&registration.auth_url)
         .ok_or_else(|| LtiError::unauthorized(NO_STATE))?;
-    let page = platform_storage::get_page(
-        &target,
-        &origin,
-        (login::LAUNCH_PATH, id_token, state_param),
-        NO_STATE,
-    );
+    if api_url.is_empty() {
+        return Err(LtiError::bad("Missing or invalid Host header."));
+    }
+    let action = format!("{api_url}{}", login::LAUNCH_PATH);
+    let page =
+        platform_storage::get_page(&target, &origin, (&action, id_token, state_param), NO_STATE);
     Ok(http::html(StatusCode::OK, page))
+}
+
+/// Whether the request comes from a page of labgate's own origin: its `Origin` header (which
+/// browsers send with every form post), or `Sec-Fetch-Site: same-origin`.
+fn same_origin(req: &Request, api_url: &str) -> bool {
+    let ours = platform_storage::origin_of(api_url);
+    let by_origin = http::header(req, "origin")
+        .zip(ours.as_deref())
+        .is_some_and(|(given, ours)| given == ours);
+    by_origin || http::header(req, "sec-fetch-site") == Some("same-origin")
 }
 
 /// The platforms' keys this warm instance has fetched.

@@ -86,7 +86,8 @@ async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, Portal
 }
 
 /// 302 to the stored `index_url` with Educates' `notification`. The stored index_url was checked
-/// against the tenant's allowed origins at request time.
+/// against the tenant's allowed origins at request time (a session launched from an LMS falls
+/// back to its registered issuer: `lti::workshop`).
 fn back_to_index(index_url: &str, notification: &str) -> Result<Response<Body>, PortalError> {
     let target =
         redirect::with_notification(index_url, notification).ok_or_else(PortalError::not_found)?;

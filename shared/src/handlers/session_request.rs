@@ -211,6 +211,11 @@ async fn request(state: &AppState, req: Request) -> Result<Response<Body>, Porta
             StatusCode::UNPROCESSABLE_ENTITY,
             idempotency::REUSED,
         )),
+        // This request adds no items of its own.
+        RequestOutcome::AlsoRefused => Err(PortalError::from(crate::store::StoreError::Failed {
+            op: "TransactWriteItems workshop session request",
+            detail: "a condition of an item the request did not add failed".into(),
+        })),
         RequestOutcome::Granted {
             session,
             user,

@@ -219,7 +219,7 @@ pub fn check_configuration(
             .ok_or_else(|| LtiError::bad(format!("The LMS's configuration has no {name}.")))
     };
     let issuer = field("issuer")?;
-    if !read_from.starts_with(issuer.trim_end_matches('/')) {
+    if !issuer_covers(&issuer, read_from) {
         return Err(LtiError::bad(
             "The LMS's configuration names an issuer that is not where it was read from.",
         ));
@@ -249,6 +249,20 @@ pub fn check_configuration(
         return Err(LtiError::bad("The LMS does not sign id_tokens with RS256."));
     }
     Ok(checked)
+}
+
+/// Whether the configuration read from `read_from` may speak for `issuer`: the same scheme,
+/// host and port, and the issuer's path a prefix of its path on a segment boundary (so that
+/// `https://lms.example.edu` does not cover `https://lms.example.edu.evil.net/…`).
+fn issuer_covers(issuer: &str, read_from: &str) -> bool {
+    let (Ok(issuer), Ok(read_from)) = (url::Url::parse(issuer), url::Url::parse(read_from)) else {
+        return false;
+    };
+    let base = issuer.path().trim_end_matches('/');
+    let path = read_from.path();
+    issuer.origin() == read_from.origin()
+        && issuer.query().is_none()
+        && (base.is_empty() || path == base || path.starts_with(&format!("{base}/")))
 }
 
 /// labgate's client registration (Dynamic Registration 1.0, section 3.3), for `api_url`.
@@ -322,14 +336,22 @@ pub async fn complete(
             return Err(e);
         }
     };
-    let values = Item::from([(":holder".to_string(), attr::s(&holder))]);
+    let values = Item::from([
+        (":holder".to_string(), attr::s(&holder)),
+        (":now".to_string(), attr::n(crate::clock::now())),
+    ]);
+    // A dynamic registration only ever creates: it never replaces a registration, the
+    // tenant's own included (a platform gives each registration a client_id of its own).
     let items = vec![
-        item::delete(store.table(), &link, Some(("holder = :holder", values)))?,
-        item::put_if(
+        item::delete(
+            store.table(),
+            &link,
+            Some(("holder = :holder AND expires_at > :now", values)),
+        )?,
+        item::put(
             store.table(),
             registration.to_item(),
-            registration::NEW_OR_SAME_TENANT,
-            Item::from([(":tenant".to_string(), attr::s(&tenant))]),
+            Some(crate::store::conditions::ABSENT),
         )?,
     ];
     match tx::transact(store, "TransactWriteItems LTI dynamic registration", items).await {
@@ -338,7 +360,7 @@ pub async fn complete(
         Err(TxError::Condition { .. }) => {
             release(store, &link, &holder).await?;
             Err(LtiError::bad(
-                "The LMS gave labgate a client_id that another labgate account has registered.",
+                "labgate already has a registration for this LMS and client_id: remove it first, or register again from the LMS for a new client_id.",
             ))
         }
         Err(TxError::Store(e)) => Err(e.into()),

@@ -136,7 +136,7 @@ fn nonce_record(nonce: &str, tenant: &str, token_expires_at: i64) -> crate::stor
 }
 
 /// The nonce, written with the launch on the condition that it is new.
-fn nonce_item(
+pub(crate) fn nonce_item(
     table: &str,
     nonce: &str,
     tenant: &str,

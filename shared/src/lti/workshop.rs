@@ -51,27 +51,32 @@ pub fn user(issuer: &str, subject: &str) -> String {
     }
 }
 
-/// Where the workshop's "back" goes: the LMS's `return_url` when it gives an https one (it is
-/// in the platform's signed id_token), else the platform's issuer.
-fn index_url(registration: &Registration, claims: &LaunchClaims) -> String {
+/// Where the workshop's "back" goes: the LMS's `return_url` when it is at an origin the tenant
+/// allows (as any session request's `index_url` must be), else the platform's issuer (the
+/// registration an administrator made).
+fn index_url(client: &ApiClient, registration: &Registration, claims: &LaunchClaims) -> String {
     claims
         .return_url
         .as_deref()
-        .filter(|u| u.len() <= 2048)
-        .and_then(|u| url::Url::parse(u).ok())
-        .filter(|u| u.scheme() == "https")
-        .map_or_else(|| registration.issuer.clone(), String::from)
+        .and_then(|u| crate::redirect::allowed_index_url(&client.allowed_origins, u))
+        .unwrap_or_else(|| registration.issuer.clone())
 }
 
-/// Uses up the id_token's nonce and requests a session of `environment` for the learner: the
-/// absolute activation URL (`<api_url>/workshops/session/<name>/activate/?token=…`).
+/// Requests a session of `environment` for the learner, with the id_token's nonce written in the
+/// same transaction (a launch refused for capacity uses nothing up): the absolute activation
+/// URL (`<api_url>/workshops/session/<name>/activate/?token=…`), and whether a slot was taken.
 pub async fn start(
     store: &Store,
     (client, environment): (&ApiClient, &Environment),
     (registration, claims, nonce): (&Registration, &LaunchClaims, &str),
     (api_url, activation_timeout_secs): (&str, i64),
 ) -> Result<(String, bool), LtiError> {
-    super::launch::use_nonce(store, nonce, &client.id, claims.expires_at).await?;
+    let also = [super::launch::nonce_item(
+        store.table(),
+        nonce,
+        &client.id,
+        claims,
+    )?];
     let ask = SessionRequest {
         user: user(&registration.issuer, &claims.subject),
         email: claims
@@ -82,11 +87,11 @@ pub async fn start(
         last_name: claims.family_name.as_deref().and_then(super::launch::name),
         session: None,
         timeout_secs: activation_timeout_secs,
-        index_url: index_url(registration, claims),
+        index_url: index_url(client, registration, claims),
         analytics_url: None,
         parameters: Vec::new(),
     };
-    let outcome = session::request(store, client, environment, &ask, (None, None))
+    let outcome = session::request_with(store, (client, environment), &ask, (None, None), &also)
         .await
         .map_err(|e| match e {
             crate::store::tx::TxError::Store(e) => LtiError::Store(e),
@@ -112,6 +117,9 @@ pub async fn start(
         RequestOutcome::Unavailable => Err(LtiError::Busy(
             "Every seat of this workshop is taken right now: try again from the course in a few minutes."
                 .into(),
+        )),
+        RequestOutcome::AlsoRefused => Err(LtiError::unauthorized(
+            "This launch was already used: start it again from the LMS.",
         )),
         RequestOutcome::Reused => Err(LtiError::Store(crate::store::StoreError::Failed {
             op: "LTI workshop session",

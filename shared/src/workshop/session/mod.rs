@@ -27,7 +27,7 @@ pub use ending::{
     ACTIVATION_TIMEOUT, DELETED, ERASED, EXPIRED, MAX_EXPIRED_TOGETHER, TERMINATED, end, expire,
     expire_all,
 };
-pub use request::{RequestOutcome, SessionRequest, request};
+pub use request::{RequestOutcome, SessionRequest, request, request_with};
 pub use schedule::{Schedule, extend, schedule};
 pub use user_map::{UserSession, UserSessions};
 

@@ -55,6 +55,8 @@ pub enum RequestOutcome {
     Unavailable,
     /// The idempotency key was used with another request.
     Reused,
+    /// A condition of the caller's own items (`request_with`) did not hold: nothing written.
+    AlsoRefused,
 }
 
 /// Returns the user's live session in the environment with a fresh activation token, or
@@ -76,6 +78,18 @@ pub async fn request(
     environment: &Environment,
     ask: &SessionRequest,
     (claim, prefetched): (Option<&Claim>, Option<&[Item]>),
+) -> Result<RequestOutcome, TxError> {
+    request_with(store, (tenant, environment), ask, (claim, prefetched), &[]).await
+}
+
+/// `request`, with `also` written in the same transaction on their own conditions (an LTI
+/// launch's nonce): if one of them does not hold, nothing is written (`AlsoRefused`).
+pub async fn request_with(
+    store: &Store,
+    (tenant, environment): (&ApiClient, &Environment),
+    ask: &SessionRequest,
+    (claim, prefetched): (Option<&Claim>, Option<&[Item]>),
+    also: &[aws_sdk_dynamodb::types::TransactWriteItem],
 ) -> Result<RequestOutcome, TxError> {
     // What was read of the user, kept when only the slot was lost (another request claimed it):
     // the next attempt picks another slot without reading the user again.
@@ -104,6 +118,8 @@ pub async fn request(
             ]);
             items.push(claim.record(store.table(), &tenant.id, kept, clock::now())?);
         }
+        let also_at = items.len();
+        items.extend(also.iter().cloned());
         match tx::transact(store, "TransactWriteItems workshop session request", items).await {
             Ok(()) => {
                 return Ok(RequestOutcome::Granted {
@@ -113,6 +129,9 @@ pub async fn request(
                     replayed: *replayed,
                     allocated: allocating,
                 });
+            }
+            Err(TxError::Condition { index }) if index >= also_at => {
+                return Ok(RequestOutcome::AlsoRefused);
             }
             // Another request claimed the slot first: pick another.
             Err(TxError::Condition { index: 0 }) if allocating => kept_read = Some(read),
