@@ -161,6 +161,59 @@ pub async fn cases(env: &TestEnv, samples: usize) -> Vec<Case> {
     case!(cases, env, samples, "LTI login initiation", |_i| {} => {
         lti_platform::login_get(env, &lti_platform::login_params()).await
     });
+    // A workshop link from the LMS: a new learner's session, with the nonce in its transaction.
+    let workshop = env.environment(samples as i64 + 10, |_| {}).await;
+    case!(cases, env, samples, "LTI launch of a workshop, new learner", |i| {
+        let login = lti_platform::sign_in(env).await;
+        let mut claims = lti_platform::launch_claims(&login.nonce, &format!("ws-{i}"), CONTENT_ID);
+        claims[labgate::lti::claims::CUSTOM] = json!({"environment": workshop});
+        let form = [("id_token", lti_platform::sign("p1", "platform-1", &claims)), ("state", login.state.clone())];
+    } => lti_platform::post_launch(env, &form, Some(&login.cookie), true).await);
+    // A progress report on a graded launch, posted by the event dispatcher to the platform's
+    // line item (a warm instance: its token kept after the first).
+    let graded_user = "graded-lti";
+    {
+        let login = lti_platform::sign_in(env).await;
+        let mut claims = lti_platform::launch_claims(&login.nonce, graded_user, CONTENT_ID);
+        claims[labgate::lti::claims::AGS_ENDPOINT] = json!({
+            "scope": [labgate::lti::claims::AGS_SCOPE_SCORE],
+            "lineitem": platform.lineitem(1),
+        });
+        let form = [
+            ("id_token", lti_platform::sign("p1", "platform-1", &claims)),
+            ("state", login.state.clone()),
+        ];
+        lti_platform::post_launch(env, &form, Some(&login.cookie), true).await;
+    }
+    let user = labgate::lti::launch::user_id(lti_platform::ISSUER, graded_user);
+    let graded_launch = labgate::launch::list_for_user(env.store(), &env.client.id, &user)
+        .await
+        .unwrap()
+        .pop()
+        .expect("the graded launch")
+        .id;
+    let dispatcher = env.deliverer();
+    case!(cases, env, samples, "a score to the LMS gradebook (event dispatcher)", |i| {
+        let req = request("POST", API_HOST, "/api/v1/progress")
+            .header("authorization", format!("Token {grading}"))
+            .body(Body::Text(json!({"launch_id": graded_launch, "progress": (i as f64 + 1.0) / (samples as f64 + 1.0)}).to_string()))
+            .unwrap();
+        labgate::handlers::progress::handle(&env.state, req).await.unwrap();
+        let event = labgate::events::list_for_user(env.store(), &env.client.id, &user)
+            .await
+            .unwrap()
+            .into_iter()
+            .rfind(|e| e.event_type == "launch.progress")
+            .unwrap();
+    } => {
+        let sent = dispatcher.deliver(env.store(), &event).await.unwrap();
+        let delivered = sent.iter().any(|d| d.target == "grade" && d.status == "delivered");
+        TestResponse {
+            status: if delivered { lambda_http::http::StatusCode::OK } else { lambda_http::http::StatusCode::BAD_GATEWAY },
+            headers: Default::default(),
+            body: String::new(),
+        }
+    });
     case!(cases, env, samples, "launch redemption", |i| {
         let url = env.launch(&payload(&format!("redeem-{i}"))).await.json()["url"].as_str().unwrap().to_string();
     } => env.follow(&url, None).await);

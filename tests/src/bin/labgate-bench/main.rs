@@ -82,8 +82,19 @@ async fn latency_and_throughput(args: &Args) {
         "{} samples per case, {} concurrent clients for {} s per run.\n",
         args.samples, args.concurrency, args.seconds
     );
-    // Loopback JWKS for the LTI cases' test platform.
-    let env = TestEnv::with_config(&[("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true")]).await;
+    // Loopback JWKS, token endpoint and score receiver for the LTI cases' test platform, and a
+    // tool key to ask it for tokens.
+    let ring = serde_json::json!({
+        "id": "default",
+        "key": labgate_tests::SIGNING_KEY,
+        "lti": [{"kid": "t1", "der": labgate_tests::lti_platform::fixture_key("tool-1")}],
+    })
+    .to_string();
+    let env = TestEnv::with_config(&[
+        ("LABGATE_ALLOW_PRIVATE_ANALYTICS_URLS", "true"),
+        ("LABGATE_SIGNING_KEY", &ring),
+    ])
+    .await;
     let floors = latency::floors(&env, args.samples).await;
     let cases = latency::cases(&env, args.samples).await;
     latency::print(&floors, &cases);
