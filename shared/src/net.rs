@@ -72,6 +72,24 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().tls_certs_only(roots)
 }
 
+/// A client for a third party's URLs (an LMS's keys, token and score endpoints, its
+/// registration): these timeouts, no redirects, and public addresses only unless
+/// `allow_private` (tests, local runs).
+pub fn third_party_client(
+    timeout: std::time::Duration,
+    connect_timeout: std::time::Duration,
+    allow_private: bool,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = http_client_builder()
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if !allow_private {
+        builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly));
+    }
+    builder.build()
+}
+
 /// A DNS resolver for reqwest that answers only with public addresses, so that a name that
 /// resolves (or is rebound) to a private address is refused at connection time.
 pub struct PublicOnly;

@@ -1127,7 +1127,12 @@ async fn a_platform_with_storage_keeps_the_state_for_a_browser_that_refuses_the_
     };
     let ours = format!("https://{API_HOST}");
     let before = scan_all(env.store()).await.len();
-    let forged = value.replacen(|c: char| c.is_ascii_digit(), "9", 1);
+    // The same value with its expiry moved a second: the tag no longer matches.
+    let forged = {
+        let parts: Vec<&str> = value.split('.').collect();
+        let later = parts[2].parse::<i64>().unwrap() + 1;
+        format!("{}.{}.{later}.{}", parts[0], parts[1], parts[3])
+    };
     for (what, given, origin) in [
         ("forged", forged.as_str(), Some(ours.as_str())),
         ("empty", "", Some(ours.as_str())),

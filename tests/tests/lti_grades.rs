@@ -76,6 +76,20 @@ async fn dispatch_grades(env: &TestEnv, dispatcher: &Deliverer) -> Vec<delivery:
         .collect()
 }
 
+/// A graded launch of `SUB` on line item 7: the env, the platform, the launch's id, a grading
+/// token, and the dispatcher of one warm instance.
+async fn graded_launch() -> (TestEnv, Platform, String, String, Deliverer) {
+    let (env, platform) = tool_env().await;
+    let launch_id = launch(&env, SUB, Some(graded(&platform, 7))).await;
+    let grading = env.token_with(&[Scope::Grading]).await;
+    let dispatcher = env.deliverer();
+    (env, platform, launch_id, grading, dispatcher)
+}
+
+async fn dead_letters(env: &TestEnv) -> Vec<delivery::Delivery> {
+    delivery::list(env.store(), &env.client.id).await.unwrap()
+}
+
 fn timestamp(score: &ReceivedScore) -> time::OffsetDateTime {
     let stamp = score.body["timestamp"].as_str().unwrap();
     time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).unwrap()
@@ -83,10 +97,7 @@ fn timestamp(score: &ReceivedScore) -> time::OffsetDateTime {
 
 #[tokio::test]
 async fn a_graded_launchs_progress_reaches_the_gradebook_as_scores_with_one_token() {
-    let (env, platform) = tool_env().await;
-    let launch_id = launch(&env, SUB, Some(graded(&platform, 7))).await;
-    let grading = env.token_with(&[Scope::Grading]).await;
-    let dispatcher = env.deliverer();
+    let (env, platform, launch_id, grading, dispatcher) = graded_launch().await;
 
     let first = json!({"launch_id": launch_id, "progress": 0.5, "score": 4, "max_score": 10});
     assert_eq!(report(&env, &grading, first).await.status, StatusCode::OK);
@@ -151,12 +162,7 @@ async fn a_graded_launchs_progress_reaches_the_gradebook_as_scores_with_one_toke
     assert_eq!(last.body["gradingProgress"], "Pending");
 
     // The tenant's webhook still gets launch.progress as before; nothing is a dead letter.
-    assert!(
-        delivery::list(env.store(), &env.client.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(dead_letters(&env).await.is_empty());
 }
 
 #[tokio::test]
@@ -186,10 +192,7 @@ async fn a_link_without_a_line_item_or_the_score_scope_sends_no_score() {
 
 #[tokio::test]
 async fn scores_for_one_learner_never_arrive_out_of_order() {
-    let (env, platform) = tool_env().await;
-    let launch_id = launch(&env, SUB, Some(graded(&platform, 7))).await;
-    let grading = env.token_with(&[Scope::Grading]).await;
-    let dispatcher = env.deliverer();
+    let (env, platform, launch_id, grading, dispatcher) = graded_launch().await;
 
     // Eight reports at once, then one batch: the dispatcher sends the batch's events at once.
     let reports = (1..=8).map(|i| {
@@ -234,10 +237,7 @@ async fn scores_for_one_learner_never_arrive_out_of_order() {
 
 #[tokio::test]
 async fn a_failing_gradebook_keeps_the_score_as_a_dead_letter_until_it_is_sent_again() {
-    let (env, platform) = tool_env().await;
-    let launch_id = launch(&env, SUB, Some(graded(&platform, 7))).await;
-    let grading = env.token_with(&[Scope::Grading]).await;
-    let dispatcher = env.deliverer();
+    let (env, platform, launch_id, grading, dispatcher) = graded_launch().await;
 
     platform.answer_scores_with(&[500, 503, 502]);
     let body = json!({"launch_id": launch_id, "progress": 1.0, "score": 7, "max_score": 10, "completed": true});
@@ -247,7 +247,7 @@ async fn a_failing_gradebook_keeps_the_score_as_a_dead_letter_until_it_is_sent_a
     assert_eq!(sent[0].status, FAILED);
     assert_eq!(sent[0].attempts, 3);
     assert_eq!(sent[0].last_error.as_deref(), Some("scores: HTTP 502"));
-    let dead = delivery::list(env.store(), &env.client.id).await.unwrap();
+    let dead = dead_letters(&env).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].target, GRADE);
 
@@ -266,20 +266,12 @@ async fn a_failing_gradebook_keeps_the_score_as_a_dead_letter_until_it_is_sent_a
         scores[3].body, scores[0].body,
         "the same score, timestamp and all"
     );
-    assert!(
-        delivery::list(env.store(), &env.client.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(dead_letters(&env).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_refused_token_is_renewed_once_and_a_refused_assertion_is_a_dead_letter() {
-    let (env, platform) = tool_env().await;
-    let launch_id = launch(&env, SUB, Some(graded(&platform, 7))).await;
-    let grading = env.token_with(&[Scope::Grading]).await;
-    let dispatcher = env.deliverer();
+    let (env, platform, launch_id, grading, dispatcher) = graded_launch().await;
     let body = |p: f64| json!({"launch_id": launch_id, "progress": p});
 
     assert_eq!(

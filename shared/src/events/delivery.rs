@@ -52,7 +52,8 @@ pub struct Deliverer {
     analytics_http: reqwest::Client,
     policy: Policy,
     keys: KeyRing,
-    ags: crate::grades::ags_client::AgsClient,
+    /// Made at the first score, not at cold start: most tenants post none.
+    ags: std::sync::OnceLock<crate::grades::ags_client::AgsClient>,
 }
 
 /// The outcome of delivering one event to one target.
@@ -337,16 +338,12 @@ impl Deliverer {
                 .dns_resolver(std::sync::Arc::new(crate::net::PublicOnly))
                 .build()?
         };
-        let ags = crate::grades::ags_client::AgsClient::new(
-            policy.timeout,
-            policy.allow_private_analytics,
-        )?;
         Ok(Deliverer {
             http,
             analytics_http,
             policy,
             keys,
-            ags,
+            ags: std::sync::OnceLock::new(),
         })
     }
 
@@ -444,7 +441,20 @@ impl Deliverer {
             timeout: self.policy.timeout,
             keep_order_secs: 2 * super::RETENTION_SECS,
         };
-        let sent = crate::grades::deliver(store, (&self.ags, &self.keys), retry, event_id, grade);
+        let ags = match self.ags.get() {
+            Some(ags) => ags,
+            None => {
+                let built = crate::grades::ags_client::AgsClient::new(
+                    self.policy.timeout,
+                    self.policy.allow_private_analytics,
+                );
+                match built {
+                    Ok(built) => self.ags.get_or_init(|| built),
+                    Err(e) => return Ok((FAILED, 0, Some(format!("no HTTPS client: {e}")))),
+                }
+            }
+        };
+        let sent = crate::grades::deliver(store, (ags, &self.keys), retry, event_id, grade);
         Ok(match sent.await? {
             Sent::Delivered { attempts } => (DELIVERED, i64::from(attempts), None),
             Sent::Failed { attempts, error } => (FAILED, i64::from(attempts), Some(error)),

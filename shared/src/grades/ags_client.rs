@@ -62,15 +62,8 @@ pub struct AgsClient {
 impl AgsClient {
     /// Platforms are reached at public addresses only, unless `allow_private` (tests, local).
     pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
-        let mut builder = crate::net::http_client_builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none());
-        if !allow_private {
-            builder = builder.dns_resolver(std::sync::Arc::new(crate::net::PublicOnly));
-        }
         Ok(AgsClient {
-            http: builder.build()?,
+            http: crate::net::third_party_client(timeout, timeout, allow_private)?,
             allow_private,
             tokens: Mutex::new(HashMap::new()),
         })

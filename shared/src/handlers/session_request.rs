@@ -306,17 +306,13 @@ fn granted(
     session: &str,
     token: &Secret,
 ) -> Response<Body> {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("token", token.expose())
-        .append_pair("index_url", &ask.index_url)
-        .finish();
     http::json(
         StatusCode::OK,
         &json!({
             "name": session,
             "session": session,
             "user": ask.user,
-            "url": format!("/workshops/session/{session}/activate/?{query}"),
+            "url": session::activation_path(session, token, &ask.index_url),
             "namespace": session,
             "workshop": environment.workshop.name,
             "environment": environment.name,

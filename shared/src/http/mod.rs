@@ -172,6 +172,18 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// The page around `body` (HTML, as given) that LTI's pages share: the title (escaped), the
+/// viewport, one narrow column.
+pub fn html_page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem\">\
+         {body}</body></html>\n",
+        title = escape_html(title),
+    )
+}
+
 /// A short, self-contained HTML page for people who follow a link in a browser.
 pub fn page(title: &str, message: &str) -> String {
     format!(

@@ -130,12 +130,7 @@ pub fn picking_page(
             sealed = escape_html(sealed),
         )
     };
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Pick a lab</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem\">\
-         <h1>Pick a lab</h1>{body}</body></html>\n"
-    )
+    crate::http::html_page("Pick a lab", &format!("<h1>Pick a lab</h1>{body}"))
 }
 
 /// The picked content ids of the picking page's form (`content`, or `content_<id>` each).

@@ -185,12 +185,7 @@ pub fn done_page(registration: &Registration) -> String {
 }
 
 fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem\">\
-         <h1>{title}</h1>{body}</body></html>\n"
-    )
+    crate::http::html_page(title, &format!("<h1>{}</h1>{body}", escape_html(title)))
 }
 
 /// The platform as its OpenID configuration describes it.
@@ -300,14 +295,7 @@ pub fn client_registration(api_url: &str, tenant_name: &str) -> Value {
 /// addresses only unless `allow_private` (tests, local), no redirects.
 pub fn http_client(allow_private: bool) -> Result<reqwest::Client, reqwest::Error> {
     let timeout = Duration::from_secs(10);
-    let mut builder = crate::net::http_client_builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none());
-    if !allow_private {
-        builder = builder.dns_resolver(std::sync::Arc::new(crate::net::PublicOnly));
-    }
-    builder.build()
+    crate::net::third_party_client(timeout, timeout, allow_private)
 }
 
 /// Registers labgate with the platform for the link's tenant: the whole exchange (section 3).

@@ -56,6 +56,13 @@ fn tool_keys(ring: &mut Map<String, Value>) -> &mut Vec<Value> {
     entry.as_array_mut().expect("an array")
 }
 
+/// Where `kid` is in the list.
+fn position(keys: &[Value], kid: &str) -> Result<usize, String> {
+    keys.iter()
+        .position(|k| kid_of(k) == kid)
+        .ok_or_else(|| format!("the ring has no LTI key {kid:?}"))
+}
+
 fn kid_of(entry: &Value) -> &str {
     entry.get("kid").and_then(Value::as_str).unwrap_or_default()
 }
@@ -98,10 +105,7 @@ pub fn add(raw: &str, kid: &str, der_base64: &str, now: i64) -> Result<String, S
 pub fn promote(raw: &str, kid: &str, now: i64) -> Result<String, String> {
     let mut ring = as_json(raw)?;
     let keys = tool_keys(&mut ring);
-    let at = keys
-        .iter()
-        .position(|k| kid_of(k) == kid)
-        .ok_or_else(|| format!("the ring has no LTI key {kid:?}"))?;
+    let at = position(keys, kid)?;
     if at == 0 {
         return Err(format!("{kid:?} already signs"));
     }
@@ -131,10 +135,7 @@ pub fn promote(raw: &str, kid: &str, now: i64) -> Result<String, String> {
 pub fn retire(raw: &str, kid: &str, now: i64) -> Result<String, String> {
     let mut ring = as_json(raw)?;
     let keys = tool_keys(&mut ring);
-    let at = keys
-        .iter()
-        .position(|k| kid_of(k) == kid)
-        .ok_or_else(|| format!("the ring has no LTI key {kid:?}"))?;
+    let at = position(keys, kid)?;
     if at == 0 {
         return Err(format!(
             "{kid:?} signs: promote another key first (labgate-admin lti keys promote)"

@@ -42,15 +42,9 @@ struct Cached {
 
 impl PlatformKeys {
     pub fn new(allow_private: bool) -> Result<Self, reqwest::Error> {
-        let mut builder = crate::net::http_client_builder()
-            .timeout(Duration::from_secs(3))
-            .connect_timeout(Duration::from_secs(2))
-            .redirect(reqwest::redirect::Policy::none());
-        if !allow_private {
-            builder = builder.dns_resolver(std::sync::Arc::new(crate::net::PublicOnly));
-        }
+        let (timeout, connect) = (Duration::from_secs(3), Duration::from_secs(2));
         Ok(PlatformKeys {
-            http: builder.build()?,
+            http: crate::net::third_party_client(timeout, connect, allow_private)?,
             allow_private,
             min_refetch: MIN_REFETCH,
             cache: Mutex::default(),

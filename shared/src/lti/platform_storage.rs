@@ -61,12 +61,7 @@ fn frame_script(target: &str) -> String {
 }
 
 fn page(title: &str, body: &str, script: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body style=\"font-family: sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem\">\
-         {body}<script>{script}</script></body></html>\n"
-    )
+    crate::http::html_page(title, &format!("{body}<script>{script}</script>"))
 }
 
 /// The login's page for a platform with storage: the state stored, then on to `next` (the

@@ -107,11 +107,8 @@ pub async fn start(
             allocated,
             ..
         } => {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("token", token.expose())
-                .append_pair("index_url", &ask.index_url)
-                .finish();
-            let url = format!("{api_url}/workshops/session/{session}/activate/?{query}");
+            let path = session::activation_path(&session, &token, &ask.index_url);
+            let url = format!("{api_url}{path}");
             Ok((url, allocated))
         }
         RequestOutcome::Unavailable => Err(LtiError::Busy(

@@ -138,3 +138,13 @@ fn start_clock(
     );
     use_token(table, session, &expression, values)
 }
+
+/// A session's one-time activation link, relative to the API URL, as Educates gives it:
+/// `/workshops/session/<name>/activate/?token=…&index_url=…`.
+pub fn activation_path(session: &str, token: &Secret, index_url: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token.expose())
+        .append_pair("index_url", index_url)
+        .finish();
+    format!("/workshops/session/{session}/activate/?{query}")
+}

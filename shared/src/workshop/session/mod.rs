@@ -21,7 +21,7 @@ mod request;
 mod schedule;
 pub mod user_map;
 
-pub use activation::activate;
+pub use activation::{activate, activation_path};
 pub use custom_event::{CustomEvent, MAX_EVENT_BYTES, record_event};
 pub use ending::{
     ACTIVATION_TIMEOUT, DELETED, ERASED, EXPIRED, MAX_EXPIRED_TOGETHER, TERMINATED, end, expire,
